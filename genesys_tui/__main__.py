@@ -1,0 +1,3 @@
+from genesys_tui.cli import main
+
+raise SystemExit(main())

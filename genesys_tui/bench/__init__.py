@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: throughput, scaling, and side-by-side ratios."""

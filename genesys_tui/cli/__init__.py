@@ -1,0 +1,50 @@
+"""The ``genesys`` command. Each subcommand lives in a module of this package that defines
+``register(subparsers)``; heavy imports (torch, textual) happen inside the command, so
+``genesys --help`` stays fast.
+
+Exit status: 0 success, 1 the thing examined failed (a design rejected, a run diverged),
+2 a usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from genesys_tui import __version__
+from genesys_tui.errors import GenesysError
+
+#: Subcommand modules, in the order ``genesys --help`` lists them.
+COMMANDS = ["library", "show", "bench"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genesys",
+        description="Discover new language-model block designs: design, check, train, evolve.",
+        epilog="With no command, genesys opens the dashboard (once it exists; for now, this help).",
+    )
+    parser.add_argument("--version", action="version", version=f"genesys {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"genesys_tui.cli.{name.replace('-', '_')}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(func(args) or 0)
+    except GenesysError as exc:
+        print(f"genesys: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genesys: interrupted", file=sys.stderr)
+        return 130
