@@ -2,7 +2,8 @@
 
 A design directory holds::
 
-    design.json     {"format": 1, "name", "root", "units": {id: {class, file, role, args, children}}}
+    design.json     {"format": 1, "name", "root", "units": {id: {class, file, role, args,
+                    children}}}
     units/*.py      one Unit class per file
     proposal.md     why this design (optional here; the store and agents add it)
 
@@ -61,7 +62,7 @@ class Arg:
         return type(self.default)
 
     def validate(self, value: Any) -> Any:
-        """Return ``value`` (an int widened to float where a float is declared) or raise ValueError."""
+        """Return ``value`` (an int widened to float for a float Arg) or raise ValueError."""
         kind = self.type
         if kind is bool:
             if not isinstance(value, bool):
@@ -73,9 +74,8 @@ class Arg:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"expected a number, got {value!r}")
             value = float(value)
-        elif kind is str:
-            if not isinstance(value, str):
-                raise ValueError(f"expected a string, got {value!r}")
+        elif kind is str and not isinstance(value, str):
+            raise ValueError(f"expected a string, got {value!r}")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{value!r} is not one of {list(self.choices)}")
         if self.low is not None and value < self.low:
@@ -98,7 +98,7 @@ class UnitDecl:
 
 @dataclass(frozen=True)
 class UnitNode:
-    """One node of the unit tree: an instance of ``cls`` from ``file`` with ``args`` and children."""
+    """One node of the unit tree: class ``cls`` from ``file`` with ``args`` and children."""
 
     id: str
     cls: str
@@ -153,7 +153,7 @@ class Design:
                 stack.append((depth + 1, child_slot, child))
 
     def save(self, directory: str | Path, extra_files: Mapping[str, str] | None = None) -> Path:
-        """Write ``design.json``, the unit sources and ``extra_files`` (name -> text) to ``directory``."""
+        """Write ``design.json``, the unit sources and ``extra_files`` (name -> text) there."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         (out / DESIGN_FILE).write_text(self.to_json(), encoding="utf-8")
@@ -215,7 +215,7 @@ def read_unit_declarations(source: str, filename: str = "<unit>") -> dict[str, U
                 values[target.id] = value
         where = f"class {node.name}"
         if "role" not in values:
-            raise ValueError(f"{where} declares no role (add e.g. role = \"sequence_mixer\")")
+            raise ValueError(f'{where} declares no role (add e.g. role = "sequence_mixer")')
         role = _literal(values["role"], f"{where}.role")
         slots = _literal(values["slots"], f"{where}.slots") if "slots" in values else {}
         if not isinstance(slots, dict) or not all(
@@ -260,26 +260,44 @@ def design_from_dict(
     jpath = base / DESIGN_FILE
     _expect(isinstance(data, dict), "design.json must hold a JSON object", jpath, "")
     unknown = sorted(set(data) - _TOP_FIELDS)
-    _expect(not unknown, f"unknown field(s) {unknown}; allowed: {sorted(_TOP_FIELDS)}", jpath,
-            unknown[0] if unknown else "")
+    _expect(
+        not unknown,
+        f"unknown field(s) {unknown}; allowed: {sorted(_TOP_FIELDS)}",
+        jpath,
+        unknown[0] if unknown else "",
+    )
     for required in ("format", "name", "root", "units"):
         _expect(required in data, f"missing required field {required!r}", jpath, required)
-    _expect(data["format"] == FORMAT_VERSION,
-            f"format {data['format']!r} is not supported (this Genesys reads format "
-            f"{FORMAT_VERSION})", jpath, "format")
+    _expect(
+        data["format"] == FORMAT_VERSION,
+        f"format {data['format']!r} is not supported (this Genesys reads format {FORMAT_VERSION})",
+        jpath,
+        "format",
+    )
     name = data["name"]
-    _expect(isinstance(name, str) and name.strip() != "", "name must be a non-empty string",
-            jpath, "name")
+    _expect(
+        isinstance(name, str) and name.strip() != "",
+        "name must be a non-empty string",
+        jpath,
+        "name",
+    )
     description = data.get("description", "")
     _expect(isinstance(description, str), "description must be a string", jpath, "description")
     root = data["root"]
     roots = (root,) if isinstance(root, str) else tuple(root) if isinstance(root, list) else ()
-    _expect(bool(roots) and all(isinstance(r, str) for r in roots),
-            "root must be a unit id or a non-empty list of unit ids (a layer pattern)",
-            jpath, "root")
+    _expect(
+        bool(roots) and all(isinstance(r, str) for r in roots),
+        "root must be a unit id or a non-empty list of unit ids (a layer pattern)",
+        jpath,
+        "root",
+    )
     units_raw = data["units"]
-    _expect(isinstance(units_raw, dict) and bool(units_raw), "units must be a non-empty object",
-            jpath, "units")
+    _expect(
+        isinstance(units_raw, dict) and bool(units_raw),
+        "units must be a non-empty object",
+        jpath,
+        "units",
+    )
 
     units: dict[str, UnitNode] = {}
     decls: dict[str, UnitDecl] = {}
@@ -288,47 +306,89 @@ def design_from_dict(
         where = f"units.{uid}"
         _expect(isinstance(raw, dict), "a unit entry must be an object", jpath, where)
         unknown = sorted(set(raw) - _NODE_FIELDS)
-        _expect(not unknown, f"unknown field(s) {unknown}; allowed: {sorted(_NODE_FIELDS)}",
-                jpath, f"{where}.{unknown[0]}" if unknown else where)
+        _expect(
+            not unknown,
+            f"unknown field(s) {unknown}; allowed: {sorted(_NODE_FIELDS)}",
+            jpath,
+            f"{where}.{unknown[0]}" if unknown else where,
+        )
         for required in ("class", "file", "role"):
-            _expect(isinstance(raw.get(required), str), f"missing or non-string {required!r}",
-                    jpath, f"{where}.{required}")
+            _expect(
+                isinstance(raw.get(required), str),
+                f"missing or non-string {required!r}",
+                jpath,
+                f"{where}.{required}",
+            )
         args, children = raw.get("args", {}), raw.get("children", {})
         _expect(isinstance(args, dict), "args must be an object", jpath, f"{where}.args")
-        _expect(isinstance(children, dict) and all(isinstance(v, str) for v in children.values()),
-                "children must map slot names to unit ids", jpath, f"{where}.children")
+        _expect(
+            isinstance(children, dict) and all(isinstance(v, str) for v in children.values()),
+            "children must map slot names to unit ids",
+            jpath,
+            f"{where}.children",
+        )
         rel = raw["file"]
         pure = PurePosixPath(rel)
-        _expect(not pure.is_absolute() and ".." not in pure.parts and pure.suffix == ".py",
-                f"unit file {rel!r} must be a relative .py path inside the design",
-                jpath, f"{where}.file")
-        _expect(raw["role"] in ROLES, f"unknown role {raw['role']!r}; known roles: "
-                f"{sorted(ROLES)}", jpath, f"{where}.role")
+        _expect(
+            not pure.is_absolute() and ".." not in pure.parts and pure.suffix == ".py",
+            f"unit file {rel!r} must be a relative .py path inside the design",
+            jpath,
+            f"{where}.file",
+        )
+        _expect(
+            raw["role"] in ROLES,
+            f"unknown role {raw['role']!r}; known roles: {sorted(ROLES)}",
+            jpath,
+            f"{where}.role",
+        )
         _expect(rel in sources, f"unit file {rel!r} does not exist", jpath, f"{where}.file")
         if rel not in file_decls:
             try:
                 file_decls[rel] = read_unit_declarations(sources[rel], str(base / rel))
             except SyntaxError as exc:
-                raise DesignError(f"syntax error at line {exc.lineno}: {exc.msg}", base / rel,
-                                  "source") from None
+                raise DesignError(
+                    f"syntax error at line {exc.lineno}: {exc.msg}", base / rel, "source"
+                ) from None
             except ValueError as exc:
                 raise DesignError(str(exc), base / rel, "declarations") from None
         decl = file_decls[rel].get(raw["class"])
-        _expect(decl is not None, f"unknown class {raw['class']!r}: {rel} defines "
-                f"{sorted(file_decls[rel]) or 'no Unit class'}", jpath, f"{where}.class")
+        _expect(
+            decl is not None,
+            f"unknown class {raw['class']!r}: {rel} defines "
+            f"{sorted(file_decls[rel]) or 'no Unit class'}",
+            jpath,
+            f"{where}.class",
+        )
         assert decl is not None
-        _expect(decl.role == raw["role"], f"role {raw['role']!r} does not match the role "
-                f"{decl.role!r} that class {decl.name} declares", jpath, f"{where}.role")
+        _expect(
+            decl.role == raw["role"],
+            f"role {raw['role']!r} does not match the role "
+            f"{decl.role!r} that class {decl.name} declares",
+            jpath,
+            f"{where}.role",
+        )
         for slot in children:
-            _expect(slot in decl.slots, f"unknown slot {slot!r}; {decl.name} declares "
-                    f"{sorted(decl.slots)}", jpath, f"{where}.children.{slot}")
+            _expect(
+                slot in decl.slots,
+                f"unknown slot {slot!r}; {decl.name} declares {sorted(decl.slots)}",
+                jpath,
+                f"{where}.children.{slot}",
+            )
         for slot in decl.slots:
-            _expect(slot in children, f"slot {slot!r} of {decl.name} has no child", jpath,
-                    f"{where}.children")
+            _expect(
+                slot in children,
+                f"slot {slot!r} of {decl.name} has no child",
+                jpath,
+                f"{where}.children",
+            )
         checked: dict[str, Any] = {}
         for key, value in args.items():
-            _expect(key in decl.args, f"unknown argument {key!r}; {decl.name} declares "
-                    f"{sorted(decl.args)}", jpath, f"{where}.args.{key}")
+            _expect(
+                key in decl.args,
+                f"unknown argument {key!r}; {decl.name} declares {sorted(decl.args)}",
+                jpath,
+                f"{where}.args.{key}",
+            )
             try:
                 checked[key] = decl.args[key].validate(value)
             except ValueError as exc:
@@ -338,24 +398,38 @@ def design_from_dict(
 
     for r in roots:
         _expect(r in units, f"root {r!r} is not a unit id", jpath, "root")
-        _expect(units[r].role == "block", f"root {r!r} must have role 'block', not "
-                f"{units[r].role!r}", jpath, "root")
+        _expect(
+            units[r].role == "block",
+            f"root {r!r} must have role 'block', not {units[r].role!r}",
+            jpath,
+            "root",
+        )
     parent_of: dict[str, str] = {}
     for uid, node in units.items():
         for slot, child in node.children.items():
             fld = f"units.{uid}.children.{slot}"
             _expect(child in units, f"child {child!r} is not a unit id", jpath, fld)
             want = decls[uid].slots[slot]
-            _expect(units[child].role == want, f"slot {slot!r} takes a {want!r} unit, but "
-                    f"{child!r} is a {units[child].role!r}", jpath, fld)
-            _expect(child not in parent_of, f"unit {child!r} is used twice (also under "
-                    f"{parent_of.get(child)!r}); give each use its own id", jpath, fld)
+            _expect(
+                units[child].role == want,
+                f"slot {slot!r} takes a {want!r} unit, but {child!r} is a {units[child].role!r}",
+                jpath,
+                fld,
+            )
+            _expect(
+                child not in parent_of,
+                f"unit {child!r} is used twice (also under "
+                f"{parent_of.get(child)!r}); give each use its own id",
+                jpath,
+                fld,
+            )
             parent_of[child] = uid
     # Every unit has at most one parent, so the graph is a forest plus possible cycles; a node
     # on a cycle is never reachable from a root (roots have no parent).
     for r in roots:
-        _expect(r not in parent_of, f"root {r!r} is also a child of {parent_of.get(r)!r}",
-                jpath, "root")
+        _expect(
+            r not in parent_of, f"root {r!r} is also a child of {parent_of.get(r)!r}", jpath, "root"
+        )
     reachable: set[str] = set()
     stack = list(roots)
     while stack:
@@ -367,10 +441,14 @@ def design_from_dict(
     if orphans:
         on_cycle = [u for u in orphans if _on_cycle(u, units)]
         if on_cycle:
-            raise DesignError(f"the unit tree has a cycle through {on_cycle}", jpath,
-                              f"units.{on_cycle[0]}.children")
-        raise DesignError(f"unit(s) {orphans} are not reachable from the root", jpath,
-                          f"units.{orphans[0]}")
+            raise DesignError(
+                f"the unit tree has a cycle through {on_cycle}",
+                jpath,
+                f"units.{on_cycle[0]}.children",
+            )
+        raise DesignError(
+            f"unit(s) {orphans} are not reachable from the root", jpath, f"units.{orphans[0]}"
+        )
     used_files = {n.file for n in units.values()}
     return Design(
         name=name,
@@ -413,15 +491,19 @@ def load_design(path: str | Path) -> Design:
             p = candidate
     jpath = p / DESIGN_FILE
     if not p.is_dir():
-        raise DesignError("no such design directory (expected a folder with design.json, or "
-                          "the name of a library design; see `genesys library`)", p)
+        raise DesignError(
+            "no such design directory (expected a folder with design.json, or "
+            "the name of a library design; see `genesys library`)",
+            p,
+        )
     if not jpath.is_file():
         raise DesignError("missing design.json", jpath)
     try:
         data = json.loads(jpath.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DesignError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                          jpath) from None
+        raise DesignError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", jpath
+        ) from None
     sources: dict[str, str] = {}
     if isinstance(data, dict) and isinstance(data.get("units"), dict):
         for raw in data["units"].values():

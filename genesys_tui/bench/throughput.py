@@ -24,8 +24,9 @@ class Throughput:
     rounds: tuple[float, ...]  # tokens/s of each round
 
 
-def _make_step(model: nn.Module, batch: int, context: int, vocab: int, seed: int
-               ) -> Callable[[], None]:
+def _make_step(
+    model: nn.Module, batch: int, context: int, vocab: int, seed: int
+) -> Callable[[], None]:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randint(0, vocab, (batch, context), generator=gen)
     y = torch.randint(0, vocab, (batch, context), generator=gen)
@@ -42,9 +43,17 @@ def _make_step(model: nn.Module, batch: int, context: int, vocab: int, seed: int
     return step
 
 
-def compare(models: Mapping[str, nn.Module], *, batch: int, context: int, vocab: int,
-            steps: int = 3, rounds: int = 5, warmup: int = 2, seed: int = 0
-            ) -> list[Throughput]:
+def compare(
+    models: Mapping[str, nn.Module],
+    *,
+    batch: int,
+    context: int,
+    vocab: int,
+    steps: int = 3,
+    rounds: int = 5,
+    warmup: int = 2,
+    seed: int = 0,
+) -> list[Throughput]:
     """Time each model's training step, alternating rounds of ``steps`` steps between models."""
     runners = {name: _make_step(m, batch, context, vocab, seed) for name, m in models.items()}
     for run in runners.values():

@@ -21,8 +21,10 @@ def format_tree(design: Design) -> str:
         args = {name: node.args.get(name, arg.default) for name, arg in decl.args.items()}
         shown = " ".join(f"{k}={v}" for k, v in args.items())
         label = f"{slot}: " if slot else "root: "
-        lines.append(f"{'  ' * (depth + 1)}{label}{node.id} = {node.cls} ({node.role}) "
-                     f"[{node.file}]" + (f"  {shown}" if shown else ""))
+        lines.append(
+            f"{'  ' * (depth + 1)}{label}{node.id} = {node.cls} ({node.role}) "
+            f"[{node.file}]" + (f"  {shown}" if shown else "")
+        )
     return "\n".join(lines)
 
 

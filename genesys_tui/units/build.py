@@ -22,8 +22,10 @@ def unit_class(design: Design, uid: str) -> type[Unit]:
 def _check_declarations(cls: type[Unit], decl: UnitDecl, file: str) -> None:
     # The loader validated the design against the declarations read from source; the class
     # that actually runs must declare the same, or validation proved nothing.
-    if cls.role != decl.role or dict(cls.slots) != dict(decl.slots) or dict(cls.args) != dict(
-        decl.args
+    if (
+        cls.role != decl.role
+        or dict(cls.slots) != dict(decl.slots)
+        or dict(cls.args) != dict(decl.args)
     ):
         raise UnitError(
             f"{file}: class {cls.__name__} computes role/slots/args at run time differently "

@@ -29,8 +29,7 @@ def load_namespace(source: str, filename: str) -> dict[str, Any]:
         _CACHE.pop(next(iter(_CACHE)))
     # Register the text so tracebacks show the lines even when the file is not on disk.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    ns = {"__name__": f"genesys_unit_{key[0][:12]}", "__file__": filename,
-          "__builtins__": builtins}
+    ns = {"__name__": f"genesys_unit_{key[0][:12]}", "__file__": filename, "__builtins__": builtins}
     exec(compile(source, filename, "exec"), ns)
     _CACHE[key] = ns
     return ns

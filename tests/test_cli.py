@@ -1,0 +1,68 @@
+"""The ``genesys`` command line: help, version, library, show, bench, and its exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genesys_tui import __version__
+from genesys_tui.cli import main
+
+
+def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    assert "usage: genesys" in capsys.readouterr().out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_library_lists_gpt_with_parameter_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["library", "--json", "--d-model", "64", "--n-layers", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    gpt = next(r for r in rows if r["name"] == "gpt")
+    assert gpt["non_embedding_params"] == 2 * (12 * 64 * 64 + 2 * 64) + 64
+    assert gpt["vs_gpt"] == 1.0
+    assert "sequence_mixer" in gpt["roles"]
+
+
+def test_show_prints_the_unit_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "gpt"]) == 0
+    out = capsys.readouterr().out
+    assert "mixer: attn = CausalSelfAttention (sequence_mixer)" in out
+    assert "n_heads=4" in out
+
+
+def test_unknown_design_exits_2_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "no-such-design"]) == 2
+    assert "no such design directory" in capsys.readouterr().err
+
+
+def test_bench_vs_plain_prints_a_ratio(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [
+        "bench",
+        "gpt",
+        "--vs-plain",
+        "--json",
+        "--d-model",
+        "32",
+        "--n-layers",
+        "1",
+        "--context",
+        "16",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+        "--rounds",
+        "1",
+    ]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["tokens_per_second"]) == {"gpt", "plain"}
+    assert out["ratio_vs_plain"] > 0
