@@ -1,0 +1,69 @@
+"""The child side of a runner job: ``python -m genesys_tui.evolve.job REQUEST.json``.
+
+Reads {"func": "module:function", "kwargs": {...}, "result": PATH}, calls the function (passing
+``progress=`` when it takes one: each call writes a JSON line to the pipe named by
+GENESYS_PROGRESS_FD), and writes {"ok", "value" | "error", "seconds"} atomically to PATH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def _progress_writer() -> Any:
+    fd = os.environ.get("GENESYS_PROGRESS_FD")
+    if not fd:
+        return None
+    stream = os.fdopen(int(fd), "w", buffering=1)
+
+    def progress(event: dict[str, Any]) -> None:
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            stream.write(json.dumps(event, default=str) + "\n")
+
+    return progress
+
+
+def _takes_progress(func: Any) -> bool:
+    try:
+        return "progress" in inspect.signature(func).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+
+
+def main(argv: list[str]) -> int:
+    request = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+    out = Path(request["result"])
+    t0 = time.monotonic()
+    module_name, func_name = request["func"].split(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+        kwargs = dict(request["kwargs"])
+        progress = _progress_writer()
+        if progress is not None and _takes_progress(func):
+            kwargs["progress"] = progress
+        value = func(**kwargs)
+        result = {"ok": True, "value": value}
+    except Exception as exc:
+        result = {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=8),
+        }
+    result["seconds"] = time.monotonic() - t0
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(result, default=str), encoding="utf-8")
+    os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
