@@ -1,0 +1,304 @@
+"""The ladder of scales: named rungs, cheapest first, and sizing a design to a rung.
+
+A rung fixes the GPT reference's width and depth, the tokenizer, context, training tokens, batch
+and optimiser. The built-in ladders (``cpu`` and ``paper``) live in ``ladders.toml`` beside this
+module; users may pass a TOML file of their own in the same format. Loading a ladder does not
+import torch; ``size_design`` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genesys_tui.config import ModelConfig, from_mapping, load_toml
+from genesys_tui.design import Design
+from genesys_tui.errors import ConfigError, VerifyError
+
+BUILTIN_LADDERS = Path(__file__).resolve().parent / "ladders.toml"
+#: A sized design's non-embedding parameter count must be within this of the GPT reference's.
+SIZE_TOLERANCE = 0.10
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung: the model size and the training budget every design gets at this scale."""
+
+    name: str  # unique across the built-in ladders: cpu-xs, ..., 14M, ..., 350M
+    d_model: int  # width D of the GPT reference (a sized design may differ)
+    n_layers: int  # depth N of the GPT reference (a sized design may differ)
+    tokenizer: str = "bytes"  # a name load_tokenizer knows: bytes, bpe4k, bpe8k, bpe16k
+    context_length: int = 256  # tokens per training sequence T
+    tokens: int = 1_000_000  # training tokens, rounded up to whole optimiser steps
+    batch_size: int = 16  # sequences per optimiser step
+    micro_batch_size: int = 0  # sequences per forward/backward; 0: the whole batch at once
+    lr: float = 1e-3  # peak learning rate, reached at the end of warmup
+    min_lr: float = 1e-4  # learning rate at the end of the cosine decay
+    warmup: float = 0.02  # share of the steps spent warming up linearly from 0
+    weight_decay: float = 0.1  # AdamW decoupled weight decay on matrices (not norms, biases)
+    grad_clip: float = 1.0  # clip the global gradient norm to this; 0 turns clipping off
+    eval_tokens: int = 65_536  # held-out tokens scored for val_loss and bpb (whole windows)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"Rung.name must be a non-empty string, got {self.name!r}")
+        for fld in ("d_model", "n_layers", "context_length", "tokens", "batch_size", "eval_tokens"):
+            _positive_int(self, fld)
+        if (
+            isinstance(self.micro_batch_size, bool)
+            or not isinstance(self.micro_batch_size, int)
+            or self.micro_batch_size < 0
+        ):
+            raise ConfigError(
+                f"Rung.micro_batch_size must be an integer >= 0, got {self.micro_batch_size!r}"
+            )
+        if self.batch_size % self.micro:
+            raise ConfigError(
+                f"Rung.micro_batch_size {self.micro} must divide batch_size {self.batch_size}"
+            )
+        if not isinstance(self.tokenizer, str) or not self.tokenizer:
+            raise ConfigError(f"Rung.tokenizer must name a tokenizer, got {self.tokenizer!r}")
+        for fld in ("lr", "min_lr", "weight_decay", "grad_clip"):
+            value = getattr(self, fld)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"Rung.{fld} must be a number >= 0, got {value!r}")
+        if self.lr <= 0 or self.min_lr > self.lr:
+            raise ConfigError(f"Rung.min_lr {self.min_lr} must be in [0, lr] and lr > 0")
+        if not isinstance(self.warmup, (int, float)) or not 0 <= self.warmup < 1:
+            raise ConfigError(
+                f"Rung.warmup must be a share of the steps in [0, 1), got {self.warmup!r}"
+            )
+
+    @property
+    def micro(self) -> int:
+        """Sequences per forward/backward pass."""
+        return self.micro_batch_size or self.batch_size
+
+    @property
+    def grad_accum(self) -> int:
+        """Micro-batches accumulated into one optimiser step."""
+        return self.batch_size // self.micro
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.context_length
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps of a full run: ``tokens`` rounded up to whole steps."""
+        return -(-self.tokens // self.tokens_per_step)
+
+    @property
+    def warmup_steps(self) -> int:
+        return int(self.warmup * self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _positive_int(obj: Any, fld: str) -> None:
+    value = getattr(obj, fld)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{type(obj).__name__}.{fld} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """Named rungs, cheapest first."""
+
+    name: str
+    rungs: tuple[Rung, ...]
+    description: str = ""
+
+    def __iter__(self) -> Iterator[Rung]:
+        return iter(self.rungs)
+
+    def rung(self, name: str) -> Rung:
+        """The rung called ``name``; ConfigError listing the known names otherwise."""
+        for r in self.rungs:
+            if r.name == name:
+                return r
+        raise ConfigError(
+            f"ladder {self.name!r} has no rung {name!r}; its rungs: {[r.name for r in self.rungs]}"
+        )
+
+
+def ladders_from_mapping(data: Mapping[str, Any], where: str = "") -> dict[str, Ladder]:
+    """Parse ``{ladder: {description, defaults, rungs: [...]}}`` (the ladders.toml layout)."""
+    ladders: dict[str, Ladder] = {}
+    for lname, raw in data.items():
+        at = f"{where}{lname}"
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{at} must be a table with a rungs list")
+        unknown = sorted(set(raw) - {"description", "defaults", "rungs"})
+        if unknown:
+            raise ConfigError(
+                f"unknown setting {at}.{unknown[0]}; known: ['defaults', 'description', 'rungs']"
+            )
+        defaults = raw.get("defaults", {})
+        rungs_raw = raw.get("rungs")
+        if not isinstance(rungs_raw, list) or not rungs_raw:
+            raise ConfigError(f"{at}.rungs must be a non-empty list of rung tables")
+        rungs = tuple(
+            from_mapping(Rung, {**defaults, **r}, f"{at}.rungs[{i}]")
+            for i, r in enumerate(rungs_raw)
+        )
+        names = [r.name for r in rungs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{at}.rungs: rung names must be unique, got {names}")
+        ladders[lname] = Ladder(lname, rungs, str(raw.get("description", "")))
+    return ladders
+
+
+def builtin_ladders() -> dict[str, Ladder]:
+    """The ladders shipped with the package: ``cpu`` and ``paper``."""
+    return ladders_from_mapping(load_toml(BUILTIN_LADDERS))
+
+
+def load_ladder(name_or_path: str | Path) -> Ladder:
+    """A built-in ladder by name (``cpu``, ``paper``), or the one ladder a TOML file defines."""
+    builtin = builtin_ladders()
+    if str(name_or_path) in builtin:
+        return builtin[str(name_or_path)]
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConfigError(
+            f"--ladder {str(name_or_path)!r} is neither a built-in ladder "
+            f"{sorted(builtin)} nor a TOML file"
+        )
+    ladders = ladders_from_mapping(load_toml(path), f"{path}: ")
+    if len(ladders) != 1:
+        raise ConfigError(f"{path} defines ladders {sorted(ladders)}; keep one per file")
+    return next(iter(ladders.values()))
+
+
+def find_rung(rung: str, ladder: str | Path | None = None) -> Rung:
+    """Rung ``rung`` of ``ladder``; with no ladder, searched across the built-in ladders."""
+    if ladder is not None:
+        return load_ladder(ladder).rung(rung)
+    ladders = builtin_ladders()
+    for lad in ladders.values():
+        for r in lad:
+            if r.name == rung:
+                return r
+    known = [r.name for lad in ladders.values() for r in lad]
+    raise ConfigError(f"no rung {rung!r} in the built-in ladders; known rungs: {known}")
+
+
+# --------------------------------------------------------------------------------------------
+# Sizing a design to a rung
+
+
+def non_embedding_params(design: Design, config: ModelConfig) -> int:
+    """Parameters of ``design`` at ``config``, the tied token embedding left out.
+
+    Built on the meta device (no memory, no arithmetic) where the design's units allow it, on
+    the CPU otherwise. A ValueError or a UnitError from a unit means the size is invalid for it.
+    """
+    import torch
+
+    from genesys_tui.units.lm import build_lm
+
+    try:
+        with torch.device("meta"):
+            model = build_lm(design, config)
+    except (RuntimeError, NotImplementedError):
+        # Some init code needs real numbers (``.item()``, numpy); counting is the same.
+        model = build_lm(design, config, seed=0)
+    return model.num_params(non_embedding=True)
+
+
+def reference_design() -> Design:
+    """The GPT reference design every rung is defined by (``library/gpt``)."""
+    from genesys_tui.design import load_design
+    from genesys_tui.resources import library_dir
+
+    return load_design(library_dir() / "gpt")
+
+
+def reference_params(rung: Rung, vocab_size: int = 256) -> int:
+    """Non-embedding parameters of the GPT reference at the rung's width and depth."""
+    config = ModelConfig(
+        d_model=rung.d_model,
+        n_layers=rung.n_layers,
+        vocab_size=vocab_size,
+        context_length=rung.context_length,
+    )
+    return non_embedding_params(reference_design(), config)
+
+
+def size_design(
+    design: Design, rung: Rung, vocab_size: int | None = None, tolerance: float = SIZE_TOLERANCE
+) -> ModelConfig:
+    """The ModelConfig at which ``design`` has the GPT reference's non-embedding size at ``rung``.
+
+    Depth is adjusted first, at the rung's width: the tied embedding (V x D) then matches the
+    reference's exactly, so total sizes agree too, and the design keeps the width its units'
+    arguments were written for. Where no depth lands within ``tolerance`` (a block far larger
+    than a GPT block at a shallow rung), the width is searched at the best depth, in multiples of
+    64 (32 below width 256) so heads stay whole; widths a unit rejects are skipped. The closest
+    candidate wins. Raises VerifyError when nothing lands within ``tolerance``.
+    """
+    if vocab_size is None:
+        vocab_size = _tokenizer_vocab(rung.tokenizer)
+    target = reference_params(rung, vocab_size)
+
+    def config(d: int, n: int) -> ModelConfig:
+        return ModelConfig(
+            d_model=d, n_layers=n, vocab_size=vocab_size, context_length=rung.context_length
+        )
+
+    def count(d: int, n: int) -> int | None:
+        try:
+            return non_embedding_params(design, config(d, n))
+        except (ValueError, ZeroDivisionError):  # the unit rejects this width or depth
+            return None
+
+    tried: dict[tuple[int, int], int] = {}
+    for n in range(1, 4 * rung.n_layers + 1):
+        c = count(rung.d_model, n)
+        if c is None:
+            break
+        tried[(rung.d_model, n)] = c
+        if c > target * (1 + tolerance):
+            break
+    best = _closest(tried, target)
+    if best is None or abs(tried[best] / target - 1) > tolerance:
+        depth = best[1] if best is not None else rung.n_layers
+        step = 64 if rung.d_model >= 256 else 32
+        for d in range(step, 4 * rung.d_model + 1, step):
+            c = count(d, depth)
+            if c is None:
+                continue
+            tried[(d, depth)] = c
+            if c > target * (1 + tolerance):
+                break
+        best = _closest(tried, target)
+    if best is None or abs(tried[best] / target - 1) > tolerance:
+        near = (
+            f"; closest: d_model {best[0]}, n_layers {best[1]} with {tried[best]:,}"
+            if best is not None
+            else ""
+        )
+        raise VerifyError(
+            f"cannot size design {design.name!r} to rung {rung.name!r}: no depth "
+            f"or width gives within {tolerance:.0%} of the GPT reference's "
+            f"{target:,} non-embedding parameters{near}"
+        )
+    return config(*best)
+
+
+def _closest(tried: Mapping[tuple[int, int], int], target: int) -> tuple[int, int] | None:
+    if not tried:
+        return None
+    return min(tried, key=lambda k: (abs(math.log(tried[k] / target)), k[1]))
+
+
+def _tokenizer_vocab(name: str) -> int:
+    from genesys_tui.verify.tokenizer import load_tokenizer
+
+    return int(load_tokenizer(name).vocab_size)
