@@ -1,0 +1,131 @@
+"""``genesys evolve``: the headless evolution loop, with a progress log and a leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evolve", help="run the evolution loop headless (Ctrl-C stops cleanly)")
+    p.add_argument("--namespace", default="default", help="designs/<namespace>/ holds the run")
+    p.add_argument(
+        "--designs-dir",
+        type=Path,
+        default=None,
+        help="where namespaces live (default: $GENESYS_DESIGNS_DIR or ./designs)",
+    )
+    p.add_argument(
+        "--designer",
+        default="offline",
+        help="offline (default), anthropic:MODEL, openai:MODEL or openai-compatible:URL#MODEL",
+    )
+    p.add_argument("--ladder", default="cpu", help="cpu (default), paper, or a ladder TOML")
+    p.add_argument("--max-designs", type=int, default=24, help="designs to make (seeds apart)")
+    p.add_argument("--max-rungs", type=int, default=0, help="climb at most this many rungs")
+    p.add_argument("--workers", type=int, default=1, help="verify workers (one per GPU)")
+    p.add_argument("--design-workers", type=int, default=1, help="designers/checkers at once")
+    p.add_argument("--wall-time", type=float, default=0.0, help="stop after this many seconds")
+    p.add_argument("--max-usd", type=float, default=0.0, help="stop after spending this much")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="one job at a time, so the same seed replays the same run",
+    )
+    p.add_argument("--resume", action="store_true", help="continue an existing namespace")
+    p.add_argument("--quiet", action="store_true", help="print only the leaderboard")
+    p.set_defaults(func=run)
+
+
+def _printer(quiet: bool) -> Any:
+    from genesys_tui.evolve import events as ev
+
+    def show(e: ev.Event) -> None:
+        if quiet or isinstance(e, ev.TrainingProgress | ev.WorkerStatus | ev.Dialogue):
+            return
+        stamp = time.strftime("%H:%M:%S")
+        if isinstance(e, ev.DesignCommitted):
+            parents = ", ".join(e.parents) or "-"
+            text = f"committed {e.design} [{e.status}] from {parents}: {e.title}"
+        elif isinstance(e, ev.CheckFinished):
+            text = f"check {e.design}: {'ok' if e.ok else 'rejected'} ({e.seconds:.1f} s)" + (
+                "" if e.ok else f": {e.summary}"
+            )
+        elif isinstance(e, ev.RungStarted):
+            text = f"verify {e.design} at {e.rung}"
+        elif isinstance(e, ev.RungFinished):
+            text = (
+                f"verified {e.design} at {e.rung}: bpb {e.bpb:.4f}, fitness "
+                f"{e.fitness:+.4f} ({e.seconds:.0f} s)"
+                if e.ok and e.bpb is not None and e.fitness is not None
+                else f"verification of {e.design} at {e.rung} failed: {e.reason}"
+            )
+        elif isinstance(e, ev.LoopState):
+            text = f"loop {e.state}" + (f": {e.message}" if e.message else "")
+        elif isinstance(e, ev.LoopError):
+            text = f"error: {e.message}"
+        else:
+            return
+        print(f"[{stamp}] {text}", flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from genesys_tui.evolve.leaderboard import format_leaderboard, leaderboard
+    from genesys_tui.evolve.session import open_run
+    from genesys_tui.evolve.settings import EvolveConfig
+
+    config = EvolveConfig(
+        namespace=args.namespace,
+        designer=args.designer,
+        ladder=args.ladder,
+        max_designs=args.max_designs,
+        max_rungs=args.max_rungs,
+        verify_workers=args.workers,
+        design_workers=args.design_workers,
+        max_wall_seconds=args.wall_time,
+        max_usd=args.max_usd,
+        seed=args.seed,
+        sync=args.sync,
+    )
+    handle = open_run(config, resume=args.resume, root=args.designs_dir)
+    handle.bus.subscribe(_printer(args.quiet))
+    presses = 0
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            print(
+                "\nstopping: finishing the jobs in flight (Ctrl-C again to abandon them)",
+                file=sys.stderr,
+                flush=True,
+            )
+            handle.loop.stop()
+        else:
+            print(
+                "\nabandoning in-flight jobs; --resume runs them again", file=sys.stderr, flush=True
+            )
+            handle.loop.stop(abandon=True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        reason = handle.loop.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        handle.close()
+    pop = handle.loop.population
+    print(
+        f"\n{args.namespace}: {pop.made} designs made, "
+        f"{sum(1 for m in pop.members.values() if m.checked and not m.is_seed)} passed the "
+        f"checker, {sum(1 for m in pop.members.values() if m.rung_scores and not m.is_seed)} "
+        f"verified ({reason}); repository: {handle.path}"
+    )
+    print(format_leaderboard(leaderboard(pop)))
+    return 0

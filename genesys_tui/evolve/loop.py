@@ -1,0 +1,460 @@
+"""The evolution loop: select -> design -> commit -> check -> verify -> record -> repeat.
+
+One controller thread owns the designs repository (the single writer) and the population. The
+designer runs in a thread of its own (an LLM designer waits on the network; the offline one is
+quick); checks and verifications run as runner jobs in child processes. Every step that cost
+something is committed or attached before the next, so the loop can be stopped at any moment,
+SIGKILL included, and resumed from the repository: designs still "proposed" are checked again,
+and a verification whose result file exists is not run again.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genesys_tui.evolve import events as ev
+from genesys_tui.evolve.designer import Designer, DesignFailure, DesignRequest, Parent, Proposal
+from genesys_tui.evolve.draft import structural_hash
+from genesys_tui.evolve.population import Population, member_from_store
+from genesys_tui.evolve.runner import Job, JobResult, Runner
+from genesys_tui.evolve.schedule import next_verification, rung_budgets
+from genesys_tui.evolve.selection import Choice, LadderSelector, Selector
+from genesys_tui.evolve.settings import EvolveConfig
+
+
+@dataclass
+class _InFlight:
+    kind: str  # "design", "check", "verify"
+    design: str = ""
+    rung: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+
+class EvolutionLoop:
+    """Drives one namespace. ``run()`` blocks until a budget is spent or ``stop()`` is called."""
+
+    def __init__(
+        self,
+        repo: Any,
+        designer: Designer,
+        runner: Runner,
+        config: EvolveConfig,
+        rungs: list[str],
+        bus: ev.EventBus | None = None,
+        selector: Selector | None = None,
+    ) -> None:
+        self.repo = repo
+        self.designer = designer
+        self.runner = runner
+        self.config = config
+        self.rungs = rungs
+        self.bus = bus or ev.EventBus()
+        self.selector = selector or LadderSelector(config.selection)
+        self.population = Population(rungs)
+        first = config.first_rung_budget or config.max_designs
+        self.budgets = rung_budgets(rungs, first, config.rung_ratio)
+        self._futures: dict[Future[Any], _InFlight] = {}
+        self._design_pool = ThreadPoolExecutor(
+            max(config.design_workers, 1), thread_name_prefix="genesys-designer"
+        )
+        self._stop = threading.Event()  # abandon in-flight jobs
+        self._finishing = threading.Event()  # start nothing new, finish what runs
+        self._paused = threading.Event()
+        self._started = time.monotonic()
+        self._work = Path(tempfile.mkdtemp(prefix="genesys-designs-"))
+        self.designs_started = 0
+
+    # ------------------------------------------------------------------ control
+
+    def stop(self, abandon: bool = False) -> None:
+        """Start nothing new and finish the jobs that run; with ``abandon``, kill them too
+        (their results are lost, and a resume runs them again)."""
+        self._finishing.set()
+        if abandon:
+            self._stop.set()
+
+    def pause(self, paused: bool = True) -> None:
+        (self._paused.set if paused else self._paused.clear)()
+        self.bus.emit(ev.LoopState(state="paused" if paused else "running"))
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    # ------------------------------------------------------------------ state
+
+    def load(self) -> None:
+        """Rebuild the population from the repository (start and resume)."""
+        self.population = Population(self.rungs)
+        for record in self.repo.records():
+            self.population.add(member_from_store(record, self.repo.results(record.id)))
+        for member in self.population.members.values():
+            if not member.structural and member.status != "failed":
+                try:
+                    member.structural = structural_hash(self.repo.read_design(member.id))
+                except Exception:  # a design that never loaded has no hash; it was rejected
+                    member.structural = ""
+
+    def _out_of_budget(self) -> str | None:
+        cfg = self.config
+        if cfg.max_wall_seconds and time.monotonic() - self._started > cfg.max_wall_seconds:
+            return f"wall-time budget of {cfg.max_wall_seconds:.0f} s spent"
+        if cfg.max_usd and self.population.cost_usd >= cfg.max_usd:
+            return f"USD budget of {cfg.max_usd:.2f} spent"
+        return None
+
+    def _may_design(self) -> bool:
+        made = self.population.made + sum(1 for f in self._futures.values() if f.kind == "design")
+        return made < self.config.max_designs
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> str:
+        """Run to the end of the budgets; return why it stopped."""
+        self.load()
+        self.bus.emit(
+            ev.LoopState(
+                state="running", message=f"{len(self.population.members)} designs in the namespace"
+            )
+        )
+        for member in list(self.population.members.values()):
+            if member.status == "proposed":  # committed but never checked: the loop was killed
+                self._submit_check(member.id)
+        reason = "finished"
+        while True:
+            if self._stop.is_set():
+                reason = "stopped"
+                break
+            why = self._out_of_budget()
+            if why:
+                reason = why
+                break
+            if self._finishing.is_set() and not self._futures:
+                reason = "stopped"
+                break
+            if not self._paused.is_set() and not self._finishing.is_set():
+                self._fill()
+            if not self._futures:
+                if self._paused.is_set():
+                    time.sleep(0.1)
+                    continue
+                if not self._may_design():
+                    reason = "finished"
+                    break
+            done, _ = wait(list(self._futures), timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in done:
+                self._handle(fut, self._futures.pop(fut))
+        self.bus.emit(ev.LoopState(state="stopping", message=reason))
+        self._drain(cancel=self._stop.is_set())
+        self.bus.emit(ev.LoopState(state="finished", message=reason))
+        return reason
+
+    def _drain(self, cancel: bool) -> None:
+        if cancel:
+            self.runner.shutdown(cancel=True)
+            return
+        while self._futures:
+            done, _ = wait(list(self._futures), timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                self._handle(fut, self._futures.pop(fut))
+
+    def _fill(self) -> None:
+        if self.config.sync:
+            # One job at a time, verification first: the same seed gives the same run.
+            if not self._futures and not self._submit_due_verification() and self._may_design():
+                self._submit_design()
+            return
+        while (
+            self._may_design()
+            and self._count("design") < self.config.design_workers
+            and self._count("check") < max(self.config.design_workers, 1) * 2
+        ):
+            self._submit_design()
+        while self.runner.busy("verify") < self.runner.capacity("verify"):
+            if not self._submit_due_verification():
+                return
+
+    def _submit_due_verification(self) -> bool:
+        in_flight = {(f.design, f.rung) for f in self._futures.values() if f.kind == "verify"}
+        job = next_verification(
+            self.population.progress(), self.rungs, self.budgets, in_flight, self.config.rung_ratio
+        )
+        if job is None:
+            return False
+        self._submit_verify(*job)
+        return True
+
+    def _count(self, kind: str) -> int:
+        return sum(1 for f in self._futures.values() if f.kind == kind)
+
+    # ------------------------------------------------------------------ designing
+
+    def _submit_design(self) -> None:
+        n = self.population.made + self._count("design")
+        rng = random.Random(f"{self.config.seed}-select-{n}")
+        choice = self.selector.select(self.population.candidates(), n, rng)
+        fut = self._design_pool.submit(self._design, choice, n)
+        self._futures[fut] = _InFlight("design")
+        self.designs_started += 1
+
+    def _design(self, choice: Choice, n: int) -> tuple[Choice, Proposal | DesignFailure]:
+        parents = tuple(
+            Parent(
+                pid,
+                self.repo.read_design(pid),
+                self.repo.read_design_files(pid).get("proposal.md", ""),
+                self.population.fitness(self.population.members[pid]),
+            )
+            for pid in choice.parents
+        )
+        siblings = []
+        for sid in self.population.children_of(choice.parents)[-8:]:
+            try:
+                siblings.append(self.repo.read_design(sid))
+            except Exception:
+                continue
+        request = DesignRequest(
+            choice.kind, parents, seed=hash_seed(self.config.seed, n), siblings=tuple(siblings)
+        )
+
+        def say(role: str, text: str) -> None:
+            self.bus.emit(ev.Dialogue(role=role, text=text, session=f"design-{n}"))
+
+        return choice, self.designer.design(request, say)
+
+    def _handle_design(self, choice: Choice, out: Proposal | DesignFailure) -> None:
+        cfg_designer = self.designer.name
+        if isinstance(out, DesignFailure):
+            files = dict(out.files) or {"FAILURE.md": f"# Design failed\n\n{out.reason}\n"}
+            files.setdefault(
+                "design.json", '{"format": 1, "name": "failed", "root": "", "units": {}}\n'
+            )
+            record = self.repo.commit_design(
+                files,
+                parents=list(choice.parents),
+                designer=cfg_designer,
+                title="design failed",
+                summary=out.reason,
+                cost_usd=out.cost_usd,
+                status="failed",
+                reason=out.reason,
+                name="failed",
+            )
+            self.population.add(member_from_store(record, {}))
+            self.bus.emit(
+                ev.DesignCommitted(
+                    design=record.id,
+                    commit=record.commit,
+                    parents=choice.parents,
+                    status="failed",
+                    name="failed",
+                    title=out.reason,
+                )
+            )
+            return
+        design = out.design
+        self.bus.emit(
+            ev.DesignProposed(
+                title=out.title,
+                parents=choice.parents,
+                designer=cfg_designer,
+                operation=choice.kind,
+                reason=choice.reason,
+            )
+        )
+        files = {"design.json": design.to_json(), **design.sources, **out.files}
+        h = structural_hash(design)
+        dup = self.population.find_structural(h)
+        record = self.repo.commit_design(
+            files,
+            parents=list(choice.parents),
+            designer=cfg_designer,
+            title=out.title,
+            summary=out.rationale,
+            cost_usd=out.cost_usd,
+            status="rejected" if dup else "proposed",
+            reason=f"duplicate of {dup} (same structure)" if dup else None,
+        )
+        self.repo.attach(record.id, "novelty", {"structural": h, "duplicate_of": dup or ""})
+        member = member_from_store(record, {})
+        member.structural, member.duplicate_of = h, dup or ""
+        self.population.add(member)
+        self.bus.emit(
+            ev.DesignCommitted(
+                design=record.id,
+                commit=record.commit,
+                parents=choice.parents,
+                status=record.status,
+                name=design.name,
+                title=out.title,
+            )
+        )
+        if out.cost_usd:
+            self.bus.emit(
+                ev.CostUpdate(total_usd=self.population.cost_usd, design_usd=out.cost_usd)
+            )
+        if not dup:
+            self._submit_check(record.id)
+
+    # ------------------------------------------------------------------ checking, verifying
+
+    def _design_dir(self, design_id: str) -> Path:
+        out = self._work / design_id
+        if not out.exists():
+            for rel, text in self.repo.read_design_files(design_id).items():
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                (out / rel).write_text(text, encoding="utf-8")
+        return out
+
+    def _submit_check(self, design_id: str) -> None:
+        job = Job(
+            f"check-{design_id}",
+            "genesys_tui.evolve.jobs:check_job",
+            {
+                "design_dir": str(self._design_dir(design_id)),
+                "ladder": self.config.ladder,
+                "rung": self.rungs[0] if self.rungs else None,
+            },
+            pool="design",
+            timeout=self.config.check_timeout,
+        )
+        self.bus.emit(ev.WorkerStatus(worker="checker", state="checking", job=design_id))
+        self._futures[self.runner.submit(job)] = _InFlight("check", design_id)
+
+    def _handle_check(self, design_id: str, result: JobResult) -> None:
+        value = result.value or {}
+        ok = bool(result.ok and value.get("ok"))
+        summary = value.get("summary") or result.error or "check failed"
+        payload = {
+            "ok": ok,
+            "summary": summary[:2000],
+            "findings": value.get("findings", []),
+            "seconds": float(value.get("seconds", result.seconds)),
+        }
+        record = self.repo.attach(design_id, "check", payload)
+        member = self.population.members[design_id]
+        member.status = record.status
+        fp = value.get("fingerprint", "")
+        if ok and hasattr(self.designer, "pool"):
+            self.designer.pool.add(self.repo.read_design(design_id))
+        if ok and fp:
+            dup = self.population.find_functional(fp, exclude=design_id)
+            member.functional, member.duplicate_of = fp, dup or ""
+            self.repo.attach(
+                design_id,
+                "novelty",
+                {"structural": member.structural, "functional": fp, "duplicate_of": dup or ""},
+            )
+        self.bus.emit(
+            ev.CheckFinished(design=design_id, ok=ok, summary=summary[:300], seconds=result.seconds)
+        )
+
+    def _submit_verify(self, design_id: str, rung: str) -> None:
+        job = Job(
+            f"verify-{design_id}-{rung}",
+            "genesys_tui.evolve.jobs:verify_job",
+            {
+                "design_dir": str(self._design_dir(design_id)),
+                "rung": rung,
+                "ladder": self.config.ladder,
+                "seed": self.config.seed,
+            },
+            pool="verify",
+            timeout=self.config.verify_timeout,
+        )
+
+        def progress(event: dict[str, Any]) -> None:
+            self.bus.emit(
+                ev.TrainingProgress(
+                    design=design_id,
+                    rung=rung,
+                    step=int(event.get("step", 0)),
+                    total_steps=int(event.get("total_steps", 0)),
+                    loss=float(event.get("loss", 0.0)),
+                    tokens_per_second=float(event.get("tokens_per_second", 0.0)),
+                    elapsed=float(event.get("elapsed", 0.0)),
+                )
+            )
+
+        self.bus.emit(ev.RungStarted(design=design_id, rung=rung))
+        self._futures[self.runner.submit(job, progress)] = _InFlight("verify", design_id, rung)
+
+    def _handle_verify(self, design_id: str, rung: str, result: JobResult) -> None:
+        value = result.value or {}
+        member = self.population.members[design_id]
+        ok = bool(result.ok and value.get("ok"))
+        if ok:
+            scores = {k: float(v) for k, v in value.get("scores", {}).items()}
+            self.repo.attach(
+                design_id,
+                f"rung:{rung}",
+                {
+                    "scores": scores,
+                    "seconds": float(value.get("seconds", result.seconds)),
+                    "tokens": int(value.get("tokens", 0)),
+                    "params": int(value.get("params", 0)),
+                    "detail": {"ok": True, "evals": value.get("evals", {})},
+                },
+            )
+            member.rung_scores[rung] = scores.get("score", 0.0)
+            member.rung_metrics[rung] = scores
+            fitness = self.population.fitness(member)
+            if fitness is not None:
+                self.repo.attach(
+                    design_id,
+                    "fitness",
+                    {"value": fitness, "detail": {"rungs": member.rung_scores}},
+                )
+        else:
+            reason = value.get("reason") or result.error or "verification failed"
+            self.repo.attach(
+                design_id,
+                f"rung:{rung}",
+                {
+                    "scores": {},
+                    "seconds": result.seconds,
+                    "detail": {"ok": False, "reason": reason[:2000]},
+                },
+            )
+            member.failed_rungs.add(rung)
+        member.status = self.repo.get(design_id).status
+        self.bus.emit(
+            ev.RungFinished(
+                design=design_id,
+                rung=rung,
+                ok=ok,
+                bpb=value.get("scores", {}).get("bpb") if ok else None,
+                fitness=self.population.fitness(member) if ok else None,
+                reason="" if ok else str(value.get("reason") or result.error)[:300],
+                seconds=result.seconds,
+            )
+        )
+
+    def _handle(self, fut: Future[Any], what: _InFlight) -> None:
+        try:
+            out = fut.result()
+        except Exception as exc:  # a designer or runner bug must not kill the loop
+            self.bus.emit(
+                ev.LoopError(message=f"{what.kind} job failed: {exc}", design=what.design)
+            )
+            if what.kind == "verify":
+                self.population.members[what.design].failed_rungs.add(what.rung)
+            return
+        if what.kind == "design":
+            self._handle_design(*out)
+        elif what.kind == "check":
+            self._handle_check(what.design, out)
+        else:
+            self._handle_verify(what.design, what.rung, out)
+
+
+def hash_seed(seed: int, n: int) -> int:
+    """A per-design seed that depends only on the run's seed and the design's number."""
+    return random.Random(f"{seed}-design-{n}").getrandbits(63)

@@ -1,0 +1,91 @@
+"""Open an evolution run: the namespace's repository, the designer, the runner, the loop.
+
+``genesys evolve`` and the dashboard both start runs through ``open_run``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from genesys_tui.errors import ConfigError, StoreError
+from genesys_tui.evolve.designer import Designer
+from genesys_tui.evolve.events import EventBus
+from genesys_tui.evolve.loop import EvolutionLoop
+from genesys_tui.evolve.runner import LocalRunner, gpu_count
+from genesys_tui.evolve.settings import EvolveConfig
+
+
+@dataclass
+class Run:
+    repo: object  # genesys_tui.store.repo.DesignsRepo, open as the writer
+    loop: EvolutionLoop
+    runner: LocalRunner
+    bus: EventBus
+    path: Path
+
+    def close(self) -> None:
+        self.runner.shutdown(cancel=True)
+        self.bus.close()
+        self.repo.close()  # type: ignore[attr-defined]
+
+
+def ladder_rungs(config: EvolveConfig) -> list[str]:
+    from genesys_tui.verify.ladder import load_ladder
+
+    names = [r.name for r in load_ladder(config.ladder)]
+    return names[: config.max_rungs] if config.max_rungs else names
+
+
+def make_designer(config: EvolveConfig, repo: object) -> Designer:
+    if config.designer == "offline":
+        from genesys_tui.evolve.offline import OfflineDesigner
+        from genesys_tui.evolve.pool import UnitPool
+
+        pool = UnitPool.library()
+        for record in repo.records():  # type: ignore[attr-defined]
+            if record.status in ("checked", "verified") and record.origin != "seed":
+                pool.add(repo.read_design(record.id))  # type: ignore[attr-defined]
+        return OfflineDesigner(pool)
+    try:
+        from genesys_tui.agents.factory import make_llm_designer
+    except ImportError as exc:
+        raise ConfigError(
+            f"designer {config.designer!r}: LLM designers are not available "
+            f"({exc}); use --designer offline"
+        ) from None
+    return make_llm_designer(config.designer)
+
+
+def open_run(
+    config: EvolveConfig,
+    *,
+    resume: bool = False,
+    root: Path | None = None,
+    bus: EventBus | None = None,
+) -> Run:
+    """Create (or, with ``resume``, reopen) the namespace and everything that drives it."""
+    from genesys_tui.store.repo import DesignsRepo, designs_root
+
+    path = (root or designs_root()) / config.namespace
+    exists = (path / ".git").is_dir()
+    if exists and not resume:
+        raise StoreError(
+            f"namespace {config.namespace!r} already exists at {path}; continue "
+            "it with --resume, or pick another --namespace"
+        )
+    if resume and not exists:
+        raise StoreError(f"nothing to resume: no namespace {config.namespace!r} at {path}")
+    repo = DesignsRepo.open(path, writer=True, create=not exists)
+    state = path / ".git" / "genesys"
+    bus = bus or EventBus(state / "events.jsonl")
+    gpus = gpu_count()
+    runner = LocalRunner(
+        state / "jobs",
+        {"design": config.design_workers, "verify": config.verify_workers},
+        gpus=gpus,
+    )
+    loop = EvolutionLoop(
+        repo, make_designer(config, repo), runner, config, ladder_rungs(config), bus
+    )
+    return Run(repo, loop, runner, bus, path)

@@ -1,0 +1,42 @@
+"""Settings of an evolution run (``[evolve]`` in the settings TOML, overridden by flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genesys_tui.errors import ConfigError
+from genesys_tui.evolve.selection import SelectionConfig
+
+
+@dataclass(frozen=True)
+class EvolveConfig:
+    namespace: str = "default"  # designs/<namespace>/ holds the run's designs repository
+    designer: str = "offline"  # "offline", or an LLM spec such as "anthropic:MODEL"
+    ladder: str = "cpu"  # "cpu", "paper", or a ladder TOML file
+    max_designs: int = 24  # designs this namespace may hold, library seeds not counted
+    max_wall_seconds: float = 0.0  # stop after this long (0: no limit)
+    max_usd: float = 0.0  # stop once designing has cost this much (0: no limit)
+    first_rung_budget: int = 0  # designs verified at the first rung (0: max_designs)
+    rung_ratio: float = 4.0  # each higher rung verifies this many times fewer designs
+    max_rungs: int = 0  # climb at most this many rungs of the ladder (0: all)
+    design_workers: int = 1  # designers (and checks) running at once
+    verify_workers: int = 1  # verifications running at once (one per GPU where there are)
+    check_timeout: float = 180.0  # seconds before a check job is killed
+    verify_timeout: float = 3600.0  # seconds before a verification job is killed
+    seed: int = 0  # every random choice of the run derives from it
+    sync: bool = False  # one job at a time, so that the same seed replays the same run
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+
+    def __post_init__(self) -> None:
+        if not self.namespace or "/" in self.namespace or self.namespace.startswith("."):
+            raise ConfigError(f"evolve.namespace {self.namespace!r} must be a plain folder name")
+        for name in ("max_designs", "design_workers", "verify_workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"evolve.{name} must be at least 1")
+        for name in ("max_wall_seconds", "max_usd", "first_rung_budget", "max_rungs"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"evolve.{name} must not be negative")
+        if self.rung_ratio < 1:
+            raise ConfigError("evolve.rung_ratio must be at least 1")
+        if self.check_timeout <= 0 or self.verify_timeout <= 0:
+            raise ConfigError("evolve.check_timeout and evolve.verify_timeout must be positive")
