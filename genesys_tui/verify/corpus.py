@@ -216,18 +216,18 @@ def _hf_dataset(source: CorpusSource) -> Any:
 
 
 def _hf_split(source: CorpusSource, split: str) -> tuple[list[Document], str]:
+    """Documents of ``split`` and a fingerprint of them. A held-out split the dataset lacks is
+    carved out of its train split by hash, and those documents then leave train."""
     dsd = _hf_dataset(source)
-    wanted = source.splits[SPLITS.index(split)]
-    if wanted in dsd:
-        ds, carve = dsd[wanted], False
-    else:  # the dataset lacks this split: carve it out of the train split by hash
-        train_name = source.splits[0]
-        if train_name not in dsd:
-            raise VerifyError(
-                f"Hugging Face dataset {source.name!r} has splits {sorted(dsd)}, none named "
-                f"{train_name!r}: set corpus.splits to the dataset's split names"
-            )
-        ds, carve = dsd[train_name], True
+    names = dict(zip(SPLITS, source.splits, strict=True))
+    if names["train"] not in dsd:
+        raise VerifyError(
+            f"Hugging Face dataset {source.name!r} has splits {sorted(dsd)}, none named "
+            f"{names['train']!r}: set corpus.splits to the dataset's split names"
+        )
+    missing = tuple(s for s in SPLITS[1:] if names[s] not in dsd)
+    carve = split in missing
+    ds = dsd[names["train"] if carve else names[split]]
     if source.text_field not in ds.column_names:
         raise VerifyError(
             f"Hugging Face dataset {source.name!r} has no field {source.text_field!r} "
@@ -236,13 +236,15 @@ def _hf_split(source: CorpusSource, split: str) -> tuple[list[Document], str]:
     docs: list[Document] = []
     for i, text in enumerate(ds[source.text_field]):
         doc_id = f"{source.name}:{ds.split}:{i}"
-        if carve and heldout_split_of(doc_id, source.seed, source.heldout_fraction) != split:
-            continue
+        if split == "train" or carve:
+            assigned = heldout_split_of(doc_id, source.seed, source.heldout_fraction)
+            if (split == "train" and assigned in missing) or (carve and assigned != split):
+                continue
         if text and text.strip():
             docs.append(Document(doc_id, source.name, doc_id, text))
         if source.max_documents and len(docs) >= source.max_documents:
             break
-    return docs, f"{ds._fingerprint}:{carve}"
+    return docs, f"{ds._fingerprint}:{missing}"
 
 
 # ------------------------------------------------------------------------------------- public
