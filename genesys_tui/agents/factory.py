@@ -1,0 +1,118 @@
+"""Build an LLM designer from a spec: ``anthropic:MODEL``, ``openai:MODEL`` or
+``openai-compatible:URL#MODEL``.
+
+``genesys evolve --designer SPEC`` calls ``make_llm_designer`` for every spec but ``offline``.
+Per-role models come from ``[agents.roles]`` in the settings file; API keys from the
+environment or the keys file (``secrets.py``), never from the spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genesys_tui.agents.context import PaperSearch, ReferenceIndex
+from genesys_tui.agents.designer import LLMDesigner
+from genesys_tui.agents.providers import (
+    AnthropicProvider,
+    OpenAIProvider,
+    Provider,
+    RetryPolicy,
+)
+from genesys_tui.agents.secrets import api_key, install_log_redaction
+from genesys_tui.agents.session import CheckFn
+from genesys_tui.agents.settings import ROLE_NAMES, AgentsConfig
+from genesys_tui.errors import ConfigError
+
+SPEC_HELP = "anthropic:MODEL, openai:MODEL or openai-compatible:URL#MODEL"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    provider: str  # anthropic, openai, openai-compatible
+    model: str
+    base_url: str = ""
+
+    @classmethod
+    def parse(cls, spec: str) -> ModelSpec:
+        """Parse a spec; ConfigError with the accepted forms otherwise."""
+        provider, sep, rest = spec.strip().partition(":")
+        if not sep or not rest:
+            raise ConfigError(f"designer spec {spec!r} must be {SPEC_HELP}")
+        if provider == "openai-compatible":
+            url, sep, model = rest.rpartition("#")
+            if not sep or not url.startswith(("http://", "https://")) or not model:
+                raise ConfigError(
+                    f"designer spec {spec!r}: an OpenAI-compatible server is given as "
+                    "openai-compatible:URL#MODEL, e.g. "
+                    "openai-compatible:http://localhost:8000/v1#Qwen/Qwen2.5-Coder-32B-Instruct"
+                )
+            return cls(provider, model, url)
+        if provider not in ("anthropic", "openai"):
+            raise ConfigError(f"designer spec {spec!r}: unknown provider {provider!r}; {SPEC_HELP}")
+        return cls(provider, rest)
+
+
+def make_provider(spec: ModelSpec, config: AgentsConfig, seed: int = 0) -> Provider:
+    """A provider for ``spec``; its key comes from the environment or the keys file."""
+    common: dict[str, Any] = {
+        "max_tokens": config.max_tokens,
+        "temperature": config.temperature if config.temperature >= 0 else None,
+        "retry": RetryPolicy(config.max_retries, config.backoff_s, config.backoff_max_s, seed),
+        "timeout_s": config.timeout_s,
+    }
+    if spec.provider == "anthropic":
+        key = api_key("anthropic", config.keys_file)
+        assert key is not None
+        return AnthropicProvider(spec.model, key, config.anthropic_base_url, **common)
+    if spec.provider == "openai":
+        key = api_key("openai", config.keys_file)
+        return OpenAIProvider(spec.model, key, config.openai_base_url, **common)
+    key = api_key("openai-compatible", config.keys_file, required=False)
+    return OpenAIProvider(spec.model, key, spec.base_url, compatible=True, **common)
+
+
+def agents_config(config: AgentsConfig | Mapping[str, Any] | str | Path | None) -> AgentsConfig:
+    """An AgentsConfig from itself, a settings mapping (its ``agents`` table, or the table
+    itself), a TOML file's path, or None (the defaults)."""
+    if config is None:
+        return AgentsConfig()
+    if isinstance(config, AgentsConfig):
+        return config
+    if isinstance(config, (str, Path)):
+        return AgentsConfig.from_toml(config)
+    table = config.get("agents", config)
+    return AgentsConfig.from_dict(dict(table))
+
+
+def make_llm_designer(
+    spec: str,
+    config: AgentsConfig | Mapping[str, Any] | str | Path | None = None,
+    *,
+    check: CheckFn | None = None,
+) -> LLMDesigner:
+    """The LLM designer for ``spec`` (the default model of every role) and ``config``."""
+    cfg = agents_config(config)
+    if spec:
+        cfg = cfg.with_designer(spec)
+    if not cfg.designer:
+        raise ConfigError(f"no designer model given; pass --designer {SPEC_HELP}")
+    install_log_redaction()
+    providers: dict[str, Provider] = {}
+    agents: dict[str, Provider] = {}
+    for i, role in enumerate(ROLE_NAMES):
+        role_spec = cfg.spec_for(role)
+        if role_spec not in providers:
+            providers[role_spec] = make_provider(ModelSpec.parse(role_spec), cfg, seed=i)
+        agents[role] = providers[role_spec]
+    papers = PaperSearch.from_environment() if cfg.paper_search else None
+    return LLMDesigner(
+        agents,
+        cfg,
+        check=check,
+        references=ReferenceIndex.library(),
+        papers=papers,
+        name=ModelSpec.parse(cfg.designer).model,
+    )
