@@ -28,10 +28,8 @@ from genesys_tui.verify.train import (
 )
 from tests.conftest import LIBRARY
 
-WORDS = (
-    "the cat sat on a mat and saw one red dog run to the old tree by the river "
-    "while birds sang in the warm morning light"
-).split()
+SENTENCE = "the cat sat on a mat and saw one red dog run to the old tree by the river while"
+WORDS = SENTENCE.split()
 
 
 def write_corpus(root: Path, n_docs: int = 48) -> Path:
