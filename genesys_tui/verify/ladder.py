@@ -238,58 +238,57 @@ def size_design(
 
     Depth is adjusted first, at the rung's width: the tied embedding (V x D) then matches the
     reference's exactly, so total sizes agree too, and the design keeps the width its units'
-    arguments were written for. Where no depth lands within ``tolerance`` (a block far larger
-    than a GPT block at a shallow rung), the width is searched at the best depth, in multiples of
-    64 (32 below width 256) so heads stay whole; widths a unit rejects are skipped. The closest
-    candidate wins. Raises VerifyError when nothing lands within ``tolerance``.
+    arguments were written for. Where no depth lands within ``tolerance`` (a block much larger
+    or smaller than a GPT block, or a width a unit rejects), widths are tried nearest the rung's
+    first, each at its best depth, in multiples of ``width_step`` so heads stay whole; widths a
+    unit rejects (ValueError) are skipped. The first width with a depth within ``tolerance``
+    wins, at the depth closest to the target. Raises VerifyError when none does.
     """
     if vocab_size is None:
         vocab_size = _tokenizer_vocab(rung.tokenizer)
     target = reference_params(rung, vocab_size)
+    tried: dict[tuple[int, int], int] = {}
 
     def config(d: int, n: int) -> ModelConfig:
         return ModelConfig(
             d_model=d, n_layers=n, vocab_size=vocab_size, context_length=rung.context_length
         )
 
-    def count(d: int, n: int) -> int | None:
-        try:
-            return non_embedding_params(design, config(d, n))
-        except (ValueError, ZeroDivisionError):  # the unit rejects this width or depth
-            return None
-
-    tried: dict[tuple[int, int], int] = {}
-    for n in range(1, 4 * rung.n_layers + 1):
-        c = count(rung.d_model, n)
-        if c is None:
-            break
-        tried[(rung.d_model, n)] = c
-        if c > target * (1 + tolerance):
-            break
-    best = _closest(tried, target)
-    if best is None or abs(tried[best] / target - 1) > tolerance:
-        depth = best[1] if best is not None else rung.n_layers
-        step = 64 if rung.d_model >= 256 else 32
-        for d in range(step, 4 * rung.d_model + 1, step):
-            c = count(d, depth)
-            if c is None:
-                continue
-            tried[(d, depth)] = c
-            if c > target * (1 + tolerance):
+    def best_depth(d: int) -> tuple[int, int] | None:
+        # Parameters grow with depth, so the scan stops at the first depth above the target.
+        found: dict[tuple[int, int], int] = {}
+        for n in range(1, 4 * rung.n_layers + 1):
+            try:
+                found[(d, n)] = non_embedding_params(design, config(d, n))
+            except (ValueError, ZeroDivisionError):  # the unit rejects this width
+                return None
+            if found[(d, n)] > target * (1 + tolerance):
                 break
-        best = _closest(tried, target)
-    if best is None or abs(tried[best] / target - 1) > tolerance:
-        near = (
-            f"; closest: d_model {best[0]}, n_layers {best[1]} with {tried[best]:,}"
-            if best is not None
-            else ""
-        )
-        raise VerifyError(
-            f"cannot size design {design.name!r} to rung {rung.name!r}: no depth "
-            f"or width gives within {tolerance:.0%} of the GPT reference's "
-            f"{target:,} non-embedding parameters{near}"
-        )
-    return config(*best)
+        tried.update(found)
+        best = _closest(found, target)
+        return best if best and abs(found[best] / target - 1) <= tolerance else None
+
+    step = width_step(rung.d_model)
+    widths = sorted(range(step, 4 * rung.d_model + 1, step), key=lambda d: abs(d - rung.d_model))
+    for d in [rung.d_model, *(w for w in widths if w != rung.d_model)]:
+        best = best_depth(d)
+        if best is not None:
+            return config(*best)
+    near = _closest(tried, target)
+    closest = (
+        f"; closest: d_model {near[0]}, n_layers {near[1]} with {tried[near]:,}" if near else ""
+    )
+    raise VerifyError(
+        f"cannot size design {design.name!r} to rung {rung.name!r}: no depth or width gives "
+        f"within {tolerance:.0%} of the GPT reference's {target:,} non-embedding "
+        f"parameters{closest}"
+    )
+
+
+def width_step(d_model: int) -> int:
+    """Granularity of the width search: 64 from width 512 (GPU-friendly matrix sizes), 32 from
+    128, 16 below (a tiny rung needs the finer steps to land within tolerance)."""
+    return 64 if d_model >= 512 else 32 if d_model >= 128 else 16
 
 
 def _closest(tried: Mapping[tuple[int, int], int], target: int) -> tuple[int, int] | None:

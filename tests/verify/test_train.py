@@ -289,3 +289,20 @@ def test_cli_train_json_reports_the_promised_fields(corpus, tmp_path, capsys) ->
     assert (out["rung"], out["steps"], out["tokens"]) == ("t-xs", 4, 1024)
     assert out["bpb"] > 0 and Path(out["checkpoint"]).is_file()
     assert out["config"]["d_model"] == 32 and out["config"]["n_layers"] == 1
+
+
+def test_evaluation_scores_the_first_eval_tokens_of_validation_in_whole_windows(corpus) -> None:
+    from genesys_tui import build_lm
+    from genesys_tui.verify.batches import eval_batches
+    from genesys_tui.verify.metrics import evaluate
+    from genesys_tui.verify.token_cache import load_tokens
+    from genesys_tui.verify.train import evaluate_split
+
+    source, cache = corpus
+    rung = tiny_rung(eval_tokens=100)  # 3 whole windows of 32: the budget is never overshot
+    model = build_lm(load_design(LIBRARY / "gpt"), CONFIG, seed=0)
+    got = evaluate_split(model, rung, source, cache)
+    split = load_tokens("validation", "bytes", source, cache)
+    x, y = next(eval_batches(split, 3, 32))
+    want = evaluate(model, [(x, y)], split.token_bytes)
+    assert got.tokens == 96 and got == want
