@@ -353,15 +353,16 @@ def evaluate_split(
 
 
 def _first_windows(split: TokenSplit, rung: Rung) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    budget = rung.eval_tokens
+    """Whole windows from the start of ``split`` while they fit in ``rung.eval_tokens`` (at
+    least one window, so a tiny budget still scores something)."""
+    budget, scored = rung.eval_tokens, False
     for x, y in eval_batches(split, rung.micro, rung.context_length):
-        if budget <= 0:
+        rows = min(y.shape[0], max(budget // y.shape[1], 0 if scored else 1))
+        if rows == 0:
             return
-        if y.numel() > budget and y.shape[0] > 1:  # a whole-window prefix of the last batch
-            rows = max(1, budget // y.shape[1])
-            x, y = x[:rows], y[:rows]
-        budget -= y.numel()
-        yield x, y
+        yield x[:rows], y[:rows]
+        budget -= rows * y.shape[1]
+        scored = True
 
 
 def _check_resume(
