@@ -194,19 +194,28 @@ def violation_findings(ctx: RuntimeContext, guard: Guard, start: int) -> list[Fi
 
 
 def per_parameter(ctx: RuntimeContext, names: list[str], check: str, what: str, hint: str
-                   ) -> list[Finding]:  # fmt: skip
-    out = []
-    for name in names[:MAX_PER_CHECK]:
+                  ) -> list[Finding]:  # fmt: skip
+    """One finding per unit and parameter, the blocks it occurs in listed together
+    (``mlp.gate in blocks 0, 1``), at most MAX_PER_CHECK of them."""
+    grouped: dict[tuple[str, str], list[int]] = {}
+    refs: dict[tuple[str, str], UnitRef | None] = {}
+    for name in names:
         ref = unit_of_parameter(name, ctx.index)
-        out.append(ctx.finding(check, f"parameter {name} {what}", hint, ref=ref))
-    if len(names) > MAX_PER_CHECK:
-        out.append(
-            ctx.finding(
-                check,
-                f"... and {len(names) - MAX_PER_CHECK} more parameters that {what.split(':')[0]}",
-                hint,
-            )
-        )
+        local = name[len(ref.path) + 1 :] if ref is not None else name
+        key = (ref.uid if ref is not None else "", local)
+        grouped.setdefault(key, []).append(ref.layer if ref is not None else -1)
+        refs.setdefault(key, ref)
+    out = []
+    for (uid, local), layers in list(grouped.items())[:MAX_PER_CHECK]:
+        ref = refs[(uid, local)]
+        label = f"{uid}.{local}" if uid else local
+        blocks = [str(i) for i in sorted(set(layers)) if i >= 0]
+        plural = "s" if len(blocks) > 1 else ""
+        where = f" (in block{plural} {', '.join(blocks)})" if blocks else ""
+        out.append(ctx.finding(check, f"parameter {label}{where} {what}", hint, ref=ref))
+    if len(grouped) > MAX_PER_CHECK:
+        rest = len(grouped) - MAX_PER_CHECK
+        out.append(ctx.finding(check, f"... and {rest} more parameters like these", hint))
     return out
 
 

@@ -1,0 +1,51 @@
+"""``genesys check``: exit status 0 pass, 1 rejected, 2 usage or I/O error; --json prints one
+object with ok and findings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genesys_tui.cli import main
+from tests.checker.conftest import FIXTURES, REPO
+
+FAST = ["--skip", "speed"]
+
+
+def test_passing_design_exits_0_with_json_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(REPO / "library" / "gpt"), "--json", *FAST]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True and report["findings"] == []
+
+
+def test_rejected_design_exits_1_and_names_the_finding(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:  # fmt: skip
+    assert main(["check", str(FIXTURES / "banned_import"), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert report["findings"][0]["check"] == "banned_import"
+    assert {"check", "severity", "message", "hint"} <= set(report["findings"][0])
+
+
+def test_verbose_prints_time_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(FIXTURES / "banned_import"), "--verbose"]) == 1
+    out = capsys.readouterr().out
+    assert "time per stage" in out and "static" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["check", "no-such-design"], ["check", "gpt", "--rung", "no-such-rung"],
+     ["check", "gpt", "--skip", "no-such-stage"], ["check", "gpt", "--config", "/nonexistent"]],
+    ids=["missing-design", "unknown-rung", "unknown-stage", "missing-config"],
+)  # fmt: skip
+def test_usage_or_io_error_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_broken_design_json_is_a_rejection_not_a_crash(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "design.json").write_text("{not json")
+    assert main(["check", str(tmp_path), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["findings"][0]["check"] == "load"

@@ -1,0 +1,54 @@
+"""Every broken fixture is rejected with the finding it should get, pointing at the right unit;
+every library design passes with no error."""
+
+from __future__ import annotations
+
+import pytest
+
+from genesys_tui.checker import CheckConfig, check_design
+from genesys_tui.resources import library_designs
+from tests.checker.conftest import FAST, FIXTURES
+
+# fixture -> (check of the first error, unit id it names or None, words the message contains)
+BROKEN = {
+    "attention_future_leak": ("causality", "attn", "logits at position"),
+    "z_leak_between_blocks": ("causality", "block", "Z['summary']"),
+    "cumsum_leak": ("causality", "running_mean", "logits at position"),
+    "conv_symmetric_padding": ("causality", "conv_mixer", "logits at position"),
+    "shape_change": ("shape", "mlp", "(2, 1, 64)"),
+    "dead_parameter": ("gradient", "mlp", "mlp.gate"),
+    "nan_forward": ("nan", "attn_norm", "NaN or Inf"),
+    "param_bloat": ("param_budget", "mlp", "3.00x"),
+    "banned_import": ("banned_import", "mlp", "'os'"),
+    "slow_design": ("speed", None, "training step"),
+}
+
+
+def test_every_fixture_directory_is_listed() -> None:
+    assert sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()) == sorted(BROKEN)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN), ids=sorted(BROKEN))
+def test_broken_fixture_is_rejected_with_its_finding(name: str) -> None:
+    check, unit, words = BROKEN[name]
+    config = CheckConfig() if check == "speed" else FAST
+    report = check_design(FIXTURES / name, config=config)
+    assert not report.ok
+    error = report.errors[0]
+    assert (error.check, error.unit) == (check, unit), error.format()
+    assert words in error.message
+    assert error.hint
+    if unit is not None:
+        assert error.file is not None and error.file.startswith("units/")
+        assert error.line is not None
+
+
+@pytest.mark.parametrize("path", library_designs(), ids=[p.name for p in library_designs()])
+def test_library_design_passes_with_no_error(path) -> None:  # type: ignore[no-untyped-def]
+    # Speed is measured for gpt only here: it is the reference, and the others' ratios are
+    # figures of the note, not of a test that must pass on a loaded machine.
+    config = CheckConfig() if path.name == "gpt" else FAST
+    report = check_design(path, config=config)
+    assert report.ok, report.format_for_agent()
+    assert report.errors == []
+    assert "overfit" in report.stages
