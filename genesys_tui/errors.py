@@ -44,6 +44,10 @@ class StoreError(GenesysError):
     """The designs repository or its index cannot be read or written."""
 
 
+class IndexCorruptError(StoreError):
+    """The TinyDB index is unreadable; it is rebuilt from the designs repository."""
+
+
 class VerifyError(GenesysError):
     """Training or evaluation could not run (bad rung, missing data, diverged run)."""
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
+from genesys_tui.cli._repo_args import add_repo_options, open_repo
 from genesys_tui.design import Design
+
+if TYPE_CHECKING:
+    from genesys_tui.store.repo import DesignsRepo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="print a design's unit tree with its arguments")
-    p.add_argument("design", help="a design directory or the name of a library design")
+    p.add_argument(
+        "design",
+        help="a design directory, the name of a library design, or a "
+        "design in a designs repository (id, number or commit prefix)",
+    )
+    add_repo_options(p)
     p.set_defaults(func=run)
 
 
@@ -29,7 +39,47 @@ def format_tree(design: Design) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_tui.design import load_design
+    from pathlib import Path
 
-    print(format_tree(load_design(args.design)))
+    from genesys_tui.design import load_design
+    from genesys_tui.resources import library_dir
+
+    local = Path(args.design).is_dir() or (library_dir() / args.design).is_dir()
+    if local and not (args.namespace or args.repo):
+        print(format_tree(load_design(args.design)))
+        return 0
+    with open_repo(args) as repo:
+        print(format_repo_design(repo, args.design))
     return 0
+
+
+def format_repo_design(repo: DesignsRepo, design: str) -> str:
+    """A committed design: its record, proposal, unit tree (if it loads) and results."""
+    from genesys_tui.errors import DesignError
+
+    r = repo.get(design)
+    made = f"{r.origin} of {' x '.join(r.parents)}" if r.parents else r.origin
+    lines = [
+        f"{r.id}  [{r.status}]  {made}",
+        f"commit {r.commit}  designer {r.designer}  "
+        f"cost ${r.cost_usd:.4f}  compute {r.compute_s:.1f} s",
+        "",
+        r.title,
+    ]
+    summary = repo.summary(r.id)
+    lines += ["", summary] if summary else []
+    files = repo.read_design_files(r.id)
+    if files.get("proposal.md", "").strip():
+        lines += ["", "proposal.md:", *("  " + ln for ln in files["proposal.md"].splitlines())]
+    lines.append("")
+    try:
+        lines.append(format_tree(repo.read_design(r.id)))
+    except DesignError as exc:
+        lines.append(f"the design does not load: {exc}")
+        lines.append("files: " + ", ".join(sorted(files)))
+    results = repo.results(r.id)
+    lines += ["", "results:" if results else "results: none yet"]
+    for kind, res in results.items():
+        fields = {k: v for k, v in res.items() if k != "at"}
+        lines.append(f"  {kind}: " + " ".join(f"{k}={v}" for k, v in fields.items()))
+    return "\n".join(lines)
