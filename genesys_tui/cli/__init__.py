@@ -17,7 +17,7 @@ from genesys_tui import __version__
 from genesys_tui.errors import GenesysError
 
 #: Subcommand modules, in the order ``genesys --help`` lists them.
-COMMANDS = ["library", "show", "check", "bench"]
+COMMANDS = ["library", "show", "check", "bench", "log", "diff", "tree", "index"]
 
 
 def build_parser() -> argparse.ArgumentParser:
