@@ -44,7 +44,7 @@ def allowed_modules() -> list[str]:
     if not path.is_file():
         return ["torch", "math", "genesys_tui.units"]
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        target = node.target if isinstance(node, ast.AnnAssign) else None
+        target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
         if isinstance(target, ast.Name) and target.id == "ALLOWED_MODULES":

@@ -168,7 +168,7 @@ class Assembly:
             if not is_identifier(uid):
                 raise ReplyError(f"{where}.id {uid!r} must be a Python-style identifier")
             cls = entry.get("class")
-            if not is_identifier(cls) or not cls[0].isupper():
+            if not isinstance(cls, str) or not is_identifier(cls) or not cls[0].isupper():
                 raise ReplyError(f"{where}.class must be a PascalCase class name, got {cls!r}")
             role = check_role(entry.get("role"), f"{where}.role")
             if uid in self.draft.units and self.draft.units[uid]["role"] != role:

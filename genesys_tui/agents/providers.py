@@ -164,11 +164,12 @@ class AnthropicProvider(SDKProvider):
         extra: dict[str, Any] = {}
         if self.temperature is not None:
             extra["temperature"] = self.temperature
+        chat: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
         with self._client.messages.stream(
             model=self.model,
             max_tokens=self.max_tokens,
             system=system,
-            messages=[{"role": m.role, "content": m.content} for m in messages],
+            messages=chat,
             **extra,
         ) as stream:
             parts = []
@@ -211,10 +212,11 @@ class OpenAIProvider(SDKProvider):
             extra["temperature"] = self.temperature
         # OpenAI's reasoning models refuse max_tokens; older local servers know only it.
         extra["max_tokens" if self.compatible else "max_completion_tokens"] = self.max_tokens
+        chat: list[Any] = [{"role": "system", "content": system}]
+        chat += [{"role": m.role, "content": m.content} for m in messages]
         stream = self._client.chat.completions.create(
             model=self.model,
-            messages=[{"role": "system", "content": system}]
-            + [{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+            messages=chat,
             stream=True,
             stream_options={"include_usage": True},
             **extra,

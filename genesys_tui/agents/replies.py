@@ -111,8 +111,8 @@ def parse_review(text: str) -> Review:
         rating = int(rating)
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise ReplyError(f'"rating" must be an integer from 1 to 5, got {rating!r}')
-    summary = data.get("summary") if isinstance(data.get("summary"), str) else ""
-    return Review(text.strip(), rating, summary.strip())
+    summary = data.get("summary")
+    return Review(text.strip(), rating, summary.strip() if isinstance(summary, str) else "")
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ def parse_verdict(text: str) -> Verdict:
     verdict = data.get("verdict")
     if verdict not in ("accept", "revise"):
         raise ReplyError(f'"verdict" must be "accept" or "revise", got {verdict!r}')
-    feedback = data.get("feedback") if isinstance(data.get("feedback"), str) else ""
+    raw = data.get("feedback")
+    feedback = raw if isinstance(raw, str) else ""
     if verdict == "revise" and not feedback.strip():
         raise ReplyError('a "revise" verdict needs "feedback": what the coder must change')
     return Verdict(text.strip(), verdict == "accept", feedback.strip())

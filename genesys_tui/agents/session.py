@@ -192,11 +192,10 @@ class DesignSession:
         taken = {structural_hash(p.design): p.id for p in self.request.parents}
         taken |= {structural_hash(s): s.name for s in self.request.siblings}
         for attempt in range(1, cfg.max_attempts + 1):
-            self.attempts = attempt
             for task in pending:
                 self._write(task, draft, assembly, convs[task.id], feedback.get(task.id))
             verdict, design = self._assemble_and_check(draft, assembly, taken)
-            self.verdict = verdict
+            self.verdict, self.attempts = verdict, attempt
             self.log.check(verdict.ok, verdict.text, attempt)
             at_fault = [t for t in tasks if t.file in verdict.files or t.id in verdict.units]
             reviewed = tasks if verdict.ok else (at_fault or tasks)

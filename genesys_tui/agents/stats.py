@@ -153,7 +153,7 @@ def format_table(rows: Sequence[RunStats]) -> str:
             f"{r.attempts_per_design:>9.2f} {r.cost_per_design_usd:>11.4f} "
             f"{r.loc_per_design:>11.1f} {r.cost_total_usd:>10.4f}"
         )
-    stops = {}
+    stops: dict[str, int] = {}
     for r in rows:
         if r.designer != "all":
             for k, v in r.stops.items():

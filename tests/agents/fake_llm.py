@@ -3,7 +3,8 @@
 ``POST /v1/messages`` answers like Anthropic's Messages API and ``POST /v1/chat/completions``
 like OpenAI's Chat Completions API, both streaming server-sent events when asked. Replies come
 from a script keyed by the agent role, read from the ``Genesys agent role: <role>`` line that
-starts every system prompt; a step is either the reply text or a ``Fail`` (an HTTP error).
+starts every system prompt; a step is the reply text, a ``Fail`` (an HTTP error) or a
+``Stall`` (no answer).
 Every request is recorded (path, headers, JSON body) so tests can look at what was sent.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +30,14 @@ class Fail:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-Step = str | Fail
+@dataclass(frozen=True)
+class Stall:
+    """Answer nothing for ``seconds`` (the client times out), then close the connection."""
+
+    seconds: float
+
+
+Step = str | Fail | Stall
 
 
 @dataclass
@@ -53,7 +62,9 @@ class FakeLLM:
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -110,6 +121,9 @@ class FakeLLM:
                 step = fake._next(role)
                 if isinstance(step, Fail):
                     self._fail(step, anthropic)
+                    return
+                if isinstance(step, Stall):
+                    time.sleep(step.seconds)
                     return
                 prompt = json.dumps(body.get("messages", [])) + str(system)
                 usage = (max(1, len(prompt) // 4), max(1, len(step) // 4))

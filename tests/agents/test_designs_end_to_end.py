@@ -39,9 +39,13 @@ def _repo(path: Path) -> DesignsRepo:
 def _commit(repo: DesignsRepo, out: Proposal, parents: list[str], designer: str) -> str:
     files = {"design.json": out.design.to_json(), **out.design.sources, **out.files}
     record = repo.commit_design(
-        files, parents=parents, designer=designer, title=out.title, summary=out.rationale,
+        files,
+        parents=parents,
+        designer=designer,
+        title=out.title,
+        summary=out.rationale,
         cost_usd=out.cost_usd,
-    )  # fmt: skip
+    )
     repo.attach(
         record.id,
         "check",
@@ -103,8 +107,17 @@ def mutation_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
             lg.setLevel(logging.NOTSET)
         mp.undo()
     logs = [r.getMessage() for r in records]
-    return {"out": out, "said": said, "requests": requests, "left": left, "root": root,
-            "child": child, "stats": stats, "logs": logs, "designer": designer}  # fmt: skip
+    return {
+        "out": out,
+        "said": said,
+        "requests": requests,
+        "left": left,
+        "root": root,
+        "child": child,
+        "stats": stats,
+        "logs": logs,
+        "designer": designer,
+    }
 
 
 def designer_parent(name: str):
@@ -177,8 +190,10 @@ def _git_texts(root: Path) -> list[str]:
 
 
 def test_the_api_key_is_never_written_anywhere(mutation_run):
-    sent = [r.headers.get("x-api-key", "") + r.headers.get("authorization", "")
-            for r in mutation_run["requests"]]  # fmt: skip
+    sent = [
+        r.headers.get("x-api-key", "") + r.headers.get("authorization", "")
+        for r in mutation_run["requests"]
+    ]
     assert all(ANTHROPIC_KEY in s for s in sent)  # it did reach the server
     places = {
         "files": list(mutation_run["out"].files.values()),
