@@ -306,3 +306,17 @@ def test_evaluation_scores_the_first_eval_tokens_of_validation_in_whole_windows(
     x, y = next(eval_batches(split, 3, 32))
     want = evaluate(model, [(x, y)], split.token_bytes)
     assert got.tokens == 96 and got == want
+
+
+def test_trainer_benchmark_reports_throughputs_and_trains_on_text_only(corpus) -> None:
+    from genesys_tui.bench.trainer import compare
+
+    source, cache = corpus
+    bench = compare(
+        load_design(LIBRARY / "gpt"), tiny_rung(), steps=2, rounds=1, source=source, cache_dir=cache
+    )
+    assert bench.trainer_tokens_per_second > 0 and bench.minimal_tokens_per_second > 0
+    assert bench.ratio == bench.trainer_tokens_per_second / bench.minimal_tokens_per_second
+    assert 0 <= bench.data_share < 1
+    assert bench.padding_share == 0.0 and 0 <= bench.separator_share < 0.1
+    assert bench.text_share + bench.separator_share == pytest.approx(1.0)
