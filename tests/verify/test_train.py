@@ -320,3 +320,10 @@ def test_trainer_benchmark_reports_throughputs_and_trains_on_text_only(corpus) -
     assert 0 <= bench.data_share < 1
     assert bench.padding_share == 0.0 and 0 <= bench.separator_share < 0.1
     assert bench.text_share + bench.separator_share == pytest.approx(1.0)
+
+
+def test_bf16_autocast_trains_with_a_float32_loss(corpus) -> None:
+    # The GPU path's precision, run on the CPU: weights stay float32, the loss is finite.
+    result = run(corpus, tiny_rung(tokens=32 * 8 * 6), settings=TrainSettings(precision="bf16"))
+    assert result.stopped is None and math.isfinite(result.final_loss)
+    assert result.val_loss is not None and result.val_loss < math.log(257) + 0.5
