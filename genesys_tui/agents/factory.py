@@ -8,6 +8,7 @@ environment or the keys file (``secrets.py``), never from the spec.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from genesys_tui.agents.session import CheckFn
 from genesys_tui.agents.settings import ROLE_NAMES, AgentsConfig
 from genesys_tui.errors import ConfigError
 
+CONFIG_ENV = "GENESYS_CONFIG"  # a settings TOML whose [agents] table applies by default
 SPEC_HELP = "anthropic:MODEL, openai:MODEL or openai-compatible:URL#MODEL"
 
 
@@ -76,9 +78,11 @@ def make_provider(spec: ModelSpec, config: AgentsConfig, seed: int = 0) -> Provi
 
 def agents_config(config: AgentsConfig | Mapping[str, Any] | str | Path | None) -> AgentsConfig:
     """An AgentsConfig from itself, a settings mapping (its ``agents`` table, or the table
-    itself), a TOML file's path, or None (the defaults)."""
+    itself), a TOML file's path, or None: the ``[agents]`` table of the file named by
+    ``$GENESYS_CONFIG`` when it is set, else the defaults."""
     if config is None:
-        return AgentsConfig()
+        env = os.environ.get(CONFIG_ENV)
+        return AgentsConfig.from_toml(env) if env else AgentsConfig()
     if isinstance(config, AgentsConfig):
         return config
     if isinstance(config, (str, Path)):

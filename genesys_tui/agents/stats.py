@@ -43,7 +43,7 @@ class RunStats:
     designs: int
     valid: int
     valid_rate: float  # valid / designs
-    attempts_per_design: float  # mean
+    attempts_per_design: float  # mean over sessions that reached implementation
     cost_per_design_usd: float  # mean
     loc_per_design: float  # mean, over valid designs (over all when none is valid)
     cost_total_usd: float
@@ -123,7 +123,7 @@ def summarize(items: Sequence[DesignStats], designer: str = "all") -> RunStats:
         n,
         len(valid),
         len(valid) / n if n else 0.0,
-        mean(s.attempts for s in items),
+        mean(s.attempts for s in items if s.attempts > 0),
         mean(s.cost_usd for s in items),
         mean(s.loc for s in (valid or items)),
         sum(s.cost_usd for s in items),

@@ -178,3 +178,14 @@ def test_a_missing_key_fails_before_any_request(monkeypatch) -> None:
 def test_bad_settings_name_the_field(table: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=field):
         AgentsConfig.from_dict(table)
+
+
+def test_the_settings_file_named_by_the_environment_applies(tmp_path, monkeypatch) -> None:
+    settings = tmp_path / "genesys.toml"
+    settings.write_text(
+        '[agents]\nreview_threshold = 5\n[agents.roles]\ncoder = "openai:gpt-4.1"\n'
+    )
+    monkeypatch.setenv("GENESYS_CONFIG", str(settings))
+    designer = make_llm_designer("anthropic:claude-haiku-4-5")
+    assert designer.config.review_threshold == 5
+    assert designer.agents["coder"].provider == "openai"
