@@ -1,0 +1,156 @@
+"""TTT-Linear: a hidden state that is a linear model trained at test time (Sun et al., 2024).
+
+Each head keeps an inner model f(x) = x W + b (W: N x N). For every token the key view x_k is
+a training input and the value view x_v - x_k the target of the self-supervised loss
+l(W; t) = 1/2 || LN(x_k W + b) - (x_v - x_k) ||^2, LN a learnable per-head layer norm. The model
+takes mini-batch gradient steps: all tokens of a mini-batch (16 by default) take gradients at the
+mini-batch's starting W, token t of the mini-batch sees
+
+    W_t = W_0 - (1 / (t + 1) + c_t) sum_{s <= t} eta_s grad l(W_0; s)
+    eta_s = base_lr * sigmoid(x_s . w_h + b_h) / N
+
+(the 1 / (t + 1) averages the gradients seen so far; c is learnable, zero at init), and outputs
+x_q + LN(x_q W_t + b_t). The dual form (``ttt_linear_dual``) computes a whole mini-batch's outputs
+with a few matmuls; only the hand-over of W from one mini-batch to the next is sequential. Around
+it, as in the paper's TTT layer: rotary positions inside each mini-batch on x_q and x_k, a
+post-norm, an optional GELU output gate (the paper's Mamba-backbone variant) and the output
+projection.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genesys_tui.units import Arg, Unit
+
+
+def ln_l2_grad(Z, target, weight, bias, eps):
+    """d/dZ of 1/2 || LN(Z) * weight + bias - target ||^2, closed form."""
+    mu = Z.mean(-1, keepdim=True)
+    std = torch.sqrt(Z.var(-1, unbiased=False, keepdim=True) + eps)
+    Z_hat = (Z - mu) / std
+    g_hat = (Z_hat * weight + bias - target) * weight
+    return (
+        g_hat - g_hat.mean(-1, keepdim=True) - Z_hat * (g_hat * Z_hat).mean(-1, keepdim=True)
+    ) / std
+
+
+def ttt_linear_dual(q, k, v, lr, token_scale, W0, b0, ln_weight, ln_bias, mini_batch, eps=1e-6):
+    """TTT-Linear's outputs x_q + LN(x_q W_t + b_t) over a sequence, from W0 and b0.
+
+    q, k, v: (B, H, T, N); lr: (B, H, T) inner step size of each token; token_scale: (K,) the
+    factor token t of a mini-batch puts on the summed gradients (1 / (t + 1) by default);
+    W0: (H, N, N); b0, ln_weight, ln_bias: (H, N); K = mini_batch. Returns (B, H, T, N) in
+    float32 or wider. A last, partial mini-batch is padded: padding only follows real tokens.
+    """
+    B, H, T, N = q.shape
+    K = mini_batch
+    dtype = torch.promote_types(q.dtype, torch.float32)
+    pad = (-T) % K
+    C = (T + pad) // K
+    with torch.autocast(q.device.type, enabled=False):
+        q, k, v = (F.pad(x.to(dtype), (0, 0, 0, pad)).view(B, H, C, K, N) for x in (q, k, v))
+        lr = F.pad(lr.to(dtype), (0, pad)).view(B, H, C, 1, K)
+        ln_w = ln_weight.to(dtype).view(1, H, 1, N)
+        ln_b = ln_bias.to(dtype).view(1, H, 1, N)
+        target = v - k
+        # eta[i, j]: how much token j's gradient moves the model that token i reads.
+        eta = (token_scale.to(dtype).view(K, 1) * lr).tril()  # (B, H, C, K, K)
+        eta_last = eta[..., -1, :].unsqueeze(-1)  # the step that hands W to the next mini-batch
+        W = W0.to(dtype).expand(B, H, N, N)
+        b = b0.to(dtype).view(1, H, 1, N).expand(B, H, 1, N)
+        Ws, bs, grads = [], [], []
+        # unbind, not k[:, :, c]: each indexing op would backpropagate a full-size zero tensor.
+        for kc, tc, step in zip(k.unbind(2), target.unbind(2), eta_last.unbind(2), strict=True):
+            G = ln_l2_grad(kc @ W + b, tc, ln_w, ln_b, eps)  # (B, H, K, N)
+            Ws.append(W)
+            bs.append(b)
+            grads.append(G)
+            W = W - (step * kc).transpose(-1, -2) @ G
+            b = b - (step * G).sum(-2, keepdim=True)
+        W, b, G = torch.stack(Ws, 2), torch.stack(bs, 2), torch.stack(grads, 2)
+        # x_q W_t + b_t = x_q W_0 + b_0 - sum_{s <= t} eta[t, s] (x_q . x_k_s + 1) grad_s
+        attn = (q @ k.transpose(-1, -2) + 1.0) * eta
+        Z = q @ W + b - attn @ G
+        out = q + F.layer_norm(Z, (N,), eps=eps) * ln_w.unsqueeze(2) + ln_b.unsqueeze(2)
+    return out.view(B, H, C * K, N)[:, :, :T]
+
+
+def rotary(x, K, base):
+    """Rotate (B, H, T, N) by the position inside its mini-batch (t mod K), as the paper does."""
+    T, N = x.shape[-2], x.shape[-1]
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    inv_freq = 1.0 / base ** (torch.arange(0, N, 2, device=x.device, dtype=dtype) / N)
+    pos = (torch.arange(T, device=x.device) % K).to(dtype)
+    angles = torch.outer(pos, inv_freq)
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+
+
+class TTTLinear(Unit):
+    role = "sequence_mixer"
+    args = {
+        "n_heads": Arg(4, low=1, high=128, doc="heads, each with its own inner linear model"),
+        "mini_batch": Arg(16, low=1, high=256, doc="tokens per inner gradient step"),
+        "base_lr": Arg(1.0, low=1e-4, high=100.0, doc="inner learning rate before the gate"),
+        "gate": Arg(True, doc="multiply the output by GELU(x W_g), the Mamba-backbone gate"),
+        "rope_base": Arg(10000.0, low=10.0, high=1e7, doc="rotary base within a mini-batch"),
+    }
+
+    def __init__(self, ctx, n_heads=4, mini_batch=16, base_lr=1.0, gate=True, rope_base=10000.0):
+        super().__init__(ctx)
+        D = ctx.d_model
+        if D % n_heads or (D // n_heads) % 2:
+            raise ValueError(f"d_model {D} must split into {n_heads} heads of even size")
+        H, N = n_heads, D // n_heads
+        self.n_heads, self.head_dim, self.mini_batch = H, N, mini_batch
+        self.base_lr, self.rope_base, self.eps = base_lr, rope_base, 1e-6
+        self.q_proj = nn.Linear(D, D, bias=False)
+        self.k_proj = nn.Linear(D, D, bias=False)
+        self.v_proj = nn.Linear(D, D, bias=False)
+        self.o_proj = nn.Linear(D, D, bias=False)
+        self.g_proj = nn.Linear(D, D, bias=False) if gate else None
+        self.W1 = nn.Parameter(torch.zeros(H, N, N))
+        self.b1 = nn.Parameter(torch.zeros(H, N))
+        self.ttt_norm_weight = nn.Parameter(torch.ones(H, N))
+        self.ttt_norm_bias = nn.Parameter(torch.zeros(H, N))
+        self.lr_weight = nn.Parameter(torch.zeros(H, D))
+        self.lr_bias = nn.Parameter(torch.zeros(H))
+        self.learnable_token_idx = nn.Parameter(torch.zeros(mini_batch))
+        self.post_norm = nn.LayerNorm(D, eps=1e-6)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self):
+        """Reference init: inner W and learning-rate gate from N(0, 0.02); the rest neutral."""
+        nn.init.normal_(self.W1, std=0.02)
+        nn.init.normal_(self.lr_weight, std=0.02)
+        for p in (self.b1, self.ttt_norm_bias, self.lr_bias, self.learnable_token_idx):
+            p.zero_()
+        self.ttt_norm_weight.fill_(1.0)
+        self.post_norm.reset_parameters()
+
+    def forward(self, X, **Z):
+        B, T, D = X.shape
+        H, N, K = self.n_heads, self.head_dim, self.mini_batch
+
+        def heads(x):
+            return x.view(B, T, H, N).transpose(1, 2)  # (B, H, T, N)
+
+        q = rotary(heads(self.q_proj(X)), K, self.rope_base)
+        k = rotary(heads(self.k_proj(X)), K, self.rope_base)
+        v = heads(self.v_proj(X))
+        dtype = torch.promote_types(X.dtype, torch.float32)  # the step size stays in float32
+        lr_logit = X.to(dtype) @ self.lr_weight.to(dtype).T + self.lr_bias.to(dtype)  # (B, T, H)
+        lr = self.base_lr * torch.sigmoid(lr_logit).transpose(1, 2) / N
+        token_idx = 1.0 / torch.arange(1, K + 1, device=X.device, dtype=dtype)
+        token_scale = (token_idx + self.learnable_token_idx).clamp_min(0.0)
+        out = ttt_linear_dual(
+            q, k, v, lr, token_scale, self.W1, self.b1, self.ttt_norm_weight,
+            self.ttt_norm_bias, K, self.eps,
+        )  # fmt: skip
+        out = self.post_norm(out.transpose(1, 2).reshape(B, T, D)).to(X.dtype)
+        if self.g_proj is not None:
+            out = out * F.gelu(self.g_proj(X), approximate="tanh")
+        return self.o_proj(out), Z
