@@ -38,19 +38,19 @@ def format_record(r: DesignRecord, id_width: int = 0) -> str:
 def run(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
         records = repo.records()
+        width = max((len(r.id) for r in records), default=0)  # the same columns when filtered
         if args.status:
             records = [r for r in records if r.status == args.status]
         if args.json:
             for r in reversed(records[-args.limit :] if args.limit else records):
                 print(json.dumps(r.to_dict()))
             return 0
-        width = max((len(r.id) for r in records), default=0)
         if not args.graph:
             shown = records[-args.limit :] if args.limit else records
             print("\n".join(format_record(r, width) for r in reversed(shown)))
             return 0
         # The graph keeps every design so that lines connect; --status shortens the others.
-        by_commit = {r.commit: r for r in repo.records()}
+        by_commit = {r.commit: r for r in repo.records()}  # every design, filtered or not
         wanted = {r.commit for r in records}
         git_args = ["log", "--graph", "--topo-order", f"--format={_MARK}%H"]
         if args.limit:

@@ -97,6 +97,8 @@ class Notes:
         """
         if self._writer is None:
             raise StoreError("this designs repository is open read-only; open it as the writer")
+        if "at" in payload:
+            raise StoreError(f"results[{kind!r}].at is stamped by the store; pass at=... instead")
         stamped = check_result(kind, {**payload, "at": time.time() if at is None else at})
         results = self.read(commit)
         results[kind] = stamped

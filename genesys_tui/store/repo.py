@@ -248,7 +248,8 @@ class DesignsRepo:
         """Bring a missing, stale or corrupt index up to date with the repository."""
         if self.writable:
             assert index is not None or not self.index_path.exists()
-            index = index or DesignIndex(self.index_path, writable=True, flush_every=flush_every)
+            if index is None:
+                index = DesignIndex(self.index_path, writable=True, flush_every=flush_every)
             self._catch_up(index)
             return index
         if self._writer_is_running():
@@ -258,7 +259,7 @@ class DesignsRepo:
                     "the index is being rebuilt by the writer; showing the "
                     "repository state read directly"
                 )
-            return index or DesignIndex(self.index_path)
+            return index if index is not None else DesignIndex(self.index_path)
         if index is not None:
             index.close()
         with DesignsRepo(self.path, writer=True, flush_every=flush_every) as writer:
@@ -291,7 +292,8 @@ class DesignsRepo:
                 "writer=True (no evolution may be running on this namespace)"
             )
         records, head = scan_records(self.git_dir)
-        (index or self.index).replace_all(records, notes_head=head, designs=len(records))
+        target = index if index is not None else self.index
+        target.replace_all(records, notes_head=head, designs=len(records))
         return len(records)
 
     # ---- writing designs -----------------------------------------------------------------------
@@ -376,13 +378,16 @@ class DesignsRepo:
             DesignCommit(commit, (), now, CommitMessage.parse(message.text())), results
         )
 
-    def attach(self, design: str | int, kind: str, payload: Mapping[str, Any]) -> DesignRecord:
+    def attach(
+        self, design: str | int, kind: str, payload: Mapping[str, Any], *, at: float | None = None
+    ) -> DesignRecord:
         """Attach a result (``check``, ``rung:<name>``, ``fitness``, ``failure``) to a design
         without rewriting its commit; return the updated record. See ``records.py`` for each
-        kind's fields; a later result of the same kind replaces the earlier one."""
+        kind's fields; a later result of the same kind replaces the earlier one. ``at``: when
+        the result was obtained (Unix seconds; default now)."""
         self._require_writer()
         record = self.get(design)
-        results = self.notes.attach(record.commit, record.id, kind, payload)
+        results = self.notes.attach(record.commit, record.id, kind, payload, at)
         return self._index(self._design_commit(record.commit), results)
 
     def _index(self, design: DesignCommit, results: Mapping[str, Any]) -> DesignRecord:
