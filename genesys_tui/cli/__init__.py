@@ -18,6 +18,7 @@ from genesys_tui.errors import GenesysError
 
 #: Subcommand modules, in the order ``genesys --help`` lists them.
 COMMANDS = ["library", "show", "check", "bench", "log", "diff", "tree", "index"]
+COMMANDS += ["train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
