@@ -19,6 +19,7 @@ from genesys_tui.errors import GenesysError
 #: Subcommand modules, in the order ``genesys --help`` lists them.
 COMMANDS = ["library", "show", "check", "bench", "log", "diff", "tree", "index"]
 COMMANDS += ["train"]
+COMMANDS += ["eval", "verify", "lm-eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,83 @@
+"""verify(): check, train, evaluate from the saved weights, score; rejected designs are results,
+not crashes; ``genesys verify --json`` prints the promised fields."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from genesys_tui import load_design
+from genesys_tui.verify.checkpoint import load_checkpoint
+from genesys_tui.verify.corpus import CorpusSource
+from genesys_tui.verify.evals.lm_model import weights_sha256
+from genesys_tui.verify.ladder import Rung
+from genesys_tui.verify.verify import VerifyResult, VerifySettings, verify
+from tests.conftest import LIBRARY
+from tests.verify.test_train import write_corpus
+
+RUNG = Rung(
+    name="tiny-verify", d_model=32, n_layers=1, tokenizer="bytes", context_length=32,
+    tokens=32 * 8 * 10, batch_size=8, lr=3e-3, min_lr=3e-4, warmup=0.1, eval_tokens=1024,
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def settings(tmp_path: Path, **kw: object) -> VerifySettings:
+    corpus = CorpusSource(kind="files", path=str(write_corpus(tmp_path / "corpus")),
+                          heldout_fraction=0.2)  # fmt: skip
+    base: dict[str, object] = dict(check=False, tasks=("genblimp_a_an",), pairs=20, corpus=corpus)
+    return VerifySettings(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_verify_scores_the_saved_weights(tmp_path: Path):
+    result = verify(LIBRARY / "gpt", RUNG, settings(tmp_path), out_dir=tmp_path / "run")
+    assert result.ok and result.reason is None
+    assert result.bpb is not None and result.bpb > 0
+    assert set(result.evals) == {"genblimp_a_an"} and result.fitness is not None
+    assert result.checkpoint is not None
+    model, _ = load_checkpoint(result.checkpoint)
+    assert result.weights_sha256 == weights_sha256(model)
+    data = json.loads(result.to_json())
+    assert {"rung", "bpb", "evals", "fitness", "tokens_per_second"} <= set(data)
+
+
+def test_a_design_the_checker_rejects_is_a_result_not_a_crash(tmp_path: Path):
+    broken = tmp_path / "broken"
+    shutil.copytree(LIBRARY / "gpt", broken)
+    unit = broken / "units" / "mlp.py"
+    unit.write_text("import os\n" + unit.read_text())
+    result = verify(load_design(broken), RUNG, settings(tmp_path, check=True))
+    assert isinstance(result, VerifyResult) and not result.ok
+    assert "rejected by the checker" in (result.reason or "")
+    assert result.check is not None and result.params == 0
+
+
+def test_genesys_verify_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from genesys_tui.cli import main
+
+    ladder = tmp_path / "ladder.toml"
+    ladder.write_text(
+        '[tiny]\n[[tiny.rungs]]\nname = "tiny-verify"\nd_model = 32\nn_layers = 1\n'
+        'tokenizer = "bytes"\ncontext_length = 32\ntokens = 2560\nbatch_size = 8\n'
+        "eval_tokens = 1024\n"
+    )
+    corpus = write_corpus(tmp_path / "corpus")
+    code = main(["verify", str(LIBRARY / "gpt"), "--rung", "tiny-verify", "--ladder", str(ladder),
+                 "--no-check", "--files", str(corpus), "--tasks", "genblimp_det_noun",
+                 "--pairs", "20", "--json"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["rung"] == "tiny-verify"
+    assert {"bpb", "evals", "fitness", "tokens_per_second"} <= set(out)
+    assert "genblimp_det_noun" in out["evals"]
