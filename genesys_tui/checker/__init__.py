@@ -8,7 +8,7 @@ designs before they cost any training.
 Stages run cheapest first and stop after the first stage with an error: ``load`` (design.json
 and the unit files), ``static`` (the syntax tree of each unit file: imports, calls, module-level
 code, slots), then in a sandboxed child process ``build``, ``forward``, ``params``,
-``causality``, ``gradients``, ``numerics``, ``determinism``, ``overfit`` and ``speed``.
+``determinism``, ``causality``, ``gradients``, ``numerics``, ``overfit`` and ``speed``.
 Importing this package imports no torch: only the child does.
 """
 

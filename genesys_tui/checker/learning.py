@@ -3,11 +3,15 @@ fit one small batch (the loss falls and every parameter receives a gradient)."""
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
-from genesys_tui.checker.locate import index_units, unit_of_parameter
+import torch
+from torch import nn
+
+from genesys_tui.checker.locate import UnitRef, index_units, unit_of_parameter
 from genesys_tui.checker.report import Finding
 from genesys_tui.checker.runtime import Adam, RuntimeContext, cross_entropy, per_parameter
+from genesys_tui.units.lm import LanguageModel
 
 
 def stage_determinism(ctx: RuntimeContext) -> list[Finding]:
@@ -27,32 +31,66 @@ def stage_determinism(ctx: RuntimeContext) -> list[Finding]:
             )
         ]
     x, _ = ctx.batch(salt=4)
-    outs = []
-    for model in (first, first, second):
+    runs = [_run(ctx, model, x) for model in (first, first, second)]
+    for other, message, hint in (
+        (runs[1], "the same model gives different outputs for the same input and seed on a "
+         "second call: it keeps state between calls",
+         "do not cache activations or update tensors in forward; a model must treat each "
+         "batch on its own"),
+        (runs[2], "two identical builds give different outputs for the same input and seed",
+         "draw randomness in forward only from torch's global generator (dropout, torch.rand)"),
+    ):  # fmt: skip
+        if not torch.allclose(runs[0][0], other[0], rtol=1e-6, atol=1e-7):
+            ref = _first_divergent(runs[0][1], other[1])
+            if ref is not None:
+                message += f"; the first unit to differ is {ref.uid!r} ({ref.cls}, block "
+                message += f"{ref.layer})"
+            return [ctx.finding("determinism", message, hint, ref=ref)]
+    return []
+
+
+Call = tuple[UnitRef, torch.Tensor | None, torch.Tensor | None]
+
+
+def _run(ctx: RuntimeContext, model: LanguageModel, x: torch.Tensor
+         ) -> tuple[torch.Tensor, list[Call]]:  # fmt: skip
+    """Logits of ``model`` on ``x`` after seeding torch, and every unit call's (X, Y)."""
+    index = index_units(model, ctx.design)
+    calls: list[Call] = []
+
+    def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
+        X = args[0] if args else kwargs.get("X")
+        Y = out[0] if isinstance(out, tuple) and out else None
+        calls.append((index[id(module)], _copy(X), _copy(Y)))
+
+    handles = [m.register_forward_hook(hook, with_kwargs=True)
+               for m in model.modules() if id(m) in index]  # fmt: skip
+    try:
         torch.manual_seed(ctx.config.seed + 7)
         with torch.no_grad():
-            outs.append(model.train()(x))
-    if not torch.allclose(outs[0], outs[1], rtol=1e-6, atol=1e-7):
-        return [
-            ctx.finding(
-                "determinism",
-                "the same model gives different outputs for the "
-                "same input and seed on a second call: it keeps state between "
-                "calls",
-                "do not cache activations or update tensors in forward; a "
-                "model must treat each batch on its own",
-            )
-        ]
-    if not torch.allclose(outs[0], outs[2], rtol=1e-6, atol=1e-7):
-        return [
-            ctx.finding(
-                "determinism",
-                "two identical builds give different outputs for the same input and seed",
-                "draw randomness in forward only from "
-                "torch's global generator (dropout, torch.rand)",
-            )
-        ]
-    return []
+            logits = model.train()(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return logits, calls
+
+
+def _copy(t: Any) -> torch.Tensor | None:
+    return t.detach().clone() if isinstance(t, torch.Tensor) else None
+
+
+def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def _first_divergent(a: list[Call], b: list[Call]) -> UnitRef | None:
+    """The first unit (in completion order) given the same input that returned another output."""
+    for (ref, xa, ya), (_, xb, yb) in zip(a, b, strict=False):
+        if _same(xa, xb) and not _same(ya, yb):
+            return ref
+    return None
 
 
 def stage_overfit(ctx: RuntimeContext) -> list[Finding]:

@@ -28,8 +28,9 @@ from genesys_tui.units.base import Unit
 
 
 class UnitWatch:
-    """Forward hooks on every unit that record the first contract breach and the first unit
-    whose output is not finite although its input was."""
+    """Hooks on every unit that record the first contract breach, the first unit whose output
+    is not finite although its input was, and, for the backward pass, whether the gradient
+    reaching each unit's output and the one it sends to its input are finite."""
 
     def __init__(self, ctx: RuntimeContext, model: nn.Module) -> None:
         self.ctx = ctx
@@ -37,6 +38,20 @@ class UnitWatch:
         self.index = index_units(model, ctx.design)
         self.contract: tuple[UnitRef, str] | None = None
         self.nonfinite: UnitRef | None = None
+        self.grad_ok: dict[int, dict[str, bool]] = {}  # id(module) -> {"in": .., "out": ..}
+
+    def _grad_hook(self, module: nn.Module, side: str, t: Any) -> None:
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            record = self.grad_ok.setdefault(id(module), {})
+
+            def hook(g: torch.Tensor) -> None:
+                record[side] = record.get(side, True) and bool(torch.isfinite(g).all())
+
+            t.register_hook(hook)
+
+    def _pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if id(module) in self.index:
+            self._grad_hook(module, "in", args[0] if args else kwargs.get("X"))
 
     def _hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
               output: Any) -> None:  # fmt: skip
@@ -61,6 +76,7 @@ class UnitWatch:
         if problem or self.nonfinite is not None:
             return
         Y = output[0]
+        self._grad_hook(module, "out", Y)
         if (
             Y.is_floating_point()
             and not bool(torch.isfinite(Y).all())
@@ -70,11 +86,9 @@ class UnitWatch:
 
     @contextmanager
     def active(self) -> Iterator[UnitWatch]:
-        handles = [
-            m.register_forward_hook(self._hook, with_kwargs=True)
-            for m in self.model.modules()
-            if isinstance(m, Unit)
-        ]
+        units = [m for m in self.model.modules() if isinstance(m, Unit)]
+        handles = [m.register_forward_hook(self._hook, with_kwargs=True) for m in units]
+        handles += [m.register_forward_pre_hook(self._pre, with_kwargs=True) for m in units]
         try:
             yield self
         finally:
@@ -109,6 +123,23 @@ class UnitWatch:
             ref=ref,
         )
 
+    def gradient_origin(self) -> UnitRef | None:
+        """The innermost unit that received a finite gradient and passed a non-finite one back:
+        where NaN or Inf entered the backward pass (None when no unit did)."""
+        found = [self.index[m] for m, ok in self.grad_ok.items()
+                 if ok.get("out", True) and not ok.get("in", True)]  # fmt: skip
+        return max(found, key=lambda r: r.path.count("."), default=None)
+
+    def nonfinite_grad_findings(self, names: list[str], where: str, hint: str) -> list[Finding]:
+        if not names:
+            return []
+        ref = self.gradient_origin()
+        origin = (f"; the NaN or Inf enters the backward pass in unit {ref.uid!r} ({ref.cls}, "
+                  f"block {ref.layer}): its output's gradient is finite, its input's is not"
+                  if ref else "")  # fmt: skip
+        return [self.ctx.finding("nan", f"{len(names)} parameter(s) get NaN or Inf gradients "
+                                 f"{where} (e.g. {names[0]}){origin}", hint, ref=ref)]  # fmt: skip
+
 
 # --------------------------------------------------------------------------------------------
 # Stages
@@ -121,37 +152,24 @@ def stage_build(ctx: RuntimeContext) -> list[Finding]:
         return [exception_finding(ctx, exc, "build", "building the model")]
     ctx.index = index_units(ctx.model, ctx.design)
     ctx.figures["params_tiny"] = ctx.model.num_params()
-    out = []
     registered = {id(p) for p in ctx.model.parameters()}
+    hidden: dict[tuple[str, str], UnitRef] = {}
     for module, ref in model_units(ctx.model, ctx.index):
         for name, value in vars(module).items():
             if name.startswith("_"):
                 continue
-            values = (
-                value
-                if isinstance(value, list | tuple)
-                else (list(value.values()) if isinstance(value, dict) else [value])
-            )
-            hidden = [
-                v
-                for v in values
-                if isinstance(v, torch.Tensor) and v.requires_grad and id(v) not in registered
-            ]
-            if hidden:
-                out.append(
-                    ctx.finding(
-                        "hidden_parameter",
-                        f"unit {ref.uid!r} keeps a trainable "
-                        f"tensor in self.{name} that is not a registered "
-                        "parameter: it escapes the optimizer and the parameter "
-                        "count",
-                        "wrap it in nn.Parameter (or nn.ParameterList) "
-                        "assigned to self, or register_buffer it if it is not "
-                        "trained",
-                        ref=ref,
-                    )
-                )
-    return out
+            values = value if isinstance(value, list | tuple) else (
+                list(value.values()) if isinstance(value, dict) else [value])  # fmt: skip
+            if any(isinstance(v, torch.Tensor) and v.requires_grad and id(v) not in registered
+                   for v in values):  # fmt: skip
+                hidden.setdefault((ref.uid, name), ref)
+    return [
+        ctx.finding("hidden_parameter", f"unit {uid!r} keeps a trainable tensor in self.{name} "
+                    "that is not a registered parameter: it escapes the optimizer and the "
+                    "parameter count", "wrap it in nn.Parameter (or nn.ParameterList) assigned "
+                    "to self, or register_buffer it if it is not trained", ref=ref)
+        for (uid, name), ref in hidden.items()
+    ]  # fmt: skip
 
 
 def stage_forward(ctx: RuntimeContext) -> list[Finding]:
@@ -188,8 +206,11 @@ def stage_gradients(ctx: RuntimeContext) -> list[Finding]:
     model = ctx.model.train()
     model.zero_grad(set_to_none=True)
     x, y = ctx.batch(salt=2)
+    watch = UnitWatch(ctx, model)
     try:
-        cross_entropy(model(x), y).backward()
+        with watch.active():
+            loss = cross_entropy(model(x), y)
+        loss.backward()
     except Exception as exc:
         return [exception_finding(ctx, exc, "gradient", "the backward pass")]
     frozen, missing, nonfinite = [], [], []
@@ -215,15 +236,14 @@ def stage_gradients(ctx: RuntimeContext) -> list[Finding]:
             "use the parameter in forward, or delete it; check for .detach(), torch.no_grad() "
             "and branches that skip it",
         ),
-        (
-            nonfinite,
-            "nan",
-            "gets a NaN or Inf gradient in float32",
-            "look for sqrt or pow at 0, log of values near 0, or division by something that can "
-            "be 0, on the path to this parameter; add an eps or clamp",
-        ),
     ):
         out += per_parameter(ctx, names, check, what, hint)
+    out += watch.nonfinite_grad_findings(
+        nonfinite, "in float32",
+        "look for sqrt or pow at 0, log of values near 0, division by something that can be 0, "
+        "and torch.where over a branch that is NaN where it is not taken (its gradient is still "
+        "NaN * 0): clamp the input before the op, or add an eps",
+    )  # fmt: skip
     model.zero_grad(set_to_none=True)
     return out
 
@@ -249,11 +269,8 @@ def stage_numerics(ctx: RuntimeContext) -> list[Finding]:
         if p.grad is not None and not bool(torch.isfinite(p.grad).all())
     ]
     model.zero_grad(set_to_none=True)
-    return per_parameter(
-        ctx,
-        bad,
-        "nan",
-        "gets a NaN or Inf gradient under bf16 autocast",
-        "keep reductions, exponentials and decays in float32 "
-        "(x.float() ... .to(x.dtype)) and add eps where bf16 rounds to 0",
-    )
+    return watch.nonfinite_grad_findings(
+        bad, "under bf16 autocast",
+        "keep reductions, exponentials and decays in float32 (x.float() ... .to(x.dtype)) and "
+        "add eps where bf16 rounds to 0",
+    )  # fmt: skip

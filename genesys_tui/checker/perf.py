@@ -25,7 +25,10 @@ from genesys_tui.config import ModelConfig
 
 
 def step_memory(model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> int:
-    """Bytes a training step of ``model`` on ``ids`` holds (see the module docstring)."""
+    """Bytes a training step of ``model`` on ``ids`` holds (see the module docstring).
+
+    The forward and backward it runs also warm the model up for ``step_seconds``.
+    """
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved: dict[int, int] = {}
 
@@ -48,11 +51,22 @@ def step_memory(model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> i
     return sum(saved.values()) + 4 * param_bytes
 
 
-def step_seconds(models: list[nn.Module], ids: torch.Tensor, targets: torch.Tensor,
-                 rounds: int, lr: float = 1e-4) -> list[float]:  # fmt: skip
-    """Median wall seconds of one training step of each model, rounds alternating in order
-    and reversed order; one untimed warm-up step each first."""
-    opts = [Adam(list(m.parameters()), lr=lr) for m in models]
+def step_seconds(
+    design: nn.Module,
+    reference: nn.Module,
+    ids: torch.Tensor,
+    targets: torch.Tensor,
+    rounds: int,
+    decisive: float,
+) -> tuple[float, float]:
+    """Median wall seconds of one training step of ``design`` and of ``reference``.
+
+    Rounds alternate the order of the two. The models should be warm (one step each already,
+    e.g. ``step_memory``). After two rounds, a design whose fastest step is ``decisive`` times
+    the reference's slowest is plainly slow: the remaining rounds would only cost time.
+    """
+    models = (design, reference)
+    opts = [Adam(list(m.parameters()), lr=1e-4) for m in models]
 
     def step(i: int) -> float:
         t0 = time.perf_counter()
@@ -64,14 +78,13 @@ def step_seconds(models: list[nn.Module], ids: torch.Tensor, targets: torch.Tens
 
     for m in models:
         m.train()
-    for i in range(len(models)):
-        step(i)
-    times: list[list[float]] = [[] for _ in models]
+    times: tuple[list[float], list[float]] = ([], [])
     for r in range(rounds):
-        order = range(len(models)) if r % 2 == 0 else reversed(range(len(models)))
-        for i in order:
+        for i in (0, 1) if r % 2 == 0 else (1, 0):
             times[i].append(step(i))
-    return [statistics.median(t) for t in times]
+        if r >= 1 and min(times[0]) > decisive * max(times[1]):
+            break
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def stage_speed(ctx: RuntimeContext) -> list[Finding]:
@@ -87,7 +100,9 @@ def stage_speed(ctx: RuntimeContext) -> list[Finding]:
     ids, targets = ctx.batch(salt=20, batch=cfg.bench_batch_size, T=cfg.bench_context_length)
     mem = step_memory(design, ids, targets)
     mem_ref = step_memory(reference, ids, targets)
-    step, step_ref = step_seconds([design, reference], ids, targets, cfg.bench_rounds)
+    step, step_ref = step_seconds(
+        design, reference, ids, targets, cfg.bench_rounds, decisive=2 * cfg.speed_error_ratio
+    )
     speed_ratio, memory_ratio = step / step_ref, mem / mem_ref
     ctx.figures.update(
         step_seconds=round(step, 5), step_seconds_reference=round(step_ref, 5),

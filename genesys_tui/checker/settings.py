@@ -15,10 +15,10 @@ RUNTIME_STAGES = (
     "build",
     "forward",
     "params",
+    "determinism",  # before causality: state kept between calls would read as a leak there
     "causality",
     "gradients",
     "numerics",
-    "determinism",
     "overfit",
     "speed",
 )

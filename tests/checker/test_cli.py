@@ -4,19 +4,30 @@ object with ok and findings."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from genesys_tui.cli import main
 from tests.checker.conftest import FIXTURES, REPO
 
-FAST = ["--skip", "speed"]
 
-
-def test_passing_design_exits_0_with_json_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(REPO / "library" / "gpt"), "--json", *FAST]) == 0
-    report = json.loads(capsys.readouterr().out)
+def test_passing_design_exits_0_with_json_ok_and_torch_stays_out_of_the_caller() -> None:
+    # A process of its own: this one has imported torch long ago.
+    code = (
+        "import sys\n"
+        "from genesys_tui.cli import main\n"
+        "rc = main(['check', 'gpt', '--json', '--skip', 'speed'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'), file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=REPO)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
     assert report["ok"] is True and report["findings"] == []
+    assert out.stderr.strip().splitlines()[-1] == "[]"
 
 
 def test_rejected_design_exits_1_and_names_the_finding(capsys: pytest.CaptureFixture[str]
