@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
+import torch
 
 from genesys_tui.bench.scaling import ScalingResult, ScalingSettings, format_table, measure
 from genesys_tui.cli import main
@@ -12,6 +14,15 @@ from genesys_tui.design import load_design
 from genesys_tui.errors import ConfigError
 
 TINY = {"d_model": 32, "n_layers": 1, "vocab_size": 32, "repeats": 1, "warmup": 0}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    # Tiny models gain nothing from threads and stall on a shared machine's busy cores.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize(

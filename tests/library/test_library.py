@@ -6,6 +6,8 @@ this file. Sizes are tiny; each case runs in well under a second or two on a CPU
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,6 +21,16 @@ NAMES = [p.name for p in library_designs()]
 VOCAB = 64
 # Longer than two chunks of the designs' default chunk length (64): cross-chunk paths run.
 T_LONG = 150
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    # Tiny models gain nothing from threads, and on a shared machine a second thread that is
+    # not scheduled stalls every small op at its barrier (measured: 100x slower under load).
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _design(name: str) -> Design:
@@ -94,7 +106,7 @@ def test_loss_falls_clearly_on_a_tiny_fixed_batch(name: str) -> None:
     inputs, targets = x[:, :-1], x[:, 1:]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
     losses = []
-    for _ in range(40):
+    for _ in range(30):
         loss = F.cross_entropy(model(inputs).reshape(-1, VOCAB), targets.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()

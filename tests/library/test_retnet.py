@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 import torch
@@ -22,6 +22,15 @@ retention_chunked = load_namespace(SOURCE.read_text(encoding="utf-8"), str(SOURC
 ]
 MultiScaleRetention = unit_class(DESIGN, "msr")
 F64 = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    # Tiny float64 ops gain nothing from threads and stall on a shared machine's busy cores.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _grads(
