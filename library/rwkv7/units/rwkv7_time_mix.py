@@ -46,20 +46,17 @@ def rwkv7_chunked(r, log_w, k, v, a, b, chunk_size=32):
         # Padded steps have w = 1 and zero inputs: they leave the state alone.
         r, log_w, k, v, a, b = map(chunks, (r, log_w, k, v, a, b))
         cum = log_w.cumsum(-2)  # log prod_{s <= t} w_s within the chunk
-        decay_in = cum.exp()
-        r_t = r * decay_in  # reads at t see the decay up to and including t
+        undo = (-cum).exp()
+        r_t = r * cum.exp()  # reads at t see the decay up to and including t
         a_t = a * (cum - log_w).exp()  # removals at t read S_{t-1}: decay up to t - 1
-        b_bar = b * (-cum).exp()
-        k_bar = k * (-cum).exp()
+        b_bar, k_bar = b * undo, k * undo
         to_end = (cum[..., -1:, :] - cum).exp()  # decay from t to the end of the chunk
         b_end, k_end = b * to_end, k * to_end
 
-        strict = torch.ones(L, L, dtype=torch.bool, device=r.device).tril(-1)
-        incl = torch.ones(L, L, dtype=torch.bool, device=r.device).tril()
-        M_ab = (a_t @ b_bar.transpose(-1, -2)).masked_fill(~strict, 0.0)
-        M_ak = (a_t @ k_bar.transpose(-1, -2)).masked_fill(~strict, 0.0)
-        Q_rb = (r_t @ b_bar.transpose(-1, -2)).masked_fill(~incl, 0.0)
-        Q_rk = (r_t @ k_bar.transpose(-1, -2)).masked_fill(~incl, 0.0)
+        M_ab = (a_t @ b_bar.transpose(-1, -2)).tril(-1)  # removal at t reads writes at s < t
+        M_ak = (a_t @ k_bar.transpose(-1, -2)).tril(-1)
+        Q_rb = (r_t @ b_bar.transpose(-1, -2)).tril()  # output at t reads writes at s <= t
+        Q_rk = (r_t @ k_bar.transpose(-1, -2)).tril()
 
         # The removal vectors u_t = S_{t-1} a_t solve (I - M_ab) U = A_t S_0 + M_ak V; write
         # U = W S_0 + U_0 so that everything but the chunk-to-chunk recurrence is parallel.
@@ -193,9 +190,8 @@ class RWKV7TimeMix(Unit):
         B, T, D = X.shape
         H, N = self.n_heads, self.head_dim
         xx = F.pad(X, (0, 0, 1, -1)) - X  # X[t-1] - X[t], with X[-1] = 0
-        xr, xw, xk, xv, xa, xg = (
-            X + xx * mix for mix in (self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g)
-        )
+        mixes = torch.stack([self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g])
+        xr, xw, xk, xv, xa, xg = torch.addcmul(X, xx, mixes.view(6, 1, 1, D)).unbind(0)
         r = self.receptance(xr)
         w_logit = self.w0 + torch.tanh(xw @ self.w1) @ self.w2
         w_logit = w_logit.to(torch.promote_types(w_logit.dtype, torch.float32))
