@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from genesys_tui.config import ModelConfig
-from genesys_tui.design import Design, load_design
+from genesys_tui.design import Design, design_from_dict, load_design
 from genesys_tui.resources import library_designs
 from genesys_tui.units.lm import LanguageModel, build_lm
 
@@ -128,3 +128,20 @@ def test_forward_and_backward_are_finite(name: str, autocast: bool) -> None:
     for pname, p in model.named_parameters():
         assert p.grad is not None, f"{name}: no gradient reaches {pname}"
         assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient in {pname}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sequence_mixer_moves_into_gpts_block(name: str) -> None:
+    """The factorization by role pays: this design's mixer replaces GPT's attention as is."""
+    donor, gpt = _design(name), _design("gpt")
+    mixers = [n for n in donor.units.values() if n.role == "sequence_mixer"]
+    assert mixers, f"{name} has no sequence_mixer unit"
+    data = gpt.to_dict()
+    data["name"] = f"gpt-with-{name}-mixer"
+    data["units"]["attn"] = mixers[0].to_dict()
+    sources = {**gpt.sources, mixers[0].file: donor.sources[mixers[0].file]}
+    hybrid = design_from_dict(data, sources)
+    config = ModelConfig(d_model=64, n_layers=2, vocab_size=VOCAB, context_length=32)
+    logits = build_lm(hybrid, config, seed=0)(_tokens(1, 20, seed=5))
+    assert logits.shape == (1, 20, VOCAB)
+    assert torch.isfinite(logits).all()
