@@ -32,7 +32,7 @@ class CheckConfig:
     d_model: int = 64  # width D at which the design is built and run
     n_layers: int = 2  # depth N (raised to len(pattern) + 1 for a layer pattern)
     vocab_size: int = 256  # vocabulary V of the tiny model
-    context_length: int = 64  # sequence length T (raised to cover two chunks of chunked units)
+    context_length: int = 48  # sequence length T; unlike D, so time and channels stay apart
     max_context_length: int = 256  # the most that raise may reach
     batch_size: int = 2  # sequences per batch B
     seed: int = 0  # seeds weights, data and perturbations: a check can be replayed

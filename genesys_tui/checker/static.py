@@ -80,7 +80,7 @@ def check_unit_source(
     out += _check_imports(tree, finding)
     out += _check_module_level(tree, finding)
     out += _check_names(tree, aliases, finding)
-    out += _check_global_state(tree, finding)
+    out += _check_global_state(tree, aliases, finding)
     out += check_unit_classes(tree, classes, finding)
     return out
 
@@ -317,7 +317,9 @@ def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunction
             yield node
 
 
-def _check_global_state(tree: ast.Module, finding: MakeFinding) -> list[Finding]:
+def _check_global_state(
+    tree: ast.Module, aliases: dict[str, str], finding: MakeFinding
+) -> list[Finding]:
     out = []
     hint = (
         "keep state in self (buffers, attributes set in __init__) or pass it in Z; module "
@@ -345,6 +347,22 @@ def _check_global_state(tree: ast.Module, finding: MakeFinding) -> list[Finding]
                     while isinstance(base, ast.Subscript | ast.Attribute):
                         base = base.value
                     if (
+                        base is not t
+                        and isinstance(base, ast.Name)
+                        and base.id in aliases
+                        and base.id not in local
+                    ):
+                        out.append(
+                            finding(
+                                "global_state",
+                                node,
+                                f"{fn.name}() patches the imported {aliases[base.id]!r}",
+                                "never assign to attributes of torch or any other module: the "
+                                "patch would change every model in the process, the checker's "
+                                "own code included",
+                            )
+                        )
+                    elif (
                         base is not t
                         and isinstance(base, ast.Name)
                         and base.id in module_names

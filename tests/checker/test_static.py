@@ -86,6 +86,8 @@ CASES = {
                           "torch.manual_seed(0)"),
     "module-level-loop": ("SCALE = 1", "for _ in range(3):\n    pass\nSCALE = 1", "module_level",
                           "for _ in range(3):"),
+    "patch-torch": ("        H, Z = self.inner", "        torch.isfinite = lambda t: True\n"
+                    "        H, Z = self.inner", "global_state", "torch.isfinite"),
     "global-statement": ("        H, Z = self.inner", "        global SCALE\n"
                          "        H, Z = self.inner", "global_state", "global SCALE"),
     "slot-unused": ("        H, Z = self.inner(X, **Z)\n", "        H = X\n", "slots", None),
