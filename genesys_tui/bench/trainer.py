@@ -39,7 +39,10 @@ from genesys_tui.verify.train import TrainSettings, train
 
 @dataclasses.dataclass(frozen=True)
 class TrainerBench:
-    """Figures of one comparison; throughputs are medians over rounds, in tokens/s."""
+    """Figures of one comparison. Throughputs are medians over rounds, in tokens/s, from the end
+    of each round's first step to the end of its last (the first step pays one-off warm-up);
+    ``cpu`` figures divide by the process's CPU time instead of the clock, which is what a
+    machine shared with other jobs can still measure steadily (run with one thread)."""
 
     design: str
     rung: str
@@ -49,12 +52,15 @@ class TrainerBench:
     threads: int
     trainer_tokens_per_second: float
     minimal_tokens_per_second: float
-    ratio: float  # trainer / minimal
+    ratio: float  # trainer / minimal, wall clock
+    trainer_cpu_tokens_per_second: float
+    minimal_cpu_tokens_per_second: float
+    cpu_ratio: float  # trainer / minimal, CPU time
     data_share: float  # median share of the trainer's step time spent drawing batches
     text_share: float  # trained target tokens that are document text
     separator_share: float  # trained target tokens that are end-of-text between documents
     padding_share: float  # trained target tokens that are padding (none: nothing pads)
-    trainer_rounds: tuple[float, ...]
+    trainer_rounds: tuple[float, ...]  # wall-clock tokens/s of each round
     minimal_rounds: tuple[float, ...]
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,18 +69,34 @@ class TrainerBench:
         return out
 
 
+Marks = list[tuple[float, float]]  # (clock, process CPU time) after each optimiser step
+
+
+def _mark(marks: Marks) -> None:
+    marks.append((time.perf_counter(), time.process_time()))
+
+
+def _rates(marks: Marks, tokens_per_step: int) -> tuple[float, float]:
+    """Wall-clock and CPU tokens/s between the first and the last mark."""
+    tokens = (len(marks) - 1) * tokens_per_step
+    return tokens / (marks[-1][0] - marks[0][0]), tokens / (marks[-1][1] - marks[0][1])
+
+
 def minimal_loop(
-    design: Design, config: ModelConfig, rung: Rung, batches: Sequence[tuple[torch.Tensor, ...]]
-) -> float:
+    design: Design,
+    config: ModelConfig,
+    rung: Rung,
+    batches: Sequence[tuple[torch.Tensor, ...]],
+    marks: Marks,
+) -> None:
     """Train a fresh model on ``batches`` (``grad_accum`` micro-batches a step) with the plainest
-    loop; return tokens/s of the loop alone."""
+    loop, marking the time after each step."""
     model = build_lm(design, config, seed=0)
     opt = torch.optim.AdamW(
         model.parameters(), lr=rung.lr, betas=(0.9, 0.95), weight_decay=rung.weight_decay
     )
     model.train()
     accum = rung.grad_accum
-    t0 = time.perf_counter()
     for i in range(0, len(batches), accum):
         for x, y in batches[i : i + accum]:
             logits = model(x)
@@ -83,8 +105,7 @@ def minimal_loop(
         torch.nn.utils.clip_grad_norm_(model.parameters(), rung.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-    seconds = time.perf_counter() - t0
-    return sum(y.numel() for _, y in batches) / seconds
+        _mark(marks)
 
 
 def token_make_up(
@@ -116,30 +137,39 @@ def compare(
     source: CorpusSource | None = None,
     cache_dir: str | Path | None = None,
 ) -> TrainerBench:
-    """Alternate ``rounds`` rounds of ``steps`` steps between our trainer and the minimal loop
-    (after one unrecorded warm-up round each) and report the medians."""
+    """Alternate ``rounds`` rounds of ``steps`` steps (at least 2) between our trainer and the
+    minimal loop, after one unrecorded warm-up round each, and report the medians."""
+    if steps < 2:
+        raise ValueError("the benchmark times steps 2..N of a round: give steps >= 2")
     split = load_tokens("train", rung.tokenizer, source, cache_dir)
     config = size_design(design, rung, len(split.token_bytes))
     short = dataclasses.replace(rung, tokens=steps * rung.tokens_per_step)
     sampler = BatchSampler(split, rung.micro, rung.context_length, seed=1)  # the trainer's seed
     batches = [sampler.sample() for _ in range(steps * rung.grad_accum)]
     settings = TrainSettings(evaluate=False, device="cpu")
-    trainer_tps: list[float] = []
-    minimal_tps: list[float] = []
+    rates: dict[str, list[tuple[float, float]]] = {"trainer": [], "minimal": []}
     data_share: list[float] = []
 
     def run_trainer(record: bool) -> None:
+        marks: Marks = []
         result = train(
-            design, short, settings=settings, config=config, source=source, cache_dir=cache_dir
+            design,
+            short,
+            settings=settings,
+            config=config,
+            source=source,
+            cache_dir=cache_dir,
+            on_progress=lambda _: _mark(marks),
         )
         if record:
-            trainer_tps.append(result.tokens_per_second)
+            rates["trainer"].append(_rates(marks, rung.tokens_per_step))
             data_share.append(result.data_seconds * result.tokens_per_second / result.tokens)
 
     def run_minimal(record: bool) -> None:
-        tps = minimal_loop(design, config, short, batches)
+        marks: Marks = []
+        minimal_loop(design, config, short, batches, marks)
         if record:
-            minimal_tps.append(tps)
+            rates["minimal"].append(_rates(marks, rung.tokens_per_step))
 
     run_trainer(False)
     run_minimal(False)
@@ -148,7 +178,8 @@ def compare(
         for fn in pair:
             fn(True)
     make_up = token_make_up(split, batches)
-    trainer, minimal = statistics.median(trainer_tps), statistics.median(minimal_tps)
+    wall = {k: statistics.median(w for w, _ in v) for k, v in rates.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in rates.items()}
     return TrainerBench(
         design=design.name,
         rung=rung.name,
@@ -156,15 +187,18 @@ def compare(
         steps=steps,
         rounds=rounds,
         threads=torch.get_num_threads(),
-        trainer_tokens_per_second=trainer,
-        minimal_tokens_per_second=minimal,
-        ratio=trainer / minimal,
+        trainer_tokens_per_second=wall["trainer"],
+        minimal_tokens_per_second=wall["minimal"],
+        ratio=wall["trainer"] / wall["minimal"],
+        trainer_cpu_tokens_per_second=cpu["trainer"],
+        minimal_cpu_tokens_per_second=cpu["minimal"],
+        cpu_ratio=cpu["trainer"] / cpu["minimal"],
         data_share=statistics.median(data_share),
         text_share=make_up["text"],
         separator_share=make_up["separator"],
         padding_share=make_up["padding"],
-        trainer_rounds=tuple(trainer_tps),
-        minimal_rounds=tuple(minimal_tps),
+        trainer_rounds=tuple(w for w, _ in rates["trainer"]),
+        minimal_rounds=tuple(w for w, _ in rates["minimal"]),
     )
 
 
@@ -198,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  our trainer   {bench.trainer_tokens_per_second:>10,.0f} tokens/s")
     print(f"  minimal loop  {bench.minimal_tokens_per_second:>10,.0f} tokens/s")
     print(f"  ratio         {bench.ratio:>10.3f}")
+    print(
+        f"  CPU time: trainer {bench.trainer_cpu_tokens_per_second:,.0f}, minimal "
+        f"{bench.minimal_cpu_tokens_per_second:,.0f} tokens per CPU second, ratio "
+        f"{bench.cpu_ratio:.3f}"
+    )
     print(f"  data loading  {bench.data_share:>10.2%} of step time")
     print(
         f"  trained tokens: {bench.text_share:.2%} text, {bench.separator_share:.2%} "

@@ -313,10 +313,11 @@ def test_trainer_benchmark_reports_throughputs_and_trains_on_text_only(corpus) -
 
     source, cache = corpus
     bench = compare(
-        load_design(LIBRARY / "gpt"), tiny_rung(), steps=2, rounds=1, source=source, cache_dir=cache
+        load_design(LIBRARY / "gpt"), tiny_rung(), steps=3, rounds=1, source=source, cache_dir=cache
     )
     assert bench.trainer_tokens_per_second > 0 and bench.minimal_tokens_per_second > 0
     assert bench.ratio == bench.trainer_tokens_per_second / bench.minimal_tokens_per_second
+    assert bench.cpu_ratio > 0 and len(bench.trainer_rounds) == len(bench.minimal_rounds) == 1
     assert 0 <= bench.data_share < 1
     assert bench.padding_share == 0.0 and 0 <= bench.separator_share < 0.1
     assert bench.text_share + bench.separator_share == pytest.approx(1.0)
