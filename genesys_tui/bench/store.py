@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,15 +68,20 @@ def _cross(a: dict[str, str], b: dict[str, str], n: int) -> dict[str, str]:
     return out
 
 
-def _cli_seconds(args: list[str], runs: int) -> float:
-    times = []
+def _cli_seconds(args: list[str], runs: int) -> tuple[float, float]:
+    """Median wall seconds of a ``genesys`` command in a fresh process, and its CPU seconds
+    (user + system, from the child's rusage): on a shared machine the two differ a lot."""
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "genesys_tui", *args], check=True, stdout=subprocess.DEVNULL
         )
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def run(designs: int, root: Path, seed: int, runs: int) -> dict[str, float]:
@@ -121,17 +127,29 @@ def run(designs: int, root: Path, seed: int, runs: int) -> dict[str, float]:
     figures["attach_ms"] = 1000 * attach_s / designs
     figures["commit_index_cpu_ms"] = 1000 * commit_cpu / designs
     figures["attach_cpu_ms"] = 1000 * attach_cpu / designs
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     index = DesignIndex(path / ".git" / "genesys" / "index.json")
     figures["index_open_s"] = time.perf_counter() - start
+    figures["index_open_cpu_s"] = time.process_time() - cpu
     start = time.perf_counter()
     count = len(index.records())
     figures["index_all_records_s"] = time.perf_counter() - start
     if count != designs + len(library_designs()):
         raise RuntimeError(f"the index holds {count} designs, expected {designs} + the seeds")
-    figures["log_s"] = _cli_seconds(["log", "--repo", str(path)], runs)
-    figures["log_graph_s"] = _cli_seconds(["log", "--graph", "--repo", str(path)], runs)
-    figures["index_rebuild_s"] = _cli_seconds(["index", "rebuild", "--repo", str(path)], 1)
+    figures.update(read_figures(path, runs))
+    return figures
+
+
+def read_figures(path: Path, runs: int) -> dict[str, float]:
+    """Wall and CPU seconds of ``genesys log``, ``log --graph`` and ``index rebuild``."""
+    figures = {}
+    for name, args in [
+        ("log", ["log"]),
+        ("log_graph", ["log", "--graph"]),
+        ("index_rebuild", ["index", "rebuild"]),
+    ]:
+        wall, cpu = _cli_seconds([*args, "--repo", str(path)], runs)
+        figures[f"{name}_s"], figures[f"{name}_cpu_s"] = wall, cpu
     return figures
 
 
@@ -163,11 +181,16 @@ def main(argv: list[str] | None = None) -> int:
         f"  attach result    {figures['attach_ms']:8.2f} ms/result "
         f"({figures['attach_cpu_ms']:.2f} ms CPU)"
     )
-    print(f"  index open       {figures['index_open_s']:8.3f} s")
     print(
-        f"  genesys log      {figures['log_s']:8.3f} s   (--graph {figures['log_graph_s']:.3f} s)"
+        f"  index open       {figures['index_open_s']:8.3f} s "
+        f"({figures['index_open_cpu_s']:.3f} s CPU)"
     )
-    print(f"  index rebuild    {figures['index_rebuild_s']:8.3f} s")
+    for name, label in [
+        ("log", "genesys log"),
+        ("log_graph", "log --graph"),
+        ("index_rebuild", "index rebuild"),
+    ]:
+        print(f"  {label:<16} {figures[name + '_s']:8.3f} s ({figures[name + '_cpu_s']:.3f} s CPU)")
     return 0
 
 

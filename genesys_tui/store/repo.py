@@ -30,8 +30,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import git
-
 from genesys_tui.design import DESIGN_FILE, Design, design_from_dict
 from genesys_tui.errors import IndexCorruptError, StoreError
 from genesys_tui.store.index import DesignIndex
@@ -83,7 +81,6 @@ class DesignsRepo:
         self.namespace = path.name
         self.writable = writer
         self.notices: list[str] = []  # things a person should hear about (index rebuilt, ...)
-        self._repo = git.Repo(path)
         self._meta = self.git_dir / "genesys"
         self._meta.mkdir(exist_ok=True)
         self._lock_fd: int | None = None
@@ -130,6 +127,8 @@ class DesignsRepo:
         if (p / ".git").exists():
             raise StoreError(f"{p} already holds a repository; open it instead")
         p.mkdir(parents=True, exist_ok=True)
+        import git  # GitPython, imported here: the read-only commands start faster without it
+
         raw = git.Repo.init(p)
         with raw.config_writer() as cfg:
             # Plain `git log` in the repository then shows each design's results.
@@ -154,7 +153,6 @@ class DesignsRepo:
         elif self._packer is not None:
             self._packer.wait()
         self.index.close()
-        self._repo.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -483,8 +481,18 @@ class DesignsRepo:
 
     def read_design_files(self, design: str | int) -> dict[str, str]:
         """A design's files (relative path -> text), as committed."""
-        tree = self._repo.commit(self.get(design).commit).tree
-        blobs = [(b.path, b.hexsha) for b in tree.traverse() if b.type == "blob"]
+        import git  # GitPython walks the tree; reading the blobs is one cat-file batch
+
+        repo = git.Repo(self.path)
+        try:
+            tree = repo.commit(self.get(design).commit).tree
+            blobs = [
+                (str(b.path), b.hexsha)
+                for b in tree.traverse()
+                if isinstance(b, git.Blob)  # units/ folders are walked into, not listed
+            ]
+        finally:
+            repo.close()
         texts = read_blobs(self.git_dir, [sha for _, sha in blobs])
         return {path: texts[sha] for path, sha in blobs}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,9 +38,18 @@ def ns_path(tmp_path: Path) -> Path:
     return tmp_path / "designs" / "run"
 
 
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One namespace with the library seeds, made once: importing validates every seed."""
+    path = tmp_path_factory.mktemp("template") / "run"
+    DesignsRepo.create(path).close()
+    return path
+
+
 @pytest.fixture
-def repo(ns_path: Path) -> Iterator[DesignsRepo]:
-    """A namespace holding the library seeds, open as the writer."""
-    r = DesignsRepo.create(ns_path)
+def repo(ns_path: Path, seeded_template: Path) -> Iterator[DesignsRepo]:
+    """A namespace holding the library seeds (a copy of the template), open as the writer."""
+    shutil.copytree(seeded_template, ns_path, symlinks=True)
+    r = DesignsRepo.open(ns_path, writer=True)
     yield r
     r.close()
