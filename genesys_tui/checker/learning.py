@@ -102,7 +102,7 @@ def stage_overfit(ctx: RuntimeContext) -> list[Finding]:
     still_zero = {n for n, p in model.named_parameters() if p.requires_grad}
     for _ in range(cfg.overfit_steps):
         loss = cross_entropy(model(x), y)
-        losses.append(float(loss))
+        losses.append(loss.item())
         if not torch.isfinite(loss):
             return [
                 ctx.finding(
