@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--tasks-dir",
+        default=None,
+        help="write the task files here and keep them (lm-eval's --include_path for them)",
+    )
     p.add_argument("--baselines", action="store_true", help="also score unigram and bigram")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -51,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     evals: dict[str, float] = {}
     if tasks:
         report = evaluate(
-            lm, tasks, blimp_dir=args.blimp_dir, pairs=args.pairs, limit=args.limit, seed=args.seed
-        )
+            lm, tasks, blimp_dir=args.blimp_dir, pairs=args.pairs, limit=args.limit,
+            seed=args.seed, workdir=args.tasks_dir,
+        )  # fmt: skip
         evals.update(report.accuracy)
         out["stderr"] = report.stderr
         out["seconds"] = round(report.seconds, 2)

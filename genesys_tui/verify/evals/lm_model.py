@@ -164,13 +164,15 @@ class GenesysLM(TemplateLM):
         for start in range(0, len(inputs), self.batch_size):
             chunk = inputs[start : start + self.batch_size]
             logprobs = self._logprobs([row for _, row, _ in chunk])
+            argmax = logprobs.argmax(-1)  # (B, T): one call for the batch, not one per request
             for b, (i, row, n_cont) in enumerate(chunk):
                 targets = requests[i][2]
                 n_cont = min(n_cont, len(row))
-                lp = logprobs[b, len(row) - n_cont : len(row)]  # (n_cont, V)
+                span = slice(len(row) - n_cont, len(row))
+                lp = logprobs[b, span]  # (n_cont, V)
                 want = torch.tensor(targets[-n_cont:], device=lp.device)
                 score = float(lp.gather(-1, want[:, None]).sum())
-                greedy = bool((lp.argmax(-1) == want).all())
+                greedy = bool((argmax[b, span] == want).all())
                 results[i] = (score, greedy)
                 self.cache_hook.add_partial("loglikelihood", requests[i][0], (score, greedy))
         return [r for r in results if r is not None]
