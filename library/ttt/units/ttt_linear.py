@@ -49,8 +49,8 @@ def ttt_linear_dual(q, k, v, lr, token_scale, W0, b0, ln_weight, ln_bias, mini_b
     pad = (-T) % K
     C = (T + pad) // K
     with torch.autocast(q.device.type, enabled=False):
-        q, k, v = (F.pad(x.to(dtype), (0, 0, 0, pad)).view(B, H, C, K, N) for x in (q, k, v))
-        lr = F.pad(lr.to(dtype), (0, pad)).view(B, H, C, 1, K)
+        q, k, v = (F.pad(x.to(dtype), (0, 0, 0, pad)).reshape(B, H, C, K, N) for x in (q, k, v))
+        lr = F.pad(lr.to(dtype), (0, pad)).reshape(B, H, C, 1, K)
         ln_w = ln_weight.to(dtype).view(1, H, 1, N)
         ln_b = ln_bias.to(dtype).view(1, H, 1, N)
         target = v - k
@@ -141,11 +141,12 @@ class TTTLinear(Unit):
         q = rotary(heads(self.q_proj(X)), K, self.rope_base)
         k = rotary(heads(self.k_proj(X)), K, self.rope_base)
         v = heads(self.v_proj(X))
-        dtype = torch.promote_types(X.dtype, torch.float32)  # the step size stays in float32
-        lr_logit = X.to(dtype) @ self.lr_weight.to(dtype).T + self.lr_bias.to(dtype)  # (B, T, H)
-        lr = self.base_lr * torch.sigmoid(lr_logit).transpose(1, 2) / N
-        token_idx = 1.0 / torch.arange(1, K + 1, device=X.device, dtype=dtype)
-        token_scale = (token_idx + self.learnable_token_idx).clamp_min(0.0)
+        dtype = torch.promote_types(X.dtype, torch.float32)
+        with torch.autocast(X.device.type, enabled=False):  # step sizes stay in float32
+            lr_logit = X.to(dtype) @ self.lr_weight.to(dtype).T + self.lr_bias.to(dtype)
+            lr = self.base_lr * torch.sigmoid(lr_logit).transpose(1, 2) / N  # (B, H, T)
+            token_idx = 1.0 / torch.arange(1, K + 1, device=X.device, dtype=dtype)
+            token_scale = (token_idx + self.learnable_token_idx.to(dtype)).clamp_min(0.0)
         out = ttt_linear_dual(
             q, k, v, lr, token_scale, self.W1, self.b1, self.ttt_norm_weight,
             self.ttt_norm_bias, K, self.eps,
