@@ -17,8 +17,12 @@ import importlib
 import json
 import os
 import resource
+import select
 import sys
+import threading
+import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -46,6 +50,27 @@ def _redirect_output(stderr_path: str) -> None:
     os.close(null)
     os.close(err)
     faulthandler.enable(file=sys.stderr, all_threads=False)
+
+
+def _watchdog(conn: Connection, limit_s: float, real_exit: Callable[[int], Any]) -> None:
+    """Start a thread that ends this process when the caller is gone or time is up.
+
+    The fork server that forked this child outlives the caller while the child runs, so the
+    child cannot rely on its parent dying. Instead: the caller holds the only read end of the
+    event pipe, and on Linux the write end reports POLLERR once that read end is closed, by
+    exit or by kill. ``limit_s`` backs up the caller's own timeout.
+    """
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLERR | select.POLLHUP)
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if poller.poll(250):
+                break
+        real_exit(INTERNAL_ERROR)
+
+    threading.Thread(target=watch, name="genesys-check-watchdog", daemon=True).start()
 
 
 def _limit(config: CheckConfig) -> None:
@@ -100,6 +125,7 @@ def serve(request: bytes, conn: Connection) -> None:
             # compiler stack, which creates a cache directory: do it before the hook refuses.
             importlib.import_module("torch._dynamo")
         emit({"type": "ready", "pid": os.getpid()})
+        _watchdog(conn, config.timeout_s + 10.0, real_exit)
         guard.install()  # from here on, design code may run
         run_stages(ctx, guard, emit)
         emit({"type": "done"})

@@ -123,3 +123,35 @@ def test_static_checks_stop_escapes_before_anything_runs(case: str, check: str, 
 def test_defaults_are_the_documented_limits() -> None:
     config = CheckConfig()
     assert (config.timeout_s, config.memory_limit_mb) == (60.0, 4096)
+
+
+def test_child_ends_when_its_caller_is_killed(tmp_path: Path) -> None:
+    # The fork server outlives a killed caller while its child runs; the child's watchdog
+    # sees the event pipe's reader gone and ends it, long before its own 600 s timeout.
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    design, _ = _variant(tmp_path, "while True:\n    pass")
+    code = (
+        "from genesys_tui.checker import CheckConfig, check_runtime\n"
+        "from genesys_tui.design import load_design\n"
+        f"check_runtime(load_design({str(design.path)!r}), CheckConfig(timeout_s=600.0))\n"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 120
+        spawned: list[psutil.Process] = []
+        while time.monotonic() < deadline and not any(p.ppid() != caller.pid for p in spawned):
+            time.sleep(0.5)  # until the fork server has forked the checking child
+            spawned = psutil.Process(caller.pid).children(recursive=True)
+        assert any(p.ppid() != caller.pid for p in spawned), "the checking child never started"
+        time.sleep(1.0)
+        caller.send_signal(signal.SIGKILL)
+        caller.wait()
+        _, alive = psutil.wait_procs(spawned, timeout=20)
+        assert alive == []
+    finally:
+        caller.kill()
