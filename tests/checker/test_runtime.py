@@ -75,3 +75,13 @@ def test_probe_points_include_both_ends_and_are_distinct(T: int, n: int) -> None
     points = probe_points(T, n, torch.Generator().manual_seed(0))
     assert points[0] == 0 and points[-1] == T - 2
     assert len(points) == len(set(points)) == min(n, T - 1)
+
+
+def test_design_held_only_in_memory_is_located_too(variant) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from genesys_tui.checker import check_design
+
+    design = dataclasses.replace(variant("X = X / 0.0"), path=None)
+    report = check_design(design, config=FAST)
+    assert (report.errors[0].check, report.errors[0].file) == ("nan", "units/mlp.py")
