@@ -1,9 +1,10 @@
 """Our trainer against a minimal hand-written loop: same model, data and recipe, same process.
 
-The minimal loop is what one writes by hand for the same recipe (AdamW, gradient clipping,
-gradient accumulation) with every batch already in memory: the bare arithmetic. Our trainer adds
-batch sampling from the memmap stream, the learning-rate schedule, the divergence watch (one
-loss read-back a step) and progress events; the ratio of the two throughputs is what those cost.
+The minimal loop is what one writes by hand for the same recipe (AdamW with nanoGPT's decay
+groups, gradient clipping, gradient accumulation) with every batch already in memory: the bare
+arithmetic. Our trainer adds batch sampling from the memmap stream, the learning-rate schedule,
+the divergence watch (one loss read-back a step) and progress events; the ratio of the two
+throughputs is what those cost.
 Rounds alternate between the two loops, so drift in the machine's speed hits both alike, and the
 median of each side's rounds is reported.
 
@@ -92,9 +93,13 @@ def minimal_loop(
     """Train a fresh model on ``batches`` (``grad_accum`` micro-batches a step) with the plainest
     loop, marking the time after each step."""
     model = build_lm(design, config, seed=0)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=rung.lr, betas=(0.9, 0.95), weight_decay=rung.weight_decay
-    )
+    # nanoGPT's grouping, the same as the trainer's: decay matrices, not gains and biases
+    params = list(model.parameters())
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": rung.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=rung.lr, betas=(0.9, 0.95))
     model.train()
     accum = rung.grad_accum
     for i in range(0, len(batches), accum):
