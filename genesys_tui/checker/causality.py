@@ -12,6 +12,8 @@ shows) and falls back to float32; in training and evaluation mode both.
 
 from __future__ import annotations
 
+import linecache
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +21,9 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
-from genesys_tui.checker.locate import UnitRef, index_units
+from genesys_tui.checker.locate import Place, UnitRef, index_units
 from genesys_tui.checker.report import ERROR, WARNING, Finding
 from genesys_tui.checker.runtime import RuntimeContext, exception_finding
 from genesys_tui.units.base import Unit
@@ -122,6 +125,51 @@ def _leak(a: torch.Tensor, b: torch.Tensor, points: list[int], tol: float
     return None
 
 
+class OpTrace(TorchFunctionMode):
+    """Every torch function called from unit file ``filename`` (the innermost unit-code frame
+    of the call), with the line and the time-indexed tensors it returned, in call order."""
+
+    def __init__(self, filename: str, B: int, T: int) -> None:
+        super().__init__()
+        self.filename, self.B, self.T = filename, B, T
+        self.ops: list[tuple[int, dict[str, torch.Tensor]]] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+                           ) -> Any:  # fmt: skip
+        out = func(*args, **(kwargs or {}))
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename != self.filename:
+            frame = frame.f_back  # type: ignore[assignment]
+        if frame is not None:
+            tensors = dict(_time_tensors("out", out, self.B, self.T))
+            if tensors:
+                self.ops.append((frame.f_lineno, tensors))
+        return out
+
+
+def _leak_line(model: nn.Module, ids: torch.Tensor, changed: torch.Tensor, points: list[int],
+               tol: float, dtype: torch.dtype, filename: str) -> int | None:  # fmt: skip
+    """The line of ``filename`` whose torch op first returns a tensor that depends on the
+    future, replaying both batches op by op; None when no op there does."""
+    B, T = ids.shape
+    traces = [OpTrace(filename, B, T), OpTrace(filename, B, T)]
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.no_grad():
+            for trace, batch in zip(traces, (ids, changed), strict=True):
+                with trace:
+                    model(batch)
+    finally:
+        torch.set_default_dtype(previous)
+    for (line_a, a), (line_b, b) in zip(traces[0].ops, traces[1].ops, strict=False):
+        if line_a != line_b:
+            return None  # control flow depends on the data
+        if any(_leak(t, b[k], points, tol) for k, t in a.items() if k in b):
+            return line_a
+    return None
+
+
 Run = tuple[torch.Tensor, torch.Tensor, list[Event], list[Event]]
 
 
@@ -173,7 +221,16 @@ def stage_causality(ctx: RuntimeContext) -> list[Finding]:
         culprit = _first_leak(first, second, points, tol)
         if logits_leak is None and culprit is None:
             continue
-        findings.append(_finding(ctx, mode, logits_leak, culprit, tol))
+        place = None
+        if culprit is not None and culprit[0].culprit is not None:
+            ref = culprit[0].culprit
+            filename = next(f for f, rel in ctx.files.items() if rel == ref.file)
+            dtype = torch.float64 if tol == cfg.causality_tol64 else torch.float32
+            line = _leak_line(model, ids, changed, points, tol, dtype, filename)
+            if line is not None:
+                code = linecache.getline(filename, line).rstrip() or None
+                place = Place(ref.file, line, code, ref.uid)
+        findings.append(_finding(ctx, mode, logits_leak, culprit, tol, place))
         if logits_leak is not None:
             break
     model.float()
@@ -196,7 +253,8 @@ def _first_leak(first: list[Event], second: list[Event], points: list[int], tol:
 
 
 def _finding(ctx: RuntimeContext, mode: str, logits_leak: tuple[int, float] | None,
-             culprit: tuple[Event, str, int, float] | None, tol: float) -> Finding:  # fmt: skip
+             culprit: tuple[Event, str, int, float] | None, tol: float,
+             place: Place | None) -> Finding:  # fmt: skip
     where = ""
     ref = None
     if culprit is not None:
@@ -222,9 +280,9 @@ def _finding(ctx: RuntimeContext, mode: str, logits_leak: tuple[int, float] | No
             f"{change:.1e} (tolerance {tol:.0e} relative) when only tokens after {t} "
             f"change{where}"
         )
-        return ctx.finding("causality", message, HINT, ERROR, ref=ref)
+        return ctx.finding("causality", message, HINT, ERROR, place=place, ref=ref)
     message = (
         f"a value depends on future tokens in {mode} mode although the logits do not"
         f"{where}; nothing reads it yet, but the next unit that does will leak"
     )
-    return ctx.finding("causality", message, HINT, WARNING, ref=ref)
+    return ctx.finding("causality", message, HINT, WARNING, place=place, ref=ref)
