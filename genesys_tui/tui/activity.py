@@ -1,0 +1,107 @@
+"""What the loop's workers are doing, folded from its events: plain data the panels render.
+
+Jobs are keyed by what they work on: ``design:<session>`` (a designer making design n),
+``check:<design>`` and ``train:<design>@<rung>``. A job starts with the event that announces it
+and ends with the event that reports its result. Times come from the events' own stamps; only
+the rendering asks what time it is now, so folding the same events gives the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genesys_tui.evolve import events as ev
+
+
+@dataclass
+class Job:
+    key: str
+    kind: str  # design, check, train
+    design: str  # design id (a session name while designing)
+    rung: str = ""
+    started: float = 0.0  # Unix seconds, from the announcing event
+    step: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    tokens_per_second: float = 0.0
+    elapsed: float = 0.0  # seconds of training, as the trainer reports it
+
+    @property
+    def fraction(self) -> float | None:
+        """Share of the job done, where it is known (training), else None."""
+        return self.step / self.total_steps if self.total_steps else None
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far (training only)."""
+        if not self.total_steps or not self.step or self.elapsed <= 0:
+            return None
+        return self.elapsed / self.step * (self.total_steps - self.step)
+
+
+@dataclass
+class Activity:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    state: str = "idle"  # the loop's: idle, running, paused, stopping, finished
+    message: str = ""
+    cost_usd: float | None = None  # the loop's running total, once it reported one
+    errors: list[str] = field(default_factory=list)
+    verifying: dict[str, int] = field(default_factory=dict)  # rung -> trainings in flight
+
+    def apply(self, event: ev.Event) -> bool:
+        """Fold one event in; return whether anything shown changed."""
+        if isinstance(event, ev.Dialogue):
+            key = f"design:{event.session}"
+            if key in self.jobs:
+                return False
+            self.jobs[key] = Job(key, "design", event.session or "designer", started=event.ts)
+        elif isinstance(event, ev.DesignProposed | ev.DesignCommitted):
+            # A design ends its session with DesignProposed; a failed one only gets committed.
+            ends = isinstance(event, ev.DesignProposed) or event.status == "failed"
+            designs = [k for k in self.jobs if k.startswith("design:")]
+            if ends and designs:
+                del self.jobs[designs[0]]  # designers finish in the order they started, mostly
+        elif isinstance(event, ev.WorkerStatus) and event.state == "checking":
+            key = f"check:{event.job}"
+            self.jobs[key] = Job(key, "check", event.job, started=event.ts)
+        elif isinstance(event, ev.CheckFinished):
+            self.jobs.pop(f"check:{event.design}", None)
+        elif isinstance(event, ev.RungStarted):
+            key = f"train:{event.design}@{event.rung}"
+            self.jobs[key] = Job(key, "train", event.design, event.rung, started=event.ts)
+            self.verifying[event.rung] = self.verifying.get(event.rung, 0) + 1
+        elif isinstance(event, ev.TrainingProgress):
+            key = f"train:{event.design}@{event.rung}"
+            job = self.jobs.setdefault(
+                key, Job(key, "train", event.design, event.rung, started=event.ts)
+            )
+            job.step, job.total_steps = event.step, event.total_steps
+            job.loss, job.tokens_per_second = event.loss, event.tokens_per_second
+            job.elapsed = event.elapsed
+        elif isinstance(event, ev.RungFinished):
+            if self.jobs.pop(f"train:{event.design}@{event.rung}", None) is not None:
+                self.verifying[event.rung] = max(self.verifying.get(event.rung, 1) - 1, 0)
+        elif isinstance(event, ev.LoopState):
+            self.state, self.message = event.state, event.message
+            if event.state == "finished":
+                self.jobs.clear()
+                self.verifying.clear()
+        elif isinstance(event, ev.CostUpdate):
+            self.cost_usd = event.total_usd
+        elif isinstance(event, ev.LoopError):
+            self.errors = [*self.errors, event.message][-20:]
+        else:
+            return False
+        return True
+
+
+def duration(seconds: float | None) -> str:
+    """``42s``, ``3m05s``, ``2h04m``; ``-`` when unknown."""
+    if seconds is None or seconds < 0:
+        return "-"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"

@@ -1,0 +1,141 @@
+"""Everything the design inspector shows, read in one go (off the UI thread): plain data.
+
+The unit tree is read from ``design.json`` as data, tolerating a design that does not load (a
+rejected or failed one is inspected too); unit code is text, highlighted, never run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from genesys_tui.store.records import DesignRecord
+from genesys_tui.tui.catalog import Catalog
+from genesys_tui.tui.curves import Curve, CurveLog, curve_of
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    depth: int
+    slot: str | None  # the slot of the parent it fills (None for a root)
+    uid: str
+    cls: str
+    role: str
+    args: dict[str, Any]
+    file: str
+
+
+@dataclass(frozen=True)
+class RungDetail:
+    rung: str
+    ok: bool
+    scores: dict[str, float]
+    evals: dict[str, float]
+    seconds: float
+    tokens: int
+    params: int
+    reason: str
+    curve: Curve
+
+
+@dataclass(frozen=True)
+class DesignDetails:
+    record: DesignRecord
+    summary: str
+    files: dict[str, str]
+    units: list[UnitLine]
+    unit_error: str  # why the unit tree could not be read, if it could not
+    diffs: dict[str, str]  # parent id (or "" for a root: against nothing) -> unified diff
+    check: dict[str, Any] | None
+    rungs: list[RungDetail] = field(default_factory=list)
+    other_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def code_files(self) -> list[str]:
+        return sorted(p for p in self.files if p.endswith(".py"))
+
+
+def unit_lines(design_json: str) -> tuple[list[UnitLine], str]:
+    """The unit tree of a design.json text, depth first; ([], why) when it cannot be read."""
+    try:
+        data = json.loads(design_json)
+        units = data["units"]
+        roots = data["root"] if isinstance(data["root"], list) else [data["root"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        return [], f"design.json cannot be read: {exc}"
+    out: list[UnitLine] = []
+    seen: set[str] = set()
+    stack: list[tuple[int, str | None, str]] = [(0, None, r) for r in reversed(roots)]
+    while stack:
+        depth, slot, uid = stack.pop()
+        node = units.get(uid) if isinstance(units, dict) else None
+        if not isinstance(node, dict) or uid in seen:
+            out.append(UnitLine(depth, slot, str(uid), "?", "?", {}, ""))
+            continue
+        seen.add(uid)
+        out.append(
+            UnitLine(
+                depth,
+                slot,
+                uid,
+                str(node.get("class", "?")),
+                str(node.get("role", "?")),
+                dict(node.get("args") or {}),
+                str(node.get("file", "")),
+            )
+        )
+        children = node.get("children") or {}
+        for child_slot, child in reversed(list(children.items())):
+            stack.append((depth + 1, child_slot, str(child)))
+    return out, ""
+
+
+def load_details(
+    catalog: Catalog, design: str, rungs: list[str], curves: CurveLog | None
+) -> DesignDetails:
+    """Read a design's files, results and diffs; ``rungs`` orders the rung sections."""
+    record = catalog.fresh(design)
+    files = catalog.files(record.id)
+    results = catalog.results(record.id)
+    units, unit_error = unit_lines(files.get("design.json", ""))
+    if record.parents:
+        diffs = {p: catalog.diff(record.id, p) for p in record.parents}
+    else:
+        diffs = {"": catalog.diff(record.id)}
+    rung_names = [k.partition(":")[2] for k in results if k.startswith("rung:")]
+    order = {r: i for i, r in enumerate(rungs)}
+    rung_names.sort(key=lambda r: (order.get(r, len(order)), r))
+    details = []
+    for rung in rung_names:
+        payload = results[f"rung:{rung}"]
+        detail = payload.get("detail") or {}
+        details.append(
+            RungDetail(
+                rung=rung,
+                ok=bool(detail.get("ok", True)) and bool(payload.get("scores")),
+                scores=dict(payload.get("scores", {})),
+                evals={
+                    k: float(v)
+                    for k, v in (detail.get("evals") or {}).items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                },
+                seconds=float(payload.get("seconds", 0.0)),
+                tokens=int(payload.get("tokens", 0)),
+                params=int(payload.get("params", 0)),
+                reason=str(detail.get("reason", "")),
+                curve=curve_of(payload, curves, record.id, rung),
+            )
+        )
+    others = {k: v for k, v in results.items() if not k.startswith("rung:") and k != "check"}
+    return DesignDetails(
+        record=record,
+        summary=catalog.summary(record.id),
+        files=files,
+        units=units,
+        unit_error=unit_error,
+        diffs=diffs,
+        check=results.get("check"),
+        rungs=details,
+        other_results=others,
+    )

@@ -1,0 +1,107 @@
+"""The evolution run a dashboard drives: opened like ``genesys evolve`` opens one, watched
+through its event bus, controlled by start, pause and stop.
+
+The loop itself runs in a thread the dashboard gives it (``run()`` blocks until the loop ends);
+every check and verification runs in child processes of the loop's runner, so untrusted design
+code never runs in the dashboard's process. Events reach ``on_event`` on the loop's threads;
+the dashboard hands them to its UI thread. Training progress (one event per optimiser step)
+is thinned to ``progress_seconds`` per job for the UI, and every step's loss is kept in the
+namespace's curve log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from genesys_tui.evolve import events as ev
+from genesys_tui.evolve.loop import EvolutionLoop
+from genesys_tui.evolve.session import Run, open_run
+from genesys_tui.evolve.settings import EvolveConfig
+from genesys_tui.tui.curves import CurveLog, curves_dir
+
+
+class LiveRun:
+    """One namespace's evolution run, opened on demand and reopened (resumed) after a stop."""
+
+    def __init__(
+        self,
+        config: EvolveConfig,
+        root: Path,
+        on_event: Callable[[ev.Event], None],
+        progress_seconds: float = 0.25,
+    ) -> None:
+        self.config = config
+        self.root = Path(root)
+        self.path = self.root / config.namespace
+        self.on_event = on_event
+        self.progress_seconds = progress_seconds
+        self.curves = CurveLog(curves_dir(self.path))
+        self.run_handle: Run | None = None
+        self.reason = ""  # why the last run ended
+        self._lock = threading.Lock()
+        self._last_progress: dict[str, float] = {}
+        self.start_paused = False
+
+    @property
+    def loop(self) -> EvolutionLoop | None:
+        return self.run_handle.loop if self.run_handle is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.run_handle is not None
+
+    def open(self) -> EvolutionLoop:
+        """Create or resume the namespace and set the loop up (not started). Idempotent."""
+        with self._lock:
+            if self.run_handle is None:
+                exists = (self.path / ".git").is_dir()
+                self.run_handle = open_run(self.config, resume=exists, root=self.root)
+                self.run_handle.bus.subscribe(self._forward)
+                if self.start_paused:
+                    self.run_handle.loop.pause(True)
+            return self.run_handle.loop
+
+    def run(self) -> str:
+        """Open if needed, run the loop to its end, then close the run; return why it ended.
+
+        Blocks: call it from a worker thread.
+        """
+        loop = self.open()
+        try:
+            self.reason = loop.run()
+        finally:
+            with self._lock:
+                handle, self.run_handle = self.run_handle, None
+            if handle is not None:
+                handle.close()
+        return self.reason
+
+    def pause(self, paused: bool) -> bool:
+        """Pause or resume; False when no run is open."""
+        loop = self.loop
+        if loop is None:
+            return False
+        loop.pause(paused)
+        return True
+
+    def stop(self, abandon: bool = False) -> bool:
+        """Finish the jobs in flight and stop (``abandon``: kill them, a resume reruns them)."""
+        loop = self.loop
+        if loop is None:
+            return False
+        loop.stop(abandon=abandon)
+        return True
+
+    def _forward(self, event: ev.Event) -> None:
+        if isinstance(event, ev.TrainingProgress):
+            self.curves.record(event)
+            key = f"{event.design}@{event.rung}"
+            now = time.monotonic()
+            last = event.step >= event.total_steps > 0
+            if not last and now - self._last_progress.get(key, 0.0) < self.progress_seconds:
+                return
+            self._last_progress[key] = now
+        self.on_event(event)

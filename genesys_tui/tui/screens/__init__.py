@@ -1,0 +1,1 @@
+"""The dashboard's screens: the main screen and the design inspector."""

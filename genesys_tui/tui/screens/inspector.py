@@ -1,0 +1,214 @@
+"""The design inspector (Enter on a design): proposal and review, the unit tree, each unit's
+code, the diff against each parent, the checker's findings, and per rung the loss curve and
+the evaluation table. Everything is read off the UI thread; code is highlighted, never run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Markdown,
+    Static,
+    TabbedContent,
+    TabPane,
+    Tree,
+)
+
+from genesys_tui.tui.details import DesignDetails, RungDetail
+from genesys_tui.tui.widgets.palette import colours, glyph, signed
+from genesys_tui.tui.widgets.plot import LossPlot
+
+TABS = (
+    ("proposal", "Proposal", "p"),
+    ("units", "Units", "u"),
+    ("code", "Code", "c"),
+    ("diff", "Diff", "d"),
+    ("checks", "Checks", "k"),
+    ("rungs", "Rungs", "l"),
+)
+
+
+class InspectorScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "back"),
+        *(Binding(key, f"tab('{tab}')", title) for tab, title, key in TABS),
+    ]
+
+    def __init__(self, design: str) -> None:
+        super().__init__()
+        self.design = design
+        self.details: DesignDetails | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static(f"loading {self.design} …", id="facts")
+        with TabbedContent(id="tabs"):
+            for tab, title, _key in TABS:
+                with TabPane(title, id=tab):
+                    yield VerticalScroll(id=f"{tab}-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.design
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    # ---- filling -----------------------------------------------------------------------------
+
+    def show(self, details: DesignDetails) -> None:
+        """Fill every tab from ``details`` (called on the UI thread once they are read)."""
+        self.details = details
+        self.query_one("#facts", Static).update(self._facts(details))
+        self._fill("proposal", self._proposal(details))
+        self._fill("units", self._units(details))
+        self._fill("code", *self._code(details))
+        self._fill("diff", *self._diffs(details))
+        self._fill("checks", *self._checks(details))
+        self._fill("rungs", *self._rungs(details))
+
+    def _fill(self, tab: str, *widgets: Any) -> None:
+        body = self.query_one(f"#{tab}-body", VerticalScroll)
+        body.remove_children()
+        body.mount_all(widgets)
+
+    def _facts(self, d: DesignDetails) -> Text:
+        r = d.record
+        palette = colours(self.app)
+        status = "seed" if r.origin == "seed" else r.status
+        text = Text.assemble(glyph(status, palette), " ", (r.id, "bold"), f"  {r.title}\n")
+        created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r.created))
+        text.append(
+            f"{r.status} · {r.origin} of {', '.join(r.parents) or 'nothing'} · by {r.designer}"
+            f" · {created} · cost ${r.cost_usd:.2f} · fitness "
+        )
+        text.append_text(signed(r.fitness, palette))
+        if r.reason:
+            text.append(f"\n{r.reason}", style=palette["bad"])
+        return text
+
+    @staticmethod
+    def _proposal(d: DesignDetails) -> Markdown:
+        parts = [d.files.get("proposal.md") or f"# {d.record.title}\n\n{d.summary}"]
+        if d.files.get("review.md"):
+            parts.append("---\n\n# Review\n\n" + d.files["review.md"])
+        if d.files.get("FAILURE.md"):
+            parts.append("---\n\n" + d.files["FAILURE.md"])
+        return Markdown("\n\n".join(parts))
+
+    @staticmethod
+    def _units(d: DesignDetails) -> Tree[str] | Static:
+        if not d.units:
+            return Static(d.unit_error or "this design has no units")
+        tree: Tree[str] = Tree(Text(d.record.name, style="bold"), id="unit-tree")
+        tree.show_root = True
+        stack = [tree.root]
+        for line in d.units:
+            del stack[line.depth + 1 :]
+            args = ", ".join(f"{k}={v}" for k, v in line.args.items())
+            label = Text.assemble(
+                (f"{line.slot}: " if line.slot else "", "dim"),
+                (line.uid, "bold"),
+                f" = {line.cls} ",
+                (f"({line.role})", "dim"),
+                f" {args}" if args else "",
+            )
+            stack.append(stack[-1].add(label, data=line.file, expand=True))
+        tree.root.expand_all()
+        return tree
+
+    def _syntax_theme(self) -> str:
+        return "monokai" if self.app.current_theme.dark else "default"
+
+    def _code(self, d: DesignDetails) -> list[Static]:
+        out: list[Static] = []
+        for path in d.code_files:
+            out.append(Static(Text(path, style="bold"), classes="file-title"))
+            out.append(
+                Static(
+                    Syntax(d.files[path], "python", line_numbers=True, theme=self._syntax_theme())
+                )
+            )
+        return out or [Static("this design has no unit code")]
+
+    def _diffs(self, d: DesignDetails) -> list[Static]:
+        out: list[Static] = []
+        for parent, diff in d.diffs.items():
+            title = f"against {parent}" if parent else "the whole design (a root has no parent)"
+            out.append(Static(Text(title, style="bold"), classes="file-title"))
+            out.append(Static(Syntax(diff or "(no changes)", "diff", theme=self._syntax_theme())))
+        return out
+
+    @staticmethod
+    def _checks(d: DesignDetails) -> list[Any]:
+        if d.check is None:
+            return [Static("not checked yet")]
+        verdict = "passed" if d.check.get("ok") else "rejected"
+        seconds = d.check.get("seconds")
+        head = f"**{verdict}**" + (f" in {seconds:.1f} s" if seconds is not None else "")
+        head += f": {d.check.get('summary', '')}"
+        findings = d.check.get("findings") or []
+        if not findings:
+            return [Markdown(head + "\n\nNo findings.")]
+        table: DataTable[str] = DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+        table.add_columns("severity", "check", "where", "message", "hint")
+        for f in findings:
+            where = f.get("file") or f.get("unit") or f.get("stage") or ""
+            if f.get("line"):
+                where += f":{f['line']}"
+            table.add_row(
+                str(f.get("severity", "")),
+                str(f.get("check", "")),
+                where,
+                str(f.get("message", "")),
+                str(f.get("hint", "")),
+            )
+        return [Markdown(head), table]
+
+    def _rungs(self, d: DesignDetails) -> list[Any]:
+        if not d.rungs:
+            return [Static("not verified at any rung yet")]
+        out: list[Any] = []
+        for rung in d.rungs:
+            out.append(Static(self._rung_title(rung), classes="file-title"))
+            out.append(LossPlot(rung.curve))
+            out.append(self._scores(rung))
+        return out
+
+    @staticmethod
+    def _rung_title(rung: RungDetail) -> Text:
+        text = Text(rung.rung, style="bold")
+        if not rung.ok:
+            return text.append(f"  failed: {rung.reason}")
+        text.append(f"  {rung.seconds:.0f} s")
+        if rung.tokens:
+            text.append(f" · {rung.tokens:,} tokens")
+        if rung.params:
+            text.append(f" · {rung.params:,} parameters")
+        return text
+
+    @staticmethod
+    def _scores(rung: RungDetail) -> Vertical:
+        table: DataTable[str] = DataTable(cursor_type="none", classes="scores")
+        table.add_columns("metric", "value")
+        for name, value in sorted(rung.scores.items()):
+            table.add_row(name, f"{value:.4f}")
+        for name, value in sorted(rung.evals.items()):
+            if f"eval/{name}" not in rung.scores:
+                table.add_row(f"eval/{name}", f"{value:.4f}")
+        return Vertical(table, classes="rung")
