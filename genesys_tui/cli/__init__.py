@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from genesys_tui import __version__
+from genesys_tui.cli import dashboard
 from genesys_tui.errors import GenesysError
 
 #: Subcommand modules, in the order ``genesys --help`` lists them.
@@ -26,9 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genesys",
         description="Discover new language-model block designs: design, check, train, evolve.",
-        epilog="With no command, genesys opens the dashboard (once it exists; for now, this help).",
+        epilog="With no command, genesys opens the dashboard (in a terminal; else this help).",
     )
     parser.add_argument("--version", action="version", version=f"genesys {__version__}")
+    dashboard.add_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"genesys_tui.cli.{name.replace('-', '_')}").register(sub)
@@ -40,8 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
-        parser.print_help()
-        return 0
+        if not dashboard.has_terminal():  # nothing to draw a dashboard on: say what there is
+            parser.print_help()
+            return 0
+        func = dashboard.open_dashboard
     try:
         return int(func(args) or 0)
     except GenesysError as exc:
