@@ -115,7 +115,7 @@ class GenesysApp(App[None]):
         self.theme = self.initial_theme
         await self.push_screen(self.main)
         self._show_state()
-        self._open(self.path)
+        self._open(self.path, start=self.live is not None)
         if self.config.refresh_seconds > 0:
             self.set_interval(self.config.refresh_seconds, self._refresh_dirty)
             self.set_interval(1.0, self._tick)
@@ -125,16 +125,18 @@ class GenesysApp(App[None]):
         return self.live is not None and self.path == self.live.path
 
     @work(thread=True, exclusive=True, group="open")
-    def _open(self, path: Path) -> None:
+    def _open(self, path: Path, start: bool = False) -> None:
+        """Read the namespace at ``path``; with ``start``, open the live run there (creating
+        the namespace if needed) and start its loop once the designs are shown."""
         try:
-            if self.live is not None and path == self.live.path:
+            if start and self.live is not None and path == self.live.path:
                 self.live.open()
             catalog = Catalog(path)
             records = catalog.records()
         except GenesysError as exc:
             self.call_from_thread(self._open_failed, path, exc)
             return
-        self.call_from_thread(self._opened, catalog, records)
+        self.call_from_thread(self._opened, catalog, records, start)
         events = ev.read_events(path / ".git" / "genesys" / "events.jsonl")
         self.call_from_thread(self._replay, events[-400:])
 
@@ -146,7 +148,7 @@ class GenesysApp(App[None]):
             return
         self.notify(str(exc), severity="error", timeout=10)
 
-    def _opened(self, catalog: Catalog, records: list[DesignRecord]) -> None:
+    def _opened(self, catalog: Catalog, records: list[DesignRecord], start: bool) -> None:
         if self.catalog is not None:
             self.catalog.close()
         self.catalog = catalog
@@ -156,7 +158,7 @@ class GenesysApp(App[None]):
         self._show_state()
         for notice in catalog.notices:
             self.notify(notice, timeout=8)
-        if self.viewing_live and self._loop_done.is_set():
+        if start and self.viewing_live and self._loop_done.is_set():
             self._run_loop()
 
     def _replay(self, events: list[ev.Event]) -> None:
@@ -310,7 +312,7 @@ class GenesysApp(App[None]):
             self._show_state()
             return
         if not self.viewing_live:
-            self._open(live.path)
+            self._open(live.path, start=True)
             return
         self._run_loop()
         self._show_state()

@@ -147,6 +147,10 @@ async def test_pause_resume_and_new_designs_appear_while_the_loop_runs(pilot_ns:
         await pilot.press("p")
         assert app.live.loop.paused  # type: ignore[union-attr]
         await until(pilot, lambda: "paused" in app.screen.sub_title)
+        await pilot.press("x", "x")  # stop, then abandon the check in flight
+        await until(pilot, lambda: "stopped" in app.screen.sub_title)
+        await pilot.pause(0.5)
+        assert app.live.loop is None  # a finished run is not restarted behind the user's back
     # Leaving the dashboard stops the loop and releases the namespace's writer lock.
     with DesignsRepo.open(pilot_ns, writer=True) as repo:
         assert len(repo.records()) == 5

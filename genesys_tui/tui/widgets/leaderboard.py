@@ -77,11 +77,6 @@ class Leaderboard(ScrollView, can_focus=True):
             super().__init__()
             self.design = design
 
-    class Highlighted(Message):
-        def __init__(self, design: str | None) -> None:
-            super().__init__()
-            self.design = design
-
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.rows_by_id: dict[str, BoardRow] = {}
@@ -176,7 +171,6 @@ class Leaderboard(ScrollView, can_focus=True):
         else:  # only the two rows whose highlight changed are drawn again
             self.refresh_lines(old - top + 1)
             self.refresh_lines(new - top + 1)
-        self.post_message(self.Highlighted(self.highlighted_design))
 
     def action_cursor(self, delta: int) -> None:
         if self.shown:
