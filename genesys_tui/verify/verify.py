@@ -25,7 +25,7 @@ from genesys_tui.verify.ladder import Rung, builtin_ladders, find_rung
 
 #: Rungs with fewer training tokens than this evaluate on fewer generated pairs, so that
 #: evaluation does not cost more than the seconds of training it judges.
-SMALL_RUNG_TOKENS = 200_000
+SMALL_RUNG_TOKENS = 150_000
 
 
 @dataclass(frozen=True)
