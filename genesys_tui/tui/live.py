@@ -44,6 +44,13 @@ class LiveRun:
         self._lock = threading.Lock()
         self._last_progress: dict[str, float] = {}
         self.start_paused = False
+        # Textual swaps sys.stderr for an object whose fileno() is -1, and multiprocessing's
+        # resource tracker hands that fd to its child, which fails ("bad value(s) in
+        # fds_to_keep"). Started here, before the app runs, a runner that uses
+        # multiprocessing works inside the dashboard too.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
 
     @property
     def loop(self) -> EvolutionLoop | None:
