@@ -12,6 +12,9 @@ LIBRARY = REPO / "library"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Tests use tiny tensors: one thread each avoids oversubscribing the cores when test processes
+# and their children (checker sandboxes, runner jobs) run side by side.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

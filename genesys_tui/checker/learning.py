@@ -3,6 +3,7 @@ fit one small batch (the loss falls and every parameter receives a gradient)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import torch
@@ -46,7 +47,19 @@ def stage_determinism(ctx: RuntimeContext) -> list[Finding]:
                 message += f"; the first unit to differ is {ref.uid!r} ({ref.cls}, block "
                 message += f"{ref.layer})"
             return [ctx.finding("determinism", message, hint, ref=ref)]
+    ctx.figures["fingerprint"] = functional_fingerprint(runs[0][0])
     return []
+
+
+def functional_fingerprint(logits: torch.Tensor) -> str:
+    """A hash of what a design computes: its logits, seeded build, fixed input, rounded.
+
+    The evolution loop's novelty gate compares these: a renamed unit, an argument no code
+    reads or reformatted source give the same fingerprint. Rounding keeps summation-order noise
+    from splitting one function into two.
+    """
+    rounded = torch.round(logits.detach().double() * 1e5).to(torch.int64)
+    return hashlib.sha256(rounded.cpu().numpy().tobytes()).hexdigest()
 
 
 Call = tuple[UnitRef, torch.Tensor | None, torch.Tensor | None]

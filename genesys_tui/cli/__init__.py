@@ -18,9 +18,10 @@ from genesys_tui.cli import dashboard
 from genesys_tui.errors import GenesysError
 
 #: Subcommand modules, in the order ``genesys --help`` lists them.
-COMMANDS = ["library", "show", "check", "bench", "log", "diff", "tree", "index"]
-COMMANDS += ["train"]
-COMMANDS += ["eval", "verify", "lm-eval"]
+COMMANDS = [
+    "library", "show", "check", "train", "verify", "eval", "lm-eval", "evolve", "stats",
+    "log", "diff", "tree", "index", "bench",
+]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

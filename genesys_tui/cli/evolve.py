@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="one job at a time, so the same seed replays the same run",
     )
+    p.add_argument("--no-verify", action="store_true", help="design and check only; no training")
+    p.add_argument("--pairs", type=int, default=0,
+                   help="generated minimal pairs per phenomenon at evaluation (0: by rung)")
     p.add_argument("--resume", action="store_true", help="continue an existing namespace")
     p.add_argument("--quiet", action="store_true", help="print only the leaderboard")
     p.set_defaults(func=run)
@@ -93,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         max_usd=args.max_usd,
         seed=args.seed,
         sync=args.sync,
+        verify=not args.no_verify,
+        verify_pairs=args.pairs,
     )
     handle = open_run(config, resume=args.resume, root=args.designs_dir)
     handle.bus.subscribe(_printer(args.quiet))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from genesys_tui.cli._repo_args import add_repo_options, open_repo
 from genesys_tui.design import Design
+from genesys_tui.errors import DesignError, GenesysError
 
 if TYPE_CHECKING:
     from genesys_tui.store.repo import DesignsRepo
@@ -48,9 +49,23 @@ def run(args: argparse.Namespace) -> int:
     if local and not (args.namespace or args.repo):
         print(format_tree(load_design(args.design)))
         return 0
-    with open_repo(args) as repo:
+    try:
+        repo_cm = open_repo(args)
+    except GenesysError as exc:
+        raise DesignError(
+            f"no such design directory or library design ({', '.join(_library_names())}); "
+            f"to show a design of an evolution run, name its namespace: {exc}",
+            args.design,
+        ) from None
+    with repo_cm as repo:
         print(format_repo_design(repo, args.design))
     return 0
+
+
+def _library_names() -> list[str]:
+    from genesys_tui.resources import library_designs
+
+    return [p.name for p in library_designs()]
 
 
 def format_repo_design(repo: DesignsRepo, design: str) -> str:

@@ -1,8 +1,10 @@
-"""The child side of a runner job: ``python -m genesys_tui.evolve.job REQUEST.json``.
+"""The child side of a runner job.
 
-Reads {"func": "module:function", "kwargs": {...}, "result": PATH}, calls the function (passing
-``progress=`` when it takes one: each call writes a JSON line to the pipe named by
-GENESYS_PROGRESS_FD), and writes {"ok", "value" | "error", "seconds"} atomically to PATH.
+A request is {"func": "module:function", "kwargs": {...}, "result": PATH}: call the function
+(passing ``progress=`` when it takes one) and write {"ok", "value" | "error", "seconds"}
+atomically to PATH. The runner calls ``run_request`` in a forked child; ``python -m
+genesys_tui.evolve.job REQUEST.json`` runs one request by hand, progress going to the file
+descriptor named by GENESYS_PROGRESS_FD if set.
 """
 
 from __future__ import annotations
@@ -39,15 +41,14 @@ def _takes_progress(func: Any) -> bool:
         return False
 
 
-def main(argv: list[str]) -> int:
-    request = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+def run_request(request: dict[str, Any], progress: Any = None) -> None:
+    """Call the requested function and write its result file atomically."""
     out = Path(request["result"])
     t0 = time.monotonic()
     module_name, func_name = request["func"].split(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         kwargs = dict(request["kwargs"])
-        progress = _progress_writer()
         if progress is not None and _takes_progress(func):
             kwargs["progress"] = progress
         value = func(**kwargs)
@@ -62,6 +63,11 @@ def main(argv: list[str]) -> int:
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(result, default=str), encoding="utf-8")
     os.replace(tmp, out)
+
+
+def main(argv: list[str]) -> int:
+    """Run one request file in this process (for debugging a job by hand)."""
+    run_request(json.loads(Path(argv[1]).read_text(encoding="utf-8")), _progress_writer())
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.designer import Designer, DesignFailure, DesignRequest, Parent, Proposal
 from genesys_tui.evolve.draft import structural_hash
+from genesys_tui.evolve.jobs import run_check
 from genesys_tui.evolve.population import Population, member_from_store
 from genesys_tui.evolve.runner import Job, JobResult, Runner
 from genesys_tui.evolve.schedule import next_verification, rung_budgets
@@ -63,6 +64,9 @@ class EvolutionLoop:
         self._futures: dict[Future[Any], _InFlight] = {}
         self._design_pool = ThreadPoolExecutor(
             max(config.design_workers, 1), thread_name_prefix="genesys-designer"
+        )
+        self._check_pool = ThreadPoolExecutor(
+            max(config.design_workers, 1), thread_name_prefix="genesys-checker"
         )
         self._stop = threading.Event()  # abandon in-flight jobs
         self._finishing = threading.Event()  # start nothing new, finish what runs
@@ -182,6 +186,8 @@ class EvolutionLoop:
                 return
 
     def _submit_due_verification(self) -> bool:
+        if not self.config.verify:
+            return False
         in_flight = {(f.design, f.rung) for f in self._futures.values() if f.kind == "verify"}
         job = next_verification(
             self.population.progress(), self.rungs, self.budgets, in_flight, self.config.rung_ratio
@@ -313,20 +319,28 @@ class EvolutionLoop:
                 (out / rel).write_text(text, encoding="utf-8")
         return out
 
+    def _check_rung(self) -> str | None:
+        # The checker sizes its parameter budget by a rung of the built-in ladders.
+        return self.rungs[0] if self.rungs and self.config.ladder in ("cpu", "paper") else None
+
     def _submit_check(self, design_id: str) -> None:
-        job = Job(
-            f"check-{design_id}",
-            "genesys_tui.evolve.jobs:check_job",
-            {
-                "design_dir": str(self._design_dir(design_id)),
-                "ladder": self.config.ladder,
-                "rung": self.rungs[0] if self.rungs else None,
-            },
-            pool="design",
-            timeout=self.config.check_timeout,
-        )
+        design_dir = str(self._design_dir(design_id))
         self.bus.emit(ev.WorkerStatus(worker="checker", state="checking", job=design_id))
-        self._futures[self.runner.submit(job)] = _InFlight("check", design_id)
+        fut = self._check_pool.submit(self._check, design_id, design_dir)
+        self._futures[fut] = _InFlight("check", design_id)
+
+    def _check(self, design_id: str, design_dir: str) -> JobResult:
+        t0 = time.monotonic()
+        try:
+            value = run_check(design_dir, self._check_rung())
+        except Exception as exc:  # the checker could not run: record it, keep going
+            return JobResult(
+                f"check-{design_id}",
+                False,
+                error=f"{type(exc).__name__}: {exc}",
+                seconds=time.monotonic() - t0,
+            )
+        return JobResult(f"check-{design_id}", True, value, seconds=time.monotonic() - t0)
 
     def _handle_check(self, design_id: str, result: JobResult) -> None:
         value = result.value or {}
@@ -365,6 +379,7 @@ class EvolutionLoop:
                 "rung": rung,
                 "ladder": self.config.ladder,
                 "seed": self.config.seed,
+                "pairs": self.config.verify_pairs,
             },
             pool="verify",
             timeout=self.config.verify_timeout,

@@ -1,10 +1,12 @@
 """Runners: where jobs (check a design, verify it at a rung) run.
 
 A job names a function (``"module:function"``) and JSON keyword arguments. ``LocalRunner`` runs
-every job in a fresh child process (``python -m genesys_tui.evolve.job``) with a wall-clock
-timeout, in pools of worker slots ("design", "verify"). The child streams progress as JSON lines
-on a dedicated pipe and writes its result atomically to a file named by the job id: a job whose
-result file exists is not run again, so a retried or resumed job cannot write twice. Where GPUs
+every job in a child process of its own, forked from a multiprocessing fork server that has
+torch and the verifier imported already, with a wall-clock timeout, in pools of worker slots
+("design", "verify"). The child leads its own process group (a timeout kills all it started),
+sends progress over a pipe, sends its output to a log file beside the result, and writes its
+result atomically to a file named by the job id: a job whose result file exists is not run
+again, so a retried or resumed job cannot write twice. Where GPUs
 exist, each verify slot is pinned to one with ``CUDA_VISIBLE_DEVICES``.
 """
 
@@ -12,21 +14,35 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
 import queue
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Protocol
 
 ProgressFn = Callable[[dict[str, Any]], None]
+
+#: Imported once by the fork server, so that jobs start warm.
+PRELOAD = (
+    "torch",
+    "genesys_tui.checker.child",
+    "genesys_tui.evolve.jobs",
+    "genesys_tui.verify.verify",
+    "genesys_tui.verify.train",
+    "genesys_tui.verify.evals.evaluate",
+    "genesys_tui.verify.evals.lm_model",
+    "lm_eval.evaluator",
+    "lm_eval.tasks",
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class LocalRunner:
         workers: Mapping[str, int],
         gpus: int = 0,
         env: Mapping[str, str] | None = None,
+        preload: Sequence[str] = PRELOAD,
     ) -> None:
         self.results_dir = results_dir
         results_dir.mkdir(parents=True, exist_ok=True)
@@ -95,9 +112,10 @@ class LocalRunner:
                 q.put(i)
             self._slots[name] = q
         self._busy = dict.fromkeys(self.workers, 0)
-        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._procs: set[BaseProcess] = set()
         self._lock = threading.Lock()
         self._closing = False
+        self._ctx = fork_server(preload)
 
     def capacity(self, pool: str) -> int:
         return self.workers.get(pool, 0)
@@ -132,43 +150,37 @@ class LocalRunner:
             return cached
         if self._closing:
             return JobResult(job.id, False, error="runner is shutting down")
-        request = {"func": job.func, "kwargs": dict(job.kwargs), "result": str(out)}
-        fd, req_path = tempfile.mkstemp(prefix=f"{job.id}-", suffix=".json", dir=self.results_dir)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(request, fh)
-        env = {**os.environ, **self.env}
+        env = dict(self.env)
         if job.pool == "verify" and self.gpus > 0:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
-        read_fd, write_fd = os.pipe()
-        env["GENESYS_PROGRESS_FD"] = str(write_fd)
+        log = self.results_dir / f"{job.id}.log"
+        receive, send = self._ctx.Pipe(duplex=False)
+        request = {
+            "owner": os.getpid(),
+            "func": job.func,
+            "kwargs": dict(job.kwargs),
+            "result": str(out),
+            "log": str(log),
+            "env": env,
+        }
         t0 = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "genesys_tui.evolve.job", req_path],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            pass_fds=(write_fd,),
-            env=env,
-            start_new_session=True,
+        proc = self._ctx.Process(
+            target=child_main, args=(request, send), daemon=False, name=f"genesys-job-{job.id}"
         )
-        os.close(write_fd)
+        proc.start()
+        send.close()
         with self._lock:
             self._procs.add(proc)
-        reader = threading.Thread(target=_pump, args=(read_fd, on_progress), daemon=True)
+        reader = threading.Thread(target=_pump, args=(receive, on_progress), daemon=True)
         reader.start()
-        stderr = b""
-        try:
-            _, stderr = proc.communicate(timeout=job.timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
+        proc.join(job.timeout)
+        timed_out = proc.is_alive()
+        if timed_out:
             _kill_group(proc)
-            _, stderr = proc.communicate()
-            timed_out = True
-        finally:
-            with self._lock:
-                self._procs.discard(proc)
-            reader.join(timeout=5)
-            Path(req_path).unlink(missing_ok=True)
+            proc.join()
+        with self._lock:
+            self._procs.discard(proc)
+        reader.join(timeout=5)
         seconds = time.monotonic() - t0
         if timed_out:
             return JobResult(
@@ -177,12 +189,12 @@ class LocalRunner:
         result = read_result(out, job.id)
         if result is not None:
             return JobResult(job.id, result.ok, result.value, result.error, seconds)
-        tail = stderr.decode(errors="replace").strip().splitlines()[-8:]
+        tail = log.read_text(errors="replace").strip().splitlines()[-8:] if log.exists() else []
         return JobResult(
             job.id,
             False,
             seconds=seconds,
-            error=f"worker exited with status {proc.returncode}: " + "\n".join(tail),
+            error=f"worker exited with status {proc.exitcode}: " + "\n".join(tail),
         )
 
     def shutdown(self, cancel: bool = False) -> None:
@@ -214,19 +226,76 @@ def read_result(path: Path, job_id: str) -> JobResult | None:
     )
 
 
-def _pump(fd: int, on_progress: ProgressFn | None) -> None:
-    with os.fdopen(fd, "rb") as fh:
-        for line in fh:
-            if on_progress is None:
-                continue
-            try:
-                on_progress(json.loads(line))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            except Exception:  # a broken subscriber must not kill the pump
-                continue
+def _pump(receive: Connection, on_progress: ProgressFn | None) -> None:
+    while True:
+        try:
+            event = receive.recv()
+        except (EOFError, OSError):
+            break
+        if on_progress is None or not isinstance(event, dict):
+            continue
+        with contextlib.suppress(Exception):  # a broken subscriber must not kill the pump
+            on_progress(event)
+    receive.close()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+def _kill_group(proc: BaseProcess) -> None:
+    # The child made itself a process-group leader, so this also ends what it started.
+    if proc.pid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.kill()
+
+
+def fork_server(preload: Sequence[str]) -> ForkServerContext:
+    """The multiprocessing fork server every job is forked from, with ``preload`` imported once.
+
+    Jobs then start in a fraction of a second instead of importing torch each time. The server
+    is a separate process: the caller (the dashboard, say) imports none of it.
+    """
+    from multiprocessing import forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    assert isinstance(ctx, ForkServerContext)
+    ctx.set_forkserver_preload(list(preload))
+    # Start it now, before anything else in this process (the checker) starts it with a
+    # shorter preload list: the first to start the server decides what it has imported.
+    forkserver.ensure_running()
+    return ctx
+
+
+def _watch_owner(pid: int) -> None:
+    """End this job when the process that started it is gone (killed with SIGKILL, say):
+    the job leads its own process group, so nothing else would stop it."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(70)
+        except PermissionError:
+            continue
+
+
+def child_main(request: dict[str, Any], send: Connection) -> None:
+    """Entry point of a job's child: isolate, run the function, write the result file."""
+    os.setsid()
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    # Progress bars and prints of libraries go to the job's log, not the terminal the
+    # dashboard draws on.
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.environ.update(request.get("env") or {})
+
+    def progress(event: dict[str, Any]) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            send.send(event)
+
+    threading.Thread(target=_watch_owner, args=(int(request["owner"]),), daemon=True).start()
+
+    from genesys_tui.evolve.job import run_request
+
+    run_request(request, progress)

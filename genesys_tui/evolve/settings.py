@@ -24,6 +24,8 @@ class EvolveConfig:
     check_timeout: float = 180.0  # seconds before a check job is killed
     verify_timeout: float = 3600.0  # seconds before a verification job is killed
     seed: int = 0  # every random choice of the run derives from it
+    verify: bool = True  # train and evaluate designs (False: design and check only)
+    verify_pairs: int = 0  # generated minimal pairs per phenomenon (0: the rung's default)
     sync: bool = False  # one job at a time, so that the same seed replays the same run
     selection: SelectionConfig = field(default_factory=SelectionConfig)
 
