@@ -1,9 +1,9 @@
 """What to verify next, within the ladder's budgets.
 
 Rung 0 gets a budget of designs (by default as many as the run makes); each higher rung about
-``ratio`` times fewer. Library seeds are verified first at every rung that has a budget: they
-are the baselines every score is read against, and they do not count against the budget. A
-design climbs to rung i once it has passed rung i-1 and is among the best there not yet
+``ratio`` times fewer. Library seeds are the baselines every score is read against, and they
+do not count against the budget: they are verified first at the first rung, and at a higher
+rung as soon as a design is due to be promoted there. A design climbs to rung i once it has passed rung i-1 and is among the best there not yet
 promoted; a promotion is due whenever rung i-1 has ``ratio`` times as many results as rung i
 has promotions, so the cheap rung keeps working while the expensive ones fill slowly. A
 verification that failed is recorded and never retried.
@@ -54,14 +54,15 @@ def next_verification(
         )
         return done + sum(1 for d, r in in_flight if r == rung and not designs[d].is_seed)
 
-    # 1. Baselines: library seeds at every rung that will verify anything.
-    for i, rung in enumerate(rungs):
-        if budgets.get(rung, 0) <= 0:
-            continue
+    # 1. Baselines at the first rung: every score there is read against them.
+    first = rungs[0]
+    if budgets.get(first, 0) > 0:
         for p in sorted(designs.values(), key=lambda p: p.order):
-            if p.is_seed and free(p, rung) and (i == 0 or rungs[i - 1] in p.passed):
-                return p.id, rung
-    # 2. Promotions, highest rung first, when the rung below has earned one.
+            if p.is_seed and free(p, first):
+                return p.id, first
+    # 2. Promotions, highest rung first, when the rung below has earned one. A rung's
+    #    baselines (the seeds that passed the rung below) go first, so that they are paid for
+    #    only once a design is on its way up.
     for i in range(len(rungs) - 1, 0, -1):
         rung, below = rungs[i], rungs[i - 1]
         if used(rung) >= budgets.get(rung, 0):
@@ -69,6 +70,9 @@ def next_verification(
         results_below = sum(1 for p in designs.values() if not p.is_seed and below in p.passed)
         if results_below < ratio * (used(rung) + 1):
             continue
+        for p in sorted(designs.values(), key=lambda p: p.order):
+            if p.is_seed and free(p, rung) and below in p.passed:
+                return p.id, rung
         ready = [
             p for p in designs.values() if not p.is_seed and below in p.passed and free(p, rung)
         ]
@@ -76,7 +80,6 @@ def next_verification(
             best = max(ready, key=lambda p: (p.passed[below], -p.order))
             return best.id, rung
     # 3. The first rung, oldest design first.
-    first = rungs[0]
     if used(first) < budgets.get(first, 0):
         waiting = [p for p in designs.values() if not p.is_seed and free(p, first)]
         if waiting:

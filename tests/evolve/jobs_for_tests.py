@@ -29,3 +29,30 @@ def count_runs(marker: str) -> int:
     with open(marker, "a") as fh:
         fh.write("x")
     return 1
+
+
+def matmul_speed() -> dict:
+    import time
+
+    import torch
+
+    out = {"threads": torch.get_num_threads()}
+    a = torch.randn(256, 256)
+    t = time.perf_counter()
+    for _ in range(200):
+        a @ a
+    out["matmul_s"] = time.perf_counter() - t
+    return out
+
+
+def verify_threads(threads: int) -> float:
+    import time
+
+    import torch
+
+    from genesys_tui.evolve.jobs import verify_job
+
+    torch.set_num_threads(threads)
+    t = time.perf_counter()
+    verify_job("library/gpt", "cpu-xs", "cpu")
+    return time.perf_counter() - t

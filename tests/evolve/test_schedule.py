@@ -59,3 +59,15 @@ def test_in_flight_jobs_are_not_scheduled_twice() -> None:
     first = next_verification(designs, RUNGS, rung_budgets(RUNGS, 4), set())
     assert first == ("d0", "xs")
     assert next_verification(designs, RUNGS, rung_budgets(RUNGS, 4), {first}) == ("d1", "xs")
+
+
+def test_higher_rung_baselines_wait_for_a_promotion() -> None:
+    designs = _designs(2, 1)
+    budgets = rung_budgets(RUNGS, 16)
+    order = _run_until_idle(designs, budgets, {"d0": 1.0})
+    # One design cannot earn a promotion (4 results per promotion): seeds stay at rung 0.
+    assert {r for _, r in order} == {"xs"}
+    more = _designs(2, 4)
+    order = _run_until_idle(more, budgets, {f"d{i}": i for i in range(4)})
+    at_s = [d for d, r in order if r == "s"]
+    assert at_s == ["seed0", "seed1", "d3"]
