@@ -50,6 +50,7 @@ def test_text_layers_never_import_torch(layer: str) -> None:
 HEADLESS = [
     "genesys_tui",
     "genesys_tui.design",
+    "genesys_tui.declarations",
     "genesys_tui.config",
     "genesys_tui.errors",
     "genesys_tui.resources",
