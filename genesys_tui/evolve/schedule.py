@@ -2,8 +2,8 @@
 
 Rung 0 gets a budget of designs (by default as many as the run makes); each higher rung about
 ``ratio`` times fewer. Library seeds are the baselines every score is read against, and they
-do not count against the budget: they are verified first at the first rung, and at a higher
-rung as soon as a design is due to be promoted there. A design climbs to rung i once it has passed rung i-1 and is among the best there not yet
+do not count against the budget: all of them are verified first at the first rung; at a higher
+rung only the best seed of the rung below is, once a design is due to be promoted there. A design climbs to rung i once it has passed rung i-1 and is among the best there not yet
 promoted; a promotion is due whenever rung i-1 has ``ratio`` times as many results as rung i
 has promotions, so the cheap rung keeps working while the expensive ones fill slowly. A
 verification that failed is recorded and never retried.
@@ -60,9 +60,9 @@ def next_verification(
         for p in sorted(designs.values(), key=lambda p: p.order):
             if p.is_seed and free(p, first):
                 return p.id, first
-    # 2. Promotions, highest rung first, when the rung below has earned one. A rung's
-    #    baselines (the seeds that passed the rung below) go first, so that they are paid for
-    #    only once a design is on its way up.
+    # 2. Promotions, highest rung first, when the rung below has earned one. Above the first
+    #    rung one baseline is enough and the cheapest honest one: the best seed of the rung
+    #    below, verified just before the first design is promoted past it.
     for i in range(len(rungs) - 1, 0, -1):
         rung, below = rungs[i], rungs[i - 1]
         if used(rung) >= budgets.get(rung, 0):
@@ -70,9 +70,13 @@ def next_verification(
         results_below = sum(1 for p in designs.values() if not p.is_seed and below in p.passed)
         if results_below < ratio * (used(rung) + 1):
             continue
-        for p in sorted(designs.values(), key=lambda p: p.order):
-            if p.is_seed and free(p, rung) and below in p.passed:
-                return p.id, rung
+        seeds_below = [p for p in designs.values() if p.is_seed and below in p.passed]
+        if seeds_below:
+            best_seed = max(seeds_below, key=lambda p: (p.passed[below], -p.order))
+            if free(best_seed, rung) and not any(
+                p.is_seed and (rung in p.passed or rung in p.failed) for p in designs.values()
+            ):
+                return best_seed.id, rung
         ready = [
             p for p in designs.values() if not p.is_seed and below in p.passed and free(p, rung)
         ]

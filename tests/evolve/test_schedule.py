@@ -68,6 +68,7 @@ def test_higher_rung_baselines_wait_for_a_promotion() -> None:
     # One design cannot earn a promotion (4 results per promotion): seeds stay at rung 0.
     assert {r for _, r in order} == {"xs"}
     more = _designs(2, 4)
-    order = _run_until_idle(more, budgets, {f"d{i}": i for i in range(4)})
+    order = _run_until_idle(more, budgets, {"seed1": 0.5} | {f"d{i}": i for i in range(4)})
     at_s = [d for d, r in order if r == "s"]
-    assert at_s == ["seed0", "seed1", "d3"]
+    # One baseline above the first rung: the best seed of the rung below.
+    assert at_s == ["seed1", "d3"]
