@@ -214,9 +214,14 @@ def _packed_refs(git_dir: Path) -> dict[str, str]:
 
 
 def list_refs(git_dir: str | Path, prefix: str) -> dict[str, str]:
-    """Every ref under ``prefix`` (``refs/tags/``): full name -> object id, loose over packed."""
+    """Every ref under ``prefix`` (``refs/tags/``): full name -> object id, loose over packed.
+
+    Safe beside a writer that packs refs: git writes packed-refs before it deletes the loose
+    files, so the loose files are read first and packed-refs after them; a loose ref that
+    vanished in between is then found packed.
+    """
     base = Path(git_dir)
-    refs = {name: sha for name, sha in _packed_refs(base).items() if name.startswith(prefix)}
+    loose: dict[str, str] = {}
     root = base / prefix
     if root.is_dir():
         for dirpath, _dirs, names in os.walk(root):
@@ -224,10 +229,15 @@ def list_refs(git_dir: str | Path, prefix: str) -> dict[str, str]:
                 if name.endswith(".lock"):
                     continue
                 full = os.path.join(dirpath, name)
-                with open(full) as fh:
-                    sha = fh.read().strip()
+                try:
+                    with open(full) as fh:
+                        sha = fh.read().strip()
+                except FileNotFoundError:  # packed meanwhile: packed-refs has it
+                    continue
                 if _HEX40.match(sha):
-                    refs[Path(full).relative_to(base).as_posix()] = sha
+                    loose[Path(full).relative_to(base).as_posix()] = sha
+    refs = {name: sha for name, sha in _packed_refs(base).items() if name.startswith(prefix)}
+    refs.update(loose)
     return refs
 
 
