@@ -38,8 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="one job at a time, so the same seed replays the same run",
     )
     p.add_argument("--no-verify", action="store_true", help="design and check only; no training")
-    p.add_argument("--pairs", type=int, default=0,
-                   help="generated minimal pairs per phenomenon at evaluation (0: by rung)")
+    p.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="generated minimal pairs per phenomenon at evaluation (0: by rung)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an existing namespace")
     p.add_argument("--quiet", action="store_true", help="print only the leaderboard")
     p.set_defaults(func=run)

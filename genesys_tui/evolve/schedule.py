@@ -3,7 +3,8 @@
 Rung 0 gets a budget of designs (by default as many as the run makes); each higher rung about
 ``ratio`` times fewer. Library seeds are the baselines every score is read against, and they
 do not count against the budget: all of them are verified first at the first rung; at a higher
-rung only the best seed of the rung below is, once a design is due to be promoted there. A design climbs to rung i once it has passed rung i-1 and is among the best there not yet
+rung only the best seed of the rung below is, once a design is due to be promoted there. A
+design climbs to rung i once it has passed rung i-1 and is among the best there not yet
 promoted; a promotion is due whenever rung i-1 has ``ratio`` times as many results as rung i
 has promotions, so the cheap rung keeps working while the expensive ones fill slowly. A
 verification that failed is recorded and never retried.
