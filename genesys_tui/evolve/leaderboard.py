@@ -21,6 +21,7 @@ class Row:
 
 def leaderboard(population: Population, designers: dict[str, str] | None = None) -> list[Row]:
     rows = []
+    base = population.baselines()
     for m in population.members.values():
         if not m.rung_scores:
             continue
@@ -35,7 +36,7 @@ def leaderboard(population: Population, designers: dict[str, str] | None = None)
                 len(m.rung_scores),
                 metrics.get("bpb"),
                 sum(evals) / len(evals) if evals else None,
-                population.fitness(m),
+                population.fitness(m, base),
                 m.is_seed,
             )
         )

@@ -73,29 +73,34 @@ class Population:
             if m.checked
         }
 
-    def fitness(self, member: Member) -> float | None:
+    def baselines(self) -> dict[str, float]:
+        """Per rung, the mean score of the library seeds verified there."""
+        scores: dict[str, list[float]] = {}
+        for m in self.members.values():
+            if m.is_seed:
+                for rung, score in m.rung_scores.items():
+                    scores.setdefault(rung, []).append(score)
+        return {rung: sum(v) / len(v) for rung, v in scores.items()}
+
+    def fitness(self, member: Member, baselines: Mapping[str, float] | None = None
+                ) -> float | None:  # fmt: skip
         """Mean over passed rungs of the score's margin over the seeds' mean at that rung.
 
         Scores at different rungs are not comparable (bigger models score higher), margins over
-        the same baselines are; a design with no verified rung has no fitness.
+        the same baselines are; a design with no verified rung has no fitness. Pass
+        ``baselines()`` when scoring many members, so the seeds are averaged once.
         """
-        margins = []
-        for rung, score in member.rung_scores.items():
-            seeds = [
-                m.rung_scores[rung]
-                for m in self.members.values()
-                if m.is_seed and rung in m.rung_scores
-            ]
-            baseline = sum(seeds) / len(seeds) if seeds else 0.0
-            margins.append(score - baseline)
+        base = self.baselines() if baselines is None else baselines
+        margins = [score - base.get(rung, 0.0) for rung, score in member.rung_scores.items()]
         return sum(margins) / len(margins) if margins else None
 
     def confidence(self, member: Member) -> float:
         return len(member.rung_scores) / len(self.rungs) if self.rungs else 0.0
 
     def candidates(self) -> list[Candidate]:
+        base = self.baselines()
         return [
-            Candidate(m.id, self.fitness(m), self.confidence(m), m.is_seed)
+            Candidate(m.id, self.fitness(m, base), self.confidence(m), m.is_seed)
             for m in self.members.values()
             if m.checked
         ]
