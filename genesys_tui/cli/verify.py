@@ -21,13 +21,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("design", help="a design directory or the name of a library design")
     p.add_argument("--rung", required=True, help="cpu-xs, cpu-s, cpu-m, 14M, ... (see train)")
     p.add_argument("--ladder", default=None, help="cpu, paper or a ladder TOML file")
-    p.add_argument("--tasks", nargs="*", default=["genblimp"], help="lm-eval tasks (see eval)")
+    p.add_argument(
+        "--tasks",
+        nargs="*",
+        default=["genblimp", "heldout_lastword"],
+        help="lm-eval tasks (see eval; default: genblimp heldout_lastword)",
+    )
     p.add_argument("--probes", nargs="*", default=[], help="synthetic probes: mqar, selective_copy")
     p.add_argument("--blimp-dir", default=None, help="directory of BLiMP's jsonl files")
     p.add_argument(
         "--pairs", type=int, default=0, help="generated pairs per phenomenon (0: by rung)"
     )
     p.add_argument("--limit", type=int, default=None, help="at most N documents per task")
+    p.add_argument(
+        "--tasks-min-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="skip --tasks on rungs training fewer than N tokens (default 1,000,000: below it "
+        "the tasks sit at chance; 0 evaluates on every rung)",
+    )
     p.add_argument("--no-check", action="store_true", help="skip the checker")
     p.add_argument(
         "--files", default=None, help="train on local .txt/.jsonl files (default: embedded corpus)"
@@ -49,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    extra = {} if args.tasks_min_tokens is None else {"tasks_min_tokens": args.tasks_min_tokens}
     settings = VerifySettings(
+        **extra,
         tasks=tuple(args.tasks),
         pairs=args.pairs,
         probes=tuple(args.probes),
@@ -71,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.design} at {result.rung}: not verified: {result.reason}")
         return 1
     print(f"{result.design} at {result.rung}")
+    for note in result.notes:
+        print(f"  note: {note}")
     print(f"  bits per byte      {result.bpb:.4f}")
     print(f"  fitness            {result.fitness:.4f}")
     print(f"  tokens per second  {result.tokens_per_second:,.0f}")

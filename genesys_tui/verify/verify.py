@@ -26,17 +26,23 @@ from genesys_tui.verify.ladder import Rung, builtin_ladders, find_rung
 #: Rungs with fewer training tokens than this evaluate on fewer generated pairs, so that
 #: evaluation does not cost more than the seconds of training it judges.
 SMALL_RUNG_TOKENS = 150_000
+#: Rungs training fewer tokens than this skip the lm-eval tasks by default. Measured on the
+#: embedded corpus (docs/notes/issue6-eval.md): GPT is at chance on every generated phenomenon
+#: until about 1M tokens, so below that the accuracies are noise that would only reorder designs
+#: whose bits per byte differ clearly. Probes still run: they train their own model.
+TASKS_MIN_TOKENS = 1_000_000
 
 
 @dataclass(frozen=True)
 class VerifySettings:
     """What to measure after training. Loaded from the ``[verify]`` table of a settings file."""
 
-    tasks: tuple[str, ...] = ("genblimp",)  # lm-eval tasks (see verify.evals.tasks.prepare)
+    tasks: tuple[str, ...] = ("genblimp", "heldout_lastword")  # lm-eval tasks (evals.tasks.prepare)
     pairs: int = 0  # generated pairs per phenomenon; 0: 200 on small rungs, else 1,000
     probes: tuple[str, ...] = ()  # synthetic probes to train and score: mqar, selective_copy
     blimp_dir: str | None = None  # directory of real BLiMP jsonl files, for blimp_local tasks
     limit: int | None = None  # at most this many documents per task (quick runs)
+    tasks_min_tokens: int = TASKS_MIN_TOKENS  # rungs training fewer tokens skip `tasks` (0: never)
     check: bool = True  # run the checker first; a rejected design is not trained
     seed: int = 0  # training, evaluation order and probes
     device: str = "auto"  # auto, cpu, cuda, ...
@@ -48,6 +54,14 @@ class VerifySettings:
             raise ConfigError(f"verify.pairs must be an integer >= 0, got {self.pairs!r}")
         if self.pairs % 2:
             raise ConfigError(f"verify.pairs must be even (pairs come in couples): {self.pairs}")
+        if (
+            isinstance(self.tasks_min_tokens, bool)
+            or not isinstance(self.tasks_min_tokens, int)
+            or self.tasks_min_tokens < 0
+        ):
+            raise ConfigError(
+                f"verify.tasks_min_tokens must be an integer >= 0, got {self.tasks_min_tokens!r}"
+            )
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"verify.limit must be at least 1, got {self.limit!r}")
 
@@ -55,6 +69,10 @@ class VerifySettings:
         if self.pairs:
             return self.pairs
         return 200 if rung.tokens < SMALL_RUNG_TOKENS else 1000
+
+    def tasks_for(self, rung: Rung) -> tuple[str, ...]:
+        """The tasks evaluated at ``rung``: none on a rung too small for them to measure."""
+        return self.tasks if rung.tokens >= self.tasks_min_tokens else ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,7 @@ class VerifyResult:
     weights_sha256: str  # fingerprint of the weights the evaluation scored
     checkpoint: str | None  # where the trained weights are, when kept
     check: dict[str, Any] | None = None  # the checker's report, when it ran
+    notes: list[str] = field(default_factory=list)  # what was skipped, and why
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -146,6 +165,7 @@ def _train_and_evaluate(
     from genesys_tui.verify.evals.evaluate import evaluate
     from genesys_tui.verify.evals.lm_model import GenesysLM
     from genesys_tui.verify.evals.probes import ProbeSettings, probe, run_probe
+    from genesys_tui.verify.evals.tasks import CHANCE as TASK_CHANCE
     from genesys_tui.verify.train import TrainSettings, train
 
     t0 = time.perf_counter()
@@ -164,16 +184,24 @@ def _train_and_evaluate(
                        seconds, **common)  # fmt: skip
     evals: dict[str, float] = {}
     sha = ""
-    if s.tasks:
+    tasks = s.tasks_for(r)
+    notes: list[str] = []
+    if s.tasks and not tasks:
+        notes.append(
+            f"tasks skipped: rung {r.name} trains {r.tokens:,} tokens, fewer than "
+            f"tasks_min_tokens {s.tasks_min_tokens:,} (below that the tasks sit at chance); "
+            "fitness is from bits per byte" + (" and the probes" if s.probes else "")
+        )
+    if tasks:
         t1 = time.perf_counter()
         device = None if s.device == "auto" else s.device
         lm = GenesysLM(checkpoint=trained.checkpoint, device=device)
-        got = evaluate(lm, s.tasks, blimp_dir=s.blimp_dir, pairs=s.pairs_for(r),
+        got = evaluate(lm, tasks, blimp_dir=s.blimp_dir, pairs=s.pairs_for(r),
                        limit=s.limit, seed=s.seed)  # fmt: skip
         evals.update(got.accuracy)
         sha = got.weights_sha256
         seconds["eval"] = time.perf_counter() - t1
-    chance = dict(s.fitness.chance)
+    chance = {**TASK_CHANCE, **s.fitness.chance}
     if s.probes:
         t2 = time.perf_counter()
         for name in s.probes:
@@ -187,6 +215,6 @@ def _train_and_evaluate(
     fitness = rung_score(trained.bpb, scored, fitness_settings)
     return VerifyResult(
         design=d.name, rung=r.name, ok=True, reason=None, evals=evals, fitness=fitness,
-        seconds=seconds, weights_sha256=sha,
+        seconds=seconds, weights_sha256=sha, notes=notes,
         checkpoint=str(trained.checkpoint) if keep else None, **common,
     )  # fmt: skip

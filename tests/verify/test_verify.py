@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from genesys_tui import load_design
+from genesys_tui.errors import ConfigError
 from genesys_tui.verify.checkpoint import load_checkpoint
 from genesys_tui.verify.corpus import CorpusSource
 from genesys_tui.verify.evals.lm_model import weights_sha256
@@ -37,7 +38,9 @@ def _one_thread() -> Iterator[None]:
 def settings(tmp_path: Path, **kw: object) -> VerifySettings:
     corpus = CorpusSource(kind="files", path=str(write_corpus(tmp_path / "corpus")),
                           heldout_fraction=0.2)  # fmt: skip
-    base: dict[str, object] = dict(check=False, tasks=("genblimp_a_an",), pairs=20, corpus=corpus)
+    base: dict[str, object] = dict(
+        check=False, tasks=("genblimp_a_an",), pairs=20, corpus=corpus, tasks_min_tokens=0
+    )
     return VerifySettings(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -51,6 +54,24 @@ def test_verify_scores_the_saved_weights(tmp_path: Path):
     assert result.weights_sha256 == weights_sha256(model)
     data = json.loads(result.to_json())
     assert {"rung", "bpb", "evals", "fitness", "tokens_per_second"} <= set(data)
+
+
+def test_a_rung_too_small_for_the_tasks_skips_them_and_says_so(tmp_path: Path):
+    result = verify(LIBRARY / "gpt", RUNG, settings(tmp_path, tasks_min_tokens=RUNG.tokens + 1))
+    assert result.ok and result.evals == {} and result.weights_sha256 == ""
+    assert len(result.notes) == 1 and "tasks skipped" in result.notes[0]
+    assert result.bpb is not None
+    assert result.fitness == pytest.approx(1 - result.bpb / 8)  # bits per byte alone
+    at_the_threshold = verify(
+        LIBRARY / "gpt", RUNG, settings(tmp_path, tasks_min_tokens=RUNG.tokens)
+    )
+    assert set(at_the_threshold.evals) == {"genblimp_a_an"} and at_the_threshold.notes == []
+
+
+def test_tasks_min_tokens_must_be_a_count(tmp_path: Path):
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="tasks_min_tokens"):
+            VerifySettings(tasks_min_tokens=bad)  # type: ignore[arg-type]
 
 
 def test_a_design_the_checker_rejects_is_a_result_not_a_crash(tmp_path: Path):
@@ -76,8 +97,14 @@ def test_genesys_verify_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     corpus = write_corpus(tmp_path / "corpus")
     code = main(["verify", str(LIBRARY / "gpt"), "--rung", "tiny-verify", "--ladder", str(ladder),
                  "--no-check", "--files", str(corpus), "--tasks", "genblimp_det_noun",
-                 "--pairs", "20", "--json"])  # fmt: skip
+                 "--pairs", "20", "--tasks-min-tokens", "0", "--json"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["rung"] == "tiny-verify"
     assert {"bpb", "evals", "fitness", "tokens_per_second"} <= set(out)
-    assert "genblimp_det_noun" in out["evals"]
+    assert "genblimp_det_noun" in out["evals"] and out["notes"] == []
+    # by default a rung this small skips the tasks, and says so
+    code = main(["verify", str(LIBRARY / "gpt"), "--rung", "tiny-verify", "--ladder", str(ladder),
+                 "--no-check", "--files", str(corpus), "--tasks", "genblimp_det_noun",
+                 "--json"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["evals"] == {} and "tasks skipped" in out["notes"][0]

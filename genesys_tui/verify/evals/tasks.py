@@ -7,6 +7,8 @@ Task names a user may ask for:
 - ``blimp_local`` (every paradigm found) or ``blimp_local_<paradigm>``: real BLiMP read from a
   local directory of its jsonl files (``blimp_dir``). The files are read where they lie and
   rewritten into the task directory for this run only; nothing is copied into the project.
+- ``heldout_lastword``: the last word of a sentence from the held-out split, among four
+  (``verify.evals.heldout``); chance is 1/4.
 - any lm-eval task, such as the paper's ``PAPER_TASKS``: these need the Hugging Face Hub (or
   the datasets already in its cache).
 
@@ -29,6 +31,15 @@ from typing import Any
 
 from genesys_tui.errors import VerifyError
 from genesys_tui.verify.evals.blimp_gen import DEFAULT_PAIRS, PHENOMENA, generate
+from genesys_tui.verify.evals.heldout import (
+    LASTWORD,
+    LASTWORD_CHOICES,
+    heldout_texts,
+    mine_lastword,
+)
+
+#: Chance accuracy of our tasks that are not two-way choices (fitness reads it).
+CHANCE = {LASTWORD: 1 / LASTWORD_CHOICES}
 
 GENBLIMP = "genblimp"
 LOCAL_BLIMP = "blimp_local"
@@ -137,6 +148,17 @@ def write_genblimp(
     return names
 
 
+def write_lastword(directory: Path, n: int = DEFAULT_PAIRS, seed: int = 0) -> str:
+    """The ``heldout_lastword`` task: ``n`` items mined from the embedded corpus's test split."""
+    items = mine_lastword(heldout_texts(), n, seed)
+    rows = [
+        {"context": it.context, "choices": list(it.choices), "label": it.label, "answer": it.answer}
+        for it in items
+    ]
+    write_task(directory, choice_task(LASTWORD, directory / f"{LASTWORD}.jsonl"), rows)
+    return LASTWORD
+
+
 def local_blimp_paradigms(blimp_dir: str | Path) -> list[str]:
     """The paradigms (file stems) in a local BLiMP directory; VerifyError when there are none."""
     root = Path(blimp_dir).expanduser()
@@ -191,8 +213,9 @@ def hub_message(tasks: Sequence[str], why: str) -> str:
     return (
         f"task(s) {', '.join(tasks)} load their data from the Hugging Face Hub, and the hub "
         f"is not available here ({why}) nor the data in its cache. Offline, use "
-        f"'{GENBLIMP}' (our generated minimal pairs), '{LOCAL_BLIMP}' with --blimp-dir DIR (real "
-        "BLiMP from its jsonl files) or the probes 'mqar' and 'selective_copy'."
+        f"'{GENBLIMP}' (our generated minimal pairs), '{LASTWORD}' (held-out text), "
+        f"'{LOCAL_BLIMP}' with --blimp-dir DIR (real BLiMP from its jsonl files) or the probes "
+        "'mqar' and 'selective_copy'."
     )
 
 
@@ -218,6 +241,8 @@ def prepare(
         if task == GENBLIMP or task.startswith(GENBLIMP + "_"):
             wanted = list(PHENOMENA) if task == GENBLIMP else [task[len(GENBLIMP) + 1 :]]
             made = write_genblimp(out, wanted, pairs, seed)
+        elif task == LASTWORD:
+            made = [write_lastword(out, pairs, seed)]
         elif task == LOCAL_BLIMP or task.startswith(LOCAL_BLIMP + "_"):
             if blimp_dir is None:
                 raise VerifyError(
