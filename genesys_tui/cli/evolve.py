@@ -44,6 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0,
         help="generated minimal pairs per phenomenon at evaluation (0: by rung)",
     )
+    p.add_argument(
+        "--tasks-min-tokens",
+        type=int,
+        default=-1,
+        metavar="N",
+        help="rungs training fewer than N tokens skip the evaluation tasks and are scored on "
+        "bits per byte (default 1,000,000; 0: evaluate on every rung)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an existing namespace")
     p.add_argument("--quiet", action="store_true", help="print only the leaderboard")
     p.set_defaults(func=run)
@@ -102,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         sync=args.sync,
         verify=not args.no_verify,
         verify_pairs=args.pairs,
+        tasks_min_tokens=args.tasks_min_tokens,
     )
     handle = open_run(config, resume=args.resume, root=args.designs_dir)
     handle.bus.subscribe(_printer(args.quiet))

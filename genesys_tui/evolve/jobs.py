@@ -4,8 +4,12 @@ processes, never in the loop's (or the dashboard's) process. Arguments and resul
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
+
+#: Loss-curve points a rung result keeps (the dashboard's plot is narrower than this).
+CURVE_POINTS = 256
 
 
 def run_check(design_dir: str, rung: str | None) -> dict[str, Any]:
@@ -34,6 +38,7 @@ def verify_job(
     ladder: str = "cpu",
     seed: int = 0,
     pairs: int = 0,
+    tasks_min_tokens: int = -1,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate at ``rung``; the scores the loop records, with ``score`` among them.
@@ -43,15 +48,25 @@ def verify_job(
     from genesys_tui.verify.ladder import load_ladder
     from genesys_tui.verify.verify import VerifySettings, verify
 
+    curve: list[tuple[int, float]] = []
+
     def on_progress(event: Any) -> None:
+        to_dict = getattr(event, "to_dict", None)
+        data = to_dict() if callable(to_dict) else dict(event)
+        if "step" in data and "loss" in data:
+            curve.append((int(data["step"]), float(data["loss"])))
         if progress is not None:
-            to_dict = getattr(event, "to_dict", None)
-            progress(to_dict() if callable(to_dict) else dict(event))
+            progress(data)
 
     result = verify(
         design_dir,
         load_ladder(ladder).rung(rung),
-        VerifySettings(check=False, seed=seed, pairs=pairs),
+        VerifySettings(
+            check=False,
+            seed=seed,
+            pairs=pairs,
+            **({} if tasks_min_tokens < 0 else {"tasks_min_tokens": tasks_min_tokens}),
+        ),
         on_progress=on_progress,
     )
     data = result.to_dict()
@@ -69,4 +84,16 @@ def verify_job(
         "evals": dict(result.evals),
         "params": int(result.params),
         "seconds": float(sum(data.get("seconds", {}).values())),
+        "curve": thin(curve),
+        "notes": list(result.notes),
     }
+
+
+def thin(curve: list[tuple[int, float]], most: int = CURVE_POINTS) -> list[list[float]]:
+    """At most ``most`` points of a loss curve, evenly spread, the first and last kept; NaN and
+    infinite losses (a diverging run's last steps) are left out, as JSON cannot hold them."""
+    points = [(s, loss) for s, loss in curve if math.isfinite(loss)]
+    if len(points) > most:
+        last = len(points) - 1
+        points = [points[round(i * last / (most - 1))] for i in range(most)]
+    return [[s, round(loss, 5)] for s, loss in points]

@@ -380,6 +380,7 @@ class EvolutionLoop:
                 "ladder": self.config.ladder,
                 "seed": self.config.seed,
                 "pairs": self.config.verify_pairs,
+                "tasks_min_tokens": self.config.tasks_min_tokens,
             },
             pool="verify",
             timeout=self.config.verify_timeout,
@@ -415,7 +416,12 @@ class EvolutionLoop:
                     "seconds": float(value.get("seconds", result.seconds)),
                     "tokens": int(value.get("tokens", 0)),
                     "params": int(value.get("params", 0)),
-                    "detail": {"ok": True, "evals": value.get("evals", {})},
+                    "detail": {
+                        "ok": True,
+                        "evals": value.get("evals", {}),
+                        "curve": value.get("curve", []),
+                        "notes": value.get("notes", []),
+                    },
                 },
             )
             member.rung_scores[rung] = scores.get("score", 0.0)

@@ -22,10 +22,13 @@ class EvolveConfig:
     design_workers: int = 1  # designers (and checks) running at once
     verify_workers: int = 1  # verifications running at once (one per GPU where there are)
     check_timeout: float = 180.0  # seconds before a check job is killed
-    verify_timeout: float = 3600.0  # seconds before a verification job is killed
+    verify_timeout: float = 4 * 3600.0  # seconds before a verification job is killed (cpu-m on
+    # one of two busy cores takes well over an hour)
     seed: int = 0  # every random choice of the run derives from it
     verify: bool = True  # train and evaluate designs (False: design and check only)
     verify_pairs: int = 0  # generated minimal pairs per phenomenon (0: the rung's default)
+    tasks_min_tokens: int = -1  # rungs training fewer tokens skip the tasks (-1: the verifier's
+    # default, 1,000,000; 0: evaluate on every rung)
     sync: bool = False  # one job at a time, so that the same seed replays the same run
     selection: SelectionConfig = field(default_factory=SelectionConfig)
 
@@ -40,5 +43,7 @@ class EvolveConfig:
                 raise ConfigError(f"evolve.{name} must not be negative")
         if self.rung_ratio < 1:
             raise ConfigError("evolve.rung_ratio must be at least 1")
+        if self.tasks_min_tokens < -1:
+            raise ConfigError("evolve.tasks_min_tokens must be >= 0 (or -1 for the default)")
         if self.check_timeout <= 0 or self.verify_timeout <= 0:
             raise ConfigError("evolve.check_timeout and evolve.verify_timeout must be positive")

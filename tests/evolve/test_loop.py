@@ -18,7 +18,7 @@ from genesys_tui.evolve.events import DesignCommitted, RungFinished, read_events
 from genesys_tui.store.repo import DesignsRepo
 
 LADDER = str(Path(__file__).with_name("tiny_ladder.toml"))
-ARGS = ["--ladder", LADDER, "--pairs", "20", "--quiet"]
+ARGS = ["--ladder", LADDER, "--pairs", "20", "--tasks-min-tokens", "0", "--quiet"]
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +62,12 @@ def test_run_commits_checks_and_verifies_designs(finished_run: tuple[Path, str])
     assert all("tiny-0" in r.rungs for r in seeds)
     assert any("tiny-0" in r.rungs for r in grown)
     assert all(r.parents or r.origin == "scratch" for r in grown)
+    # A rung result keeps the evaluation and the loss curve of its training run.
+    with DesignsRepo.open(root / ns) as repo:
+        result = repo.results(seeds[0].id)["rung:tiny-0"]
+    assert result["detail"]["evals"] and result["scores"]["bpb"] > 0
+    curve = result["detail"]["curve"]
+    assert [step for step, _ in curve] == list(range(1, len(curve) + 1)) and len(curve) >= 8
 
 
 def test_events_log_matches_the_repository(finished_run: tuple[Path, str]) -> None:
