@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from genesys_tui.cli import main
-from tests.checker.conftest import FIXTURES, REPO
+from tests.checker.conftest import REPO, materialize
 
 
 def test_passing_design_exits_0_with_json_ok_and_torch_stays_out_of_the_caller() -> None:
@@ -30,17 +31,18 @@ def test_passing_design_exits_0_with_json_ok_and_torch_stays_out_of_the_caller()
     assert out.stderr.strip().splitlines()[-1] == "[]"
 
 
-def test_rejected_design_exits_1_and_names_the_finding(capsys: pytest.CaptureFixture[str]
-                                                       ) -> None:  # fmt: skip
-    assert main(["check", str(FIXTURES / "banned_import"), "--json"]) == 1
+def test_rejected_design_exits_1_and_names_the_finding(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    assert main(["check", str(materialize("banned_import", tmp_path)), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert report["findings"][0]["check"] == "banned_import"
     assert {"check", "severity", "message", "hint"} <= set(report["findings"][0])
 
 
-def test_verbose_prints_time_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(FIXTURES / "banned_import"), "--verbose"]) == 1
+def test_verbose_prints_time_per_stage(capsys: pytest.CaptureFixture[str], tmp_path: Path
+                                       ) -> None:  # fmt: skip
+    assert main(["check", str(materialize("banned_import", tmp_path)), "--verbose"]) == 1
     out = capsys.readouterr().out
     assert "time per stage" in out and "static" in out
 

@@ -1,13 +1,15 @@
-"""Every broken fixture is rejected with the finding it should get, pointing at the right unit;
-every library design passes with no error."""
+"""Every broken fixture (an overlay on library/gpt, see fixtures/README.md) is rejected with the
+finding it should get, pointing at the right unit; every library design passes with no error."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from genesys_tui.checker import CheckConfig, check_design
 from genesys_tui.resources import library_designs
-from tests.checker.conftest import FAST, FIXTURES
+from tests.checker.conftest import FAST, FIXTURES, GPT, materialize
 
 # fixture -> (check of the first error, unit id it names or None, words the message contains)
 BROKEN = {
@@ -37,11 +39,20 @@ def test_every_fixture_directory_is_listed() -> None:
     assert sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()) == sorted(BROKEN)
 
 
+def test_every_fixture_file_differs_from_library_gpt() -> None:
+    # A fixture holds only what it changes: a copy of a library/gpt file is dead weight.
+    for path in sorted(FIXTURES.glob("*/**/*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            rel = path.relative_to(FIXTURES).parts[1:]
+            base = GPT.joinpath(*rel)
+            assert not base.is_file() or base.read_bytes() != path.read_bytes(), path
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN), ids=sorted(BROKEN))
-def test_broken_fixture_is_rejected_with_its_finding(name: str) -> None:
+def test_broken_fixture_is_rejected_with_its_finding(name: str, tmp_path: Path) -> None:
     check, unit, words = BROKEN[name]
     config = CheckConfig() if check == "speed" else FAST
-    report = check_design(FIXTURES / name, config=config)
+    report = check_design(materialize(name, tmp_path), config=config)
     assert not report.ok
     error = report.errors[0]
     assert (error.check, error.unit) == (check, unit), error.format()
