@@ -46,7 +46,7 @@ def verify_job(
     The loop checked the design already, so the verifier does not check it again.
     """
     from genesys_tui.verify.ladder import load_ladder
-    from genesys_tui.verify.verify import VerifySettings, verify
+    from genesys_tui.verify.verify import TASKS_MIN_TOKENS, VerifySettings, verify
 
     curve: list[tuple[int, float]] = []
 
@@ -65,7 +65,8 @@ def verify_job(
             check=False,
             seed=seed,
             pairs=pairs,
-            **({} if tasks_min_tokens < 0 else {"tasks_min_tokens": tasks_min_tokens}),
+            # -1: the verifier's own default
+            tasks_min_tokens=TASKS_MIN_TOKENS if tasks_min_tokens < 0 else tasks_min_tokens,
         ),
         on_progress=on_progress,
     )
