@@ -6,6 +6,10 @@ quick); checks and verifications run as runner jobs in child processes. Every st
 something is committed or attached before the next, so the loop can be stopped at any moment,
 SIGKILL included, and resumed from the repository: designs still "proposed" are checked again,
 and a verification whose result file exists is not run again.
+
+This module schedules and drives: it selects parents, submits design, check and verify jobs,
+waits on them and keeps to the budgets. What a finished job produced is written to the
+repository and the population by the ``Recorder`` (``recorder.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from typing import Any
 
 from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.designer import Designer, DesignFailure, DesignRequest, Parent, Proposal
-from genesys_tui.evolve.draft import structural_hash
 from genesys_tui.evolve.jobs import run_check
-from genesys_tui.evolve.population import Population, member_from_store
+from genesys_tui.evolve.population import Population
+from genesys_tui.evolve.recorder import Recorder
 from genesys_tui.evolve.runner import Job, JobResult, Runner
 from genesys_tui.evolve.schedule import next_verification, rung_budgets
 from genesys_tui.evolve.selection import Choice, LadderSelector, Selector
@@ -58,7 +62,7 @@ class EvolutionLoop:
         self.rungs = rungs
         self.bus = bus or ev.EventBus()
         self.selector = selector or LadderSelector(config.selection)
-        self.population = Population(rungs)
+        self.recorder = Recorder(repo, rungs, self.bus, designer)
         first = config.first_rung_budget or config.max_designs
         self.budgets = rung_budgets(rungs, first, config.rung_ratio)
         self._futures: dict[Future[Any], _InFlight] = {}
@@ -94,17 +98,14 @@ class EvolutionLoop:
 
     # ------------------------------------------------------------------ state
 
+    @property
+    def population(self) -> Population:
+        """The namespace's designs as the loop sees them (kept by the recorder)."""
+        return self.recorder.population
+
     def load(self) -> None:
         """Rebuild the population from the repository (start and resume)."""
-        self.population = Population(self.rungs)
-        for record in self.repo.records():
-            self.population.add(member_from_store(record, self.repo.results(record.id)))
-        for member in self.population.members.values():
-            if not member.structural and member.status != "failed":
-                try:
-                    member.structural = structural_hash(self.repo.read_design(member.id))
-                except Exception:  # a design that never loaded has no hash; it was rejected
-                    member.structural = ""
+        self.recorder.load()
 
     def _out_of_budget(self) -> str | None:
         cfg = self.config
@@ -236,78 +237,10 @@ class EvolutionLoop:
         return choice, self.designer.design(request, say)
 
     def _handle_design(self, choice: Choice, out: Proposal | DesignFailure) -> None:
-        cfg_designer = self.designer.name
-        if isinstance(out, DesignFailure):
-            files = dict(out.files) or {"FAILURE.md": f"# Design failed\n\n{out.reason}\n"}
-            files.setdefault(
-                "design.json", '{"format": 1, "name": "failed", "root": "", "units": {}}\n'
-            )
-            record = self.repo.commit_design(
-                files,
-                parents=list(choice.parents),
-                designer=cfg_designer,
-                title="design failed",
-                summary=out.reason,
-                cost_usd=out.cost_usd,
-                status="failed",
-                reason=out.reason,
-                name="failed",
-            )
-            self.population.add(member_from_store(record, {}))
-            self.bus.emit(
-                ev.DesignCommitted(
-                    design=record.id,
-                    commit=record.commit,
-                    parents=choice.parents,
-                    status="failed",
-                    name="failed",
-                    title=out.reason,
-                )
-            )
-            return
-        design = out.design
-        self.bus.emit(
-            ev.DesignProposed(
-                title=out.title,
-                parents=choice.parents,
-                designer=cfg_designer,
-                operation=choice.kind,
-                reason=choice.reason,
-            )
-        )
-        files = {"design.json": design.to_json(), **design.sources, **out.files}
-        h = structural_hash(design)
-        dup = self.population.find_structural(h)
-        record = self.repo.commit_design(
-            files,
-            parents=list(choice.parents),
-            designer=cfg_designer,
-            title=out.title,
-            summary=out.rationale,
-            cost_usd=out.cost_usd,
-            status="rejected" if dup else "proposed",
-            reason=f"duplicate of {dup} (same structure)" if dup else None,
-        )
-        self.repo.attach(record.id, "novelty", {"structural": h, "duplicate_of": dup or ""})
-        member = member_from_store(record, {})
-        member.structural, member.duplicate_of = h, dup or ""
-        self.population.add(member)
-        self.bus.emit(
-            ev.DesignCommitted(
-                design=record.id,
-                commit=record.commit,
-                parents=choice.parents,
-                status=record.status,
-                name=design.name,
-                title=out.title,
-            )
-        )
-        if out.cost_usd:
-            self.bus.emit(
-                ev.CostUpdate(total_usd=self.population.cost_usd, design_usd=out.cost_usd)
-            )
-        if not dup:
-            self._submit_check(record.id)
+        """Record the designer's answer, then check the design if it is new."""
+        design_id = self.recorder.design(choice, out)
+        if design_id is not None:
+            self._submit_check(design_id)
 
     # ------------------------------------------------------------------ checking, verifying
 
@@ -342,34 +275,6 @@ class EvolutionLoop:
             )
         return JobResult(f"check-{design_id}", True, value, seconds=time.monotonic() - t0)
 
-    def _handle_check(self, design_id: str, result: JobResult) -> None:
-        value = result.value or {}
-        ok = bool(result.ok and value.get("ok"))
-        summary = value.get("summary") or result.error or "check failed"
-        payload = {
-            "ok": ok,
-            "summary": summary[:2000],
-            "findings": value.get("findings", []),
-            "seconds": float(value.get("seconds", result.seconds)),
-        }
-        record = self.repo.attach(design_id, "check", payload)
-        member = self.population.members[design_id]
-        member.status = record.status
-        fp = value.get("fingerprint", "")
-        if ok and hasattr(self.designer, "pool"):
-            self.designer.pool.add(self.repo.read_design(design_id))
-        if ok and fp:
-            dup = self.population.find_functional(fp, exclude=design_id)
-            member.functional, member.duplicate_of = fp, dup or ""
-            self.repo.attach(
-                design_id,
-                "novelty",
-                {"structural": member.structural, "functional": fp, "duplicate_of": dup or ""},
-            )
-        self.bus.emit(
-            ev.CheckFinished(design=design_id, ok=ok, summary=summary[:300], seconds=result.seconds)
-        )
-
     def _submit_verify(self, design_id: str, rung: str) -> None:
         job = Job(
             f"verify-{design_id}-{rung}",
@@ -402,78 +307,18 @@ class EvolutionLoop:
         self.bus.emit(ev.RungStarted(design=design_id, rung=rung))
         self._futures[self.runner.submit(job, progress)] = _InFlight("verify", design_id, rung)
 
-    def _handle_verify(self, design_id: str, rung: str, result: JobResult) -> None:
-        value = result.value or {}
-        member = self.population.members[design_id]
-        ok = bool(result.ok and value.get("ok"))
-        if ok:
-            scores = {k: float(v) for k, v in value.get("scores", {}).items()}
-            self.repo.attach(
-                design_id,
-                f"rung:{rung}",
-                {
-                    "scores": scores,
-                    "seconds": float(value.get("seconds", result.seconds)),
-                    "tokens": int(value.get("tokens", 0)),
-                    "params": int(value.get("params", 0)),
-                    "detail": {
-                        "ok": True,
-                        "evals": value.get("evals", {}),
-                        "curve": value.get("curve", []),
-                        "notes": value.get("notes", []),
-                    },
-                },
-            )
-            member.rung_scores[rung] = scores.get("score", 0.0)
-            member.rung_metrics[rung] = scores
-            fitness = self.population.fitness(member)
-            if fitness is not None:
-                self.repo.attach(
-                    design_id,
-                    "fitness",
-                    {"value": fitness, "detail": {"rungs": member.rung_scores}},
-                )
-        else:
-            reason = value.get("reason") or result.error or "verification failed"
-            self.repo.attach(
-                design_id,
-                f"rung:{rung}",
-                {
-                    "scores": {},
-                    "seconds": result.seconds,
-                    "detail": {"ok": False, "reason": reason[:2000]},
-                },
-            )
-            member.failed_rungs.add(rung)
-        member.status = self.repo.get(design_id).status
-        self.bus.emit(
-            ev.RungFinished(
-                design=design_id,
-                rung=rung,
-                ok=ok,
-                bpb=value.get("scores", {}).get("bpb") if ok else None,
-                fitness=self.population.fitness(member) if ok else None,
-                reason="" if ok else str(value.get("reason") or result.error)[:300],
-                seconds=result.seconds,
-            )
-        )
-
     def _handle(self, fut: Future[Any], what: _InFlight) -> None:
         try:
             out = fut.result()
         except Exception as exc:  # a designer or runner bug must not kill the loop
-            self.bus.emit(
-                ev.LoopError(message=f"{what.kind} job failed: {exc}", design=what.design)
-            )
-            if what.kind == "verify":
-                self.population.members[what.design].failed_rungs.add(what.rung)
+            self.recorder.lost(what.kind, what.design, what.rung, exc)
             return
         if what.kind == "design":
             self._handle_design(*out)
         elif what.kind == "check":
-            self._handle_check(what.design, out)
+            self.recorder.check(what.design, out)
         else:
-            self._handle_verify(what.design, what.rung, out)
+            self.recorder.verify(what.design, what.rung, out)
 
 
 def hash_seed(seed: int, n: int) -> int:
