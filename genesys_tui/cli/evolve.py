@@ -52,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rungs training fewer than N tokens skip the evaluation tasks and are scored on "
         "bits per byte (default 1,000,000; 0: evaluate on every rung)",
     )
+    p.add_argument(
+        "--upper-share",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="while designs wait at the first rung, the rungs above it get at most this share "
+        "of the verification time (default 0.5; 1: promote as soon as a promotion is due)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an existing namespace")
     p.add_argument("--quiet", action="store_true", help="print only the leaderboard")
     p.set_defaults(func=run)
@@ -111,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         verify=not args.no_verify,
         verify_pairs=args.pairs,
         tasks_min_tokens=args.tasks_min_tokens,
+        upper_share=args.upper_share,
     )
     handle = open_run(config, resume=args.resume, root=args.designs_dir)
     handle.bus.subscribe(_printer(args.quiet))

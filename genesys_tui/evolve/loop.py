@@ -191,7 +191,14 @@ class EvolutionLoop:
             return False
         in_flight = {(f.design, f.rung) for f in self._futures.values() if f.kind == "verify"}
         job = next_verification(
-            self.population.progress(), self.rungs, self.budgets, in_flight, self.config.rung_ratio
+            self.population.progress(),
+            self.rungs,
+            self.budgets,
+            in_flight,
+            self.config.rung_ratio,
+            # measured seconds differ between runs: --sync schedules by counts alone, so that
+            # the same seed replays the same run
+            1.0 if self.config.sync else self.config.upper_share,
         )
         if job is None:
             return False

@@ -27,6 +27,7 @@ class Member:
     duplicate_of: str = ""
     rung_scores: dict[str, float] = field(default_factory=dict)  # rung -> score at that rung
     rung_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    rung_seconds: dict[str, float] = field(default_factory=dict)  # rung -> seconds verifying
     failed_rungs: set[str] = field(default_factory=set)
     cost_usd: float = 0.0
 
@@ -68,7 +69,14 @@ class Population:
     def progress(self) -> dict[str, DesignProgress]:
         """Verification state of every checked design, for the scheduler."""
         return {
-            m.id: DesignProgress(m.id, m.is_seed, dict(m.rung_scores), set(m.failed_rungs), m.seq)
+            m.id: DesignProgress(
+                m.id,
+                m.is_seed,
+                dict(m.rung_scores),
+                set(m.failed_rungs),
+                m.seq,
+                dict(m.rung_seconds),
+            )
             for m in self.members.values()
             if m.checked
         }
@@ -130,6 +138,7 @@ def member_from_store(record: Any, results: Mapping[str, Mapping[str, Any]]) -> 
             continue
         rung = kind.partition(":")[2]
         detail = payload.get("detail") or {}
+        m.rung_seconds[rung] = float(payload.get("seconds") or 0.0)
         if detail.get("ok", True) and "score" in payload.get("scores", {}):
             m.rung_scores[rung] = float(payload["scores"]["score"])
             m.rung_metrics[rung] = dict(payload["scores"])

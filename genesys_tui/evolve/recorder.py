@@ -165,6 +165,8 @@ class Recorder:
         value = result.value or {}
         member = self.population.members[design_id]
         ok = bool(result.ok and value.get("ok"))
+        seconds = float(value.get("seconds", result.seconds)) if ok else float(result.seconds)
+        member.rung_seconds[rung] = seconds  # what the scheduler shares time by
         if ok:
             scores = {k: float(v) for k, v in value.get("scores", {}).items()}
             self.repo.attach(
@@ -172,7 +174,7 @@ class Recorder:
                 f"rung:{rung}",
                 {
                     "scores": scores,
-                    "seconds": float(value.get("seconds", result.seconds)),
+                    "seconds": seconds,
                     "tokens": int(value.get("tokens", 0)),
                     "params": int(value.get("params", 0)),
                     "detail": {
@@ -199,7 +201,7 @@ class Recorder:
                 f"rung:{rung}",
                 {
                     "scores": {},
-                    "seconds": result.seconds,
+                    "seconds": seconds,
                     "detail": {"ok": False, "reason": reason[:2000]},
                 },
             )

@@ -8,11 +8,17 @@ design climbs to rung i once it has passed rung i-1 and is among the best there 
 promoted; a promotion is due whenever rung i-1 has ``ratio`` times as many results as rung i
 has promotions, so the cheap rung keeps working while the expensive ones fill slowly. A
 verification that failed is recorded and never retried.
+
+Rungs differ in cost by far more than ``ratio`` (on the CPU ladder a cpu-s run costs about 50
+cpu-xs runs), so counting alone would hand nearly all of a worker's time to promotions while
+new designs queue at the first rung. While designs wait there, a due promotion is therefore
+held back when the rungs above the first have already taken more than ``upper_share`` of the
+seconds spent verifying, or when one of them is running; with nothing waiting it goes at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -25,6 +31,7 @@ class DesignProgress:
     passed: dict[str, float] = field(default_factory=dict)  # rung -> fitness at that rung
     failed: set[str] = field(default_factory=set)  # rungs whose verification failed
     order: int = 0  # commit order: earlier designs are verified first at rung 0
+    seconds: dict[str, float] = field(default_factory=dict)  # rung -> seconds its run took
 
 
 def rung_budgets(rungs: Sequence[str], first: int, ratio: float = 4.0) -> dict[str, int]:
@@ -42,6 +49,7 @@ def next_verification(
     budgets: Mapping[str, int],
     in_flight: set[tuple[str, str]],
     ratio: float = 4.0,
+    upper_share: float = 1.0,
 ) -> tuple[str, str] | None:
     """The (design id, rung) to verify next, or None when nothing is due."""
     busy = {d for d, _ in in_flight}
@@ -61,6 +69,46 @@ def next_verification(
         for p in sorted(designs.values(), key=lambda p: p.order):
             if p.is_seed and free(p, first):
                 return p.id, first
+    waiting_first = used(first) < budgets.get(first, 0) and any(
+        not p.is_seed and free(p, first) for p in designs.values()
+    )
+    if not (waiting_first and _upper_rungs_busy(designs, first, in_flight, upper_share)):
+        promotion = _due_promotion(designs, rungs, budgets, ratio, free, used)
+        if promotion is not None:
+            return promotion
+    # 3. The first rung, oldest design first.
+    if waiting_first:
+        waiting = [p for p in designs.values() if not p.is_seed and free(p, first)]
+        return min(waiting, key=lambda p: p.order).id, first
+    return None
+
+
+def _upper_rungs_busy(
+    designs: Mapping[str, DesignProgress],
+    first: str,
+    in_flight: set[tuple[str, str]],
+    upper_share: float,
+) -> bool:
+    """Whether the rungs above the first have had their share of the verification time: one of
+    them is running, or they took more than ``upper_share`` of the seconds spent so far."""
+    if upper_share >= 1:
+        return False
+    if any(rung != first for _, rung in in_flight):
+        return True
+    spent_first = sum(p.seconds.get(first, 0.0) for p in designs.values())
+    spent_upper = sum(s for p in designs.values() for r, s in p.seconds.items() if r != first)
+    total = spent_first + spent_upper
+    return total > 0 and spent_upper > upper_share * total
+
+
+def _due_promotion(
+    designs: Mapping[str, DesignProgress],
+    rungs: Sequence[str],
+    budgets: Mapping[str, int],
+    ratio: float,
+    free: Callable[[DesignProgress, str], bool],
+    used: Callable[[str], int],
+) -> tuple[str, str] | None:
     # 2. Promotions, highest rung first, when the rung below has earned one. Above the first
     #    rung one baseline is enough and the cheapest honest one: the best seed of the rung
     #    below, verified just before the first design is promoted past it.
@@ -84,9 +132,4 @@ def next_verification(
         if ready:
             best = max(ready, key=lambda p: (p.passed[below], -p.order))
             return best.id, rung
-    # 3. The first rung, oldest design first.
-    if used(first) < budgets.get(first, 0):
-        waiting = [p for p in designs.values() if not p.is_seed and free(p, first)]
-        if waiting:
-            return min(waiting, key=lambda p: p.order).id, first
     return None

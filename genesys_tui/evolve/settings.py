@@ -18,6 +18,8 @@ class EvolveConfig:
     max_usd: float = 0.0  # stop once designing has cost this much (0: no limit)
     first_rung_budget: int = 0  # designs verified at the first rung (0: max_designs)
     rung_ratio: float = 4.0  # each higher rung verifies this many times fewer designs
+    upper_share: float = 0.5  # while designs wait at the first rung, the rungs above it get at
+    # most this share of the verification time (1: promotions as soon as they are due)
     max_rungs: int = 0  # climb at most this many rungs of the ladder (0: all)
     design_workers: int = 1  # designers (and checks) running at once
     verify_workers: int = 1  # verifications running at once (one per GPU where there are)
@@ -41,6 +43,8 @@ class EvolveConfig:
         for name in ("max_wall_seconds", "max_usd", "first_rung_budget", "max_rungs"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"evolve.{name} must not be negative")
+        if not 0 <= self.upper_share <= 1:
+            raise ConfigError("evolve.upper_share must be in [0, 1]")
         if self.rung_ratio < 1:
             raise ConfigError("evolve.rung_ratio must be at least 1")
         if self.tasks_min_tokens < -1:

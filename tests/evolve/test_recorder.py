@@ -218,12 +218,12 @@ def test_a_verified_rung_keeps_scores_evals_curve_notes_and_fitness(
     assert repo.attached["gpt-1"]["fitness"]["value"] == 0.0  # the only seed is its own baseline
     member = recorder.population.members["gpt-1"]
     assert member.rung_scores == {"cpu-xs": 0.75} and member.status == "verified"
+    assert member.rung_seconds == {"cpu-xs": 12.0}
     (finished,) = [e for e in events if isinstance(e, ev.RungFinished)]
     assert finished.ok and finished.bpb == 1.25
     # What the recorder attached reads back as the same member on resume.
-    assert member_from_store(repo.get("gpt-1"), repo.results("gpt-1")).rung_scores == {
-        "cpu-xs": 0.75
-    }
+    resumed = member_from_store(repo.get("gpt-1"), repo.results("gpt-1"))
+    assert resumed.rung_scores == {"cpu-xs": 0.75} and resumed.rung_seconds == {"cpu-xs": 12.0}
 
 
 def test_a_failed_verification_keeps_its_reason_and_fails_the_rung(

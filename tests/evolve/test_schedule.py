@@ -72,3 +72,75 @@ def test_higher_rung_baselines_wait_for_a_promotion() -> None:
     at_s = [d for d, r in order if r == "s"]
     # One baseline above the first rung: the best seed of the rung below.
     assert at_s == ["seed1", "d3"]
+
+
+# The rungs above the first take their share of the time, not all of it.
+COST = {"xs": 10.0, "s": 300.0, "m": 1200.0}  # seconds a run takes at each rung
+
+
+def _run_timed(
+    designs: dict[str, DesignProgress], budgets: dict[str, int], share: float
+) -> list[tuple[str, str]]:
+    order = []
+    while (job := next_verification(designs, RUNGS, budgets, set(), 4.0, share)) is not None:
+        design, rung = job
+        designs[design].passed[rung] = float(design[1:]) if design[0] == "d" else 0.0
+        designs[design].seconds[rung] = COST[rung]
+        order.append(job)
+    return order
+
+
+def _upper_share_at_each_promotion_while_first_rung_waits(order: list[tuple[str, str]]) -> float:
+    """The largest share of the seconds spent so far that the rungs above the first had, seen
+    when another job above it started while designs still waited at the first rung."""
+    last_first = max(i for i, (_, r) in enumerate(order) if r == "xs")
+    spent_first = spent_upper = worst = 0.0
+    for i, (_, rung) in enumerate(order):
+        if rung != "xs" and i < last_first and spent_first + spent_upper > 0:
+            worst = max(worst, spent_upper / (spent_first + spent_upper))
+        if rung == "xs":
+            spent_first += COST[rung]
+        else:
+            spent_upper += COST[rung]
+    return worst
+
+
+def test_waiting_designs_at_the_first_rung_hold_promotions_back() -> None:
+    budgets = rung_budgets(RUNGS, 64)
+    counted = _run_timed(_designs(1, 64), budgets, share=1.0)
+    shared = _run_timed(_designs(1, 64), budgets, share=0.5)
+    for order in (counted, shared):  # the budgets hold either way
+        assert sum(1 for d, r in order if r == "xs" and d[0] == "d") == 64
+        assert sum(1 for d, r in order if r == "s" and d[0] == "d") == 16
+        assert sum(1 for d, r in order if r == "m" and d[0] == "d") == 4
+    # counting alone gives the expensive rungs nearly all the time while designs wait ...
+    assert _upper_share_at_each_promotion_while_first_rung_waits(counted) > 0.9
+    # ... the share keeps them to half of it
+    assert _upper_share_at_each_promotion_while_first_rung_waits(shared) <= 0.5
+    # and the best designs still climb: the top of s goes to m
+    at_m = [d for d, r in shared if r == "m" and d[0] == "d"]
+    assert "d63" in at_m
+
+
+def test_with_nothing_waiting_a_due_promotion_goes_at_once() -> None:
+    designs = _designs(1, 4)
+    for p in designs.values():
+        p.passed["xs"] = float(p.id[1:]) if p.id[0] == "d" else 0.0
+        p.seconds["xs"] = 1.0
+    designs["seed0"].passed["s"], designs["seed0"].seconds["s"] = 0.0, 1000.0  # far over share
+    assert next_verification(designs, RUNGS, rung_budgets(RUNGS, 16), set(), 4.0, 0.5) == (
+        "d3",
+        "s",
+    )
+
+
+def test_a_running_upper_rung_job_keeps_the_others_on_the_first_rung() -> None:
+    designs = _designs(1, 6)
+    for i in range(4):
+        designs[f"d{i}"].passed["xs"], designs[f"d{i}"].seconds["xs"] = float(i), 10.0
+    designs["seed0"].passed["xs"], designs["seed0"].seconds["xs"] = 0.0, 10.0
+    budgets = rung_budgets(RUNGS, 16)
+    # a promotion is due (4 results) and the seed baseline runs at s; a second worker asks
+    in_flight = {("seed0", "s")}
+    assert next_verification(designs, RUNGS, budgets, in_flight, 4.0, 0.5) == ("d4", "xs")
+    assert next_verification(designs, RUNGS, budgets, in_flight, 4.0, 1.0) == ("d3", "s")
