@@ -14,6 +14,14 @@ from the repository. Text and data only: this package never imports torch.
         print(repo.index.query(status="verified"))
 
 Names are imported on first use, so ``genesys --help`` does not pay for GitPython and TinyDB.
+
+Layout: ``repo`` (``DesignsRepo``, the whole interface) and its parts: ``names`` (namespace
+paths, design ids), ``tags`` (the design tags), ``files`` (a design's files in and out),
+``objects`` (git objects and refs), ``message`` (commit messages), ``notes`` (results),
+``records`` (index rows and results as data), ``index`` (the TinyDB index), ``scan`` (designs
+read back from git), ``upkeep`` (keeping the index up to date), ``lock`` (the single writer),
+``packing`` (packing the repository); ``library`` (seeding a namespace) and ``phylo`` (the
+family tree) build on it.
 """
 
 from __future__ import annotations
@@ -24,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from genesys_tui.store.index import DesignIndex
     from genesys_tui.store.library import import_library
+    from genesys_tui.store.names import designs_root, namespace_path
     from genesys_tui.store.phylo import phylogeny
     from genesys_tui.store.records import ORIGINS, STATUSES, DesignRecord
-    from genesys_tui.store.repo import DesignsRepo, designs_root, namespace_path
+    from genesys_tui.store.repo import DesignsRepo
 
 _HOME = {
     "DesignIndex": "index",
@@ -36,8 +45,8 @@ _HOME = {
     "STATUSES": "records",
     "DesignRecord": "records",
     "DesignsRepo": "repo",
-    "designs_root": "repo",
-    "namespace_path": "repo",
+    "designs_root": "names",
+    "namespace_path": "names",
 }
 __all__ = [
     "ORIGINS",

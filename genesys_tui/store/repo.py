@@ -6,70 +6,60 @@ crossover, which is then a merge commit). A lightweight tag named by the design 
 keeps every design reachable, so ``git gc`` never prunes one and ``git checkout gpt-12``,
 ``git diff gpt-3 gpt-12`` and ``git log --graph --all`` work as people expect. Results attach
 later as notes (``notes.py``) and are mirrored in a TinyDB index (``index.py``) that can always be
-rebuilt from the repository.
+rebuilt from the repository (``upkeep.py``).
 
-Design ids are ``<name slug>-<seq>``: the design's name, then its sequence number in the
-namespace (1, 2, ...). They are short, stable and sortable, and the number alone (``12``) or a
-commit prefix also names a design on the command line.
+Single writer: the evolution loop opens the repository with ``writer=True``, which takes the
+namespace's writer lock (``lock.py``); the dashboard and the CLI open it read-only and may do so
+while the writer runs. The writer packs the repository as designs accumulate (``packing.py``).
+The work tree shows the latest design (detached HEAD), updated when the writer closes, so ``ls``
+and ``git log --graph`` in it are meaningful.
 
-Single writer: the evolution loop opens the repository with ``writer=True``, which takes an
-exclusive lock (``.git/genesys/writer.lock``); the dashboard and the CLI open it read-only and
-may do so while the writer runs. The work tree shows the latest design (detached HEAD), updated
-when the writer closes, so ``ls`` and ``git log --graph`` in it are meaningful.
+``DesignsRepo`` is the whole interface; the modules named above are its parts. Design ids and
+namespace paths are in ``names.py``, resolving a design's name to its tag in ``tags.py``, a
+design's files on their way in and out in ``files.py``.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from genesys_tui.design import DESIGN_FILE, Design, design_from_dict
-from genesys_tui.errors import IndexCorruptError, StoreError
+from genesys_tui.design import Design, design_from_dict
+from genesys_tui.errors import StoreError
+from genesys_tui.store import upkeep
+from genesys_tui.store.files import DesignSource, collect_files, design_json, read_commit_files
 from genesys_tui.store.index import DesignIndex
+from genesys_tui.store.lock import WriterLock
 from genesys_tui.store.message import CommitMessage
-from genesys_tui.store.notes import NOTES_REF, Notes, read_blobs
-from genesys_tui.store.objects import EMPTY_TREE, ObjectWriter, Person, check_ref_part, list_refs
+from genesys_tui.store.names import designs_root, namespace_path, slug
+from genesys_tui.store.notes import NOTES_REF, Notes
+from genesys_tui.store.objects import EMPTY_TREE, ObjectWriter, Person, check_ref_part
+from genesys_tui.store.packing import PACK_EVERY, Packer
 from genesys_tui.store.records import DesignRecord
 from genesys_tui.store.scan import (
     TAG_PREFIX,
     DesignCommit,
+    read_commit,
     read_commits,
     record_of,
-    scan_records,
     seq_of,
 )
+from genesys_tui.store.tags import match_tags, read_tags
+
+__all__ = [
+    "COMMITTER",
+    "PACK_EVERY",
+    "DesignSource",
+    "DesignsRepo",
+    "designs_root",
+    "namespace_path",
+    "slug",
+]
 
 COMMITTER = ("genesys", "genesys@localhost")
-# Loose objects and refs are one file each; git reads thousands of them slowly (a 2,000-design
-# `git log` fell from 0.6 s to 0.09 s once packed), so the writer packs every so many designs.
-PACK_EVERY = 1000
-DesignSource = str | Path | Mapping[str, str | bytes]
-_SKIP = re.compile(r"(^|/)(\.|__pycache__/)|\.pyc$")
-
-
-def designs_root() -> Path:
-    """Where namespaces live: ``$GENESYS_DESIGNS_DIR`` or ``./designs``."""
-    return Path(os.environ.get("GENESYS_DESIGNS_DIR") or "designs")
-
-
-def namespace_path(namespace: str) -> Path:
-    """The repository directory of ``namespace`` under ``designs_root()``."""
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", namespace):
-        raise StoreError(f"namespace {namespace!r} must use letters, digits, '_', '-', '.'")
-    return designs_root() / namespace
-
-
-def slug(name: str) -> str:
-    """A ref-safe, lower-case form of a design name (``"GPT SwiGLU"`` -> ``gpt-swiglu``)."""
-    text = re.sub(r"[^a-z0-9_.]+", "-", name.lower()).strip("-.")
-    return re.sub(r"\.{2,}", ".", text)[:40].strip("-.") or "design"
 
 
 class DesignsRepo:
@@ -83,18 +73,17 @@ class DesignsRepo:
         self.notices: list[str] = []  # things a person should hear about (index rebuilt, ...)
         self._meta = self.git_dir / "genesys"
         self._meta.mkdir(exist_ok=True)
-        self._lock_fd: int | None = None
+        self._lock = WriterLock(self.git_dir)
         self._objects = ObjectWriter(self.git_dir)
         if writer:
-            self._acquire_writer_lock()
+            self._lock.acquire(self.namespace)
         self.notes = Notes(self.git_dir, self._objects if writer else None)
-        self._tags = self._read_tags()
+        self._tags = read_tags(self.git_dir)
         self._next_seq = max((seq_of(i) for i in self._tags), default=0) + 1
         self._latest: str | None = None
         self.pack_every = PACK_EVERY
-        self._since_pack = 0
-        self._packer: subprocess.Popen[bytes] | None = None
-        self.index = self._open_index(flush_every)
+        self._packer = Packer(self.git_dir)
+        self.index = upkeep.open_index(self, self._tags, flush_every)
 
     # ---- opening and closing ----------------------------------------------------------------
 
@@ -148,14 +137,12 @@ class DesignsRepo:
         """Flush the index, pack, update the work tree (writer) and release the writer lock."""
         if self.writable and self._latest is not None:
             self.sync_worktree()
-        if self.writable and self._since_pack >= 100:
+        if self.writable and self._packer.unpacked >= 100:
             self.pack()
-        elif self._packer is not None:
+        else:
             self._packer.wait()
         self.index.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._lock.release()
 
     def __enter__(self) -> DesignsRepo:
         return self
@@ -163,124 +150,21 @@ class DesignsRepo:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _acquire_writer_lock(self) -> None:
-        fd = os.open(self._meta / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise StoreError(
-                f"namespace {self.namespace} is being written by process {holder}; "
-                "a namespace has one writer (open it read-only, or stop that "
-                "process)"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._lock_fd = fd
-
     def pack(self, *, wait: bool = True) -> None:
         """Move loose objects and refs into packs (``git pack-refs --all``, ``git repack -d``).
 
         Safe while readers run and, with ``wait=False``, while this writer goes on committing:
         git only packs what exists when it starts, and our ref updates take git's ref locks.
         """
-        if self._packer is not None:
-            self._packer.wait()
-        gd = str(self.git_dir)
-        self._packer = subprocess.Popen(
-            [
-                "sh",
-                "-c",
-                'git --git-dir="$0" pack-refs --all && git --git-dir="$0" repack -d -q',
-                gd,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self._since_pack = 0
+        self._packer.start()
         if wait:
             self._packer.wait()
-
-    def _writer_is_running(self) -> bool:
-        fd = os.open(self._meta / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
 
     # ---- the index ---------------------------------------------------------------------------
 
     @property
     def index_path(self) -> Path:
         return self._meta / "index.json"
-
-    def _open_index(self, flush_every: int) -> DesignIndex:
-        try:
-            index = DesignIndex(self.index_path, writable=self.writable, flush_every=flush_every)
-        except IndexCorruptError as exc:
-            aside = self.index_path.with_name(f"index.corrupt-{int(time.time())}.json")
-            self.notices.append(
-                f"{exc}; moved it to {aside.name} and rebuilt the index from "
-                "the repository (nothing is lost)"
-            )
-            if not self.writable and self._writer_is_running():
-                raise StoreError(
-                    f"{exc}; the running writer keeps it until it stops; then any "
-                    "genesys command rebuilds it from the repository"
-                ) from None
-            os.replace(self.index_path, aside)
-            return self._refresh(None, flush_every)
-        if not index.exists and self._tags:
-            self.notices.append(f"no index at {self.index_path}; rebuilt it from the repository")
-            return self._refresh(index, flush_every)
-        state = index.state
-        if state["designs"] != len(self._tags) or state["notes_head"] != self.notes.head:
-            return self._refresh(index, flush_every)
-        return index
-
-    def _refresh(self, index: DesignIndex | None, flush_every: int) -> DesignIndex:
-        """Bring a missing, stale or corrupt index up to date with the repository."""
-        if self.writable:
-            assert index is not None or not self.index_path.exists()
-            if index is None:
-                index = DesignIndex(self.index_path, writable=True, flush_every=flush_every)
-            self._catch_up(index)
-            return index
-        if self._writer_is_running():
-            # The writer flushes in batches: a lagging index is normal, the writer catches up.
-            if index is None:
-                self.notices.append(
-                    "the index is being rebuilt by the writer; showing the "
-                    "repository state read directly"
-                )
-            return index if index is not None else DesignIndex(self.index_path)
-        if index is not None:
-            index.close()
-        with DesignsRepo(self.path, writer=True, flush_every=flush_every) as writer:
-            self.notices.extend(n for n in writer.notices if n not in self.notices)
-        return DesignIndex(self.index_path)
-
-    def _catch_up(self, index: DesignIndex) -> None:
-        state = index.state
-        known = index.seqs() if index.exists else set()
-        changed = self.notes.design_ids_since(state["notes_head"]) if index.exists else None
-        if changed is None or len(changed) + len(self._tags) - len(known) > 2000:
-            self.rebuild_index(index)
-            return
-        todo = {self._tags[i] for i in changed if i in self._tags}
-        todo |= {sha for i, sha in self._tags.items() if seq_of(i) not in known}
-        for design in read_commits(self.git_dir, ["--no-walk", *sorted(todo)]) if todo else []:
-            index.put(
-                record_of(design, self.notes.read(design.commit)),
-                notes_head=self.notes.head,
-                designs=len(self._tags),
-            )
-        index.put_state(notes_head=self.notes.head, designs=len(self._tags))
-        index.flush()
 
     def rebuild_index(self, index: DesignIndex | None = None) -> int:
         """Regenerate the index from the repository alone; return the number of designs."""
@@ -289,10 +173,7 @@ class DesignsRepo:
                 "rebuilding the index needs the writer; open the repository with "
                 "writer=True (no evolution may be running on this namespace)"
             )
-        records, head = scan_records(self.git_dir)
-        target = index if index is not None else self.index
-        target.replace_all(records, notes_head=head, designs=len(records))
-        return len(records)
+        return upkeep.rebuild(index if index is not None else self.index, self.git_dir)
 
     # ---- writing designs -----------------------------------------------------------------------
 
@@ -319,8 +200,8 @@ class DesignsRepo:
         library import; otherwise it follows from the number of parents.
         """
         self._require_writer()
-        files = _collect(design)
-        data = _design_json(files)
+        files = collect_files(design)
+        data = design_json(files)
         if status == "proposed":
             sources = {k: v.decode("utf-8") for k, v in files.items() if k.endswith(".py")}
             design_from_dict(data, sources, name or "<design>")
@@ -361,10 +242,8 @@ class DesignsRepo:
         self._tags[design_id] = commit
         self._next_seq += 1
         self._latest = commit
-        self._since_pack += 1
-        if self._since_pack >= self.pack_every and (
-            self._packer is None or self._packer.poll() is not None
-        ):
+        self._packer.unpacked += 1
+        if self._packer.unpacked >= self.pack_every and not self._packer.running:
             self.pack(wait=False)
         results: dict[str, Any] = {}
         if reason is not None:
@@ -386,23 +265,12 @@ class DesignsRepo:
         self._require_writer()
         record = self.get(design)
         results = self.notes.attach(record.commit, record.id, kind, payload, at)
-        return self._index(self._design_commit(record.commit), results)
+        return self._index(read_commit(self._objects, record.commit), results)
 
     def _index(self, design: DesignCommit, results: Mapping[str, Any]) -> DesignRecord:
         record = record_of(design, dict(results))
         self.index.put(record, notes_head=self.notes.head, designs=len(self._tags))
         return record
-
-    def _design_commit(self, commit: str) -> DesignCommit:
-        raw = self._objects.read_loose(commit)
-        if raw is None:
-            return read_commits(self.git_dir, ["--no-walk", commit])[0]
-        header, _, body = raw.decode("utf-8").partition("\n\n")
-        created = int(
-            next(ln for ln in header.splitlines() if ln.startswith("committer ")).rsplit(" ", 2)[1]
-        )
-        parents = tuple(ln.split()[1] for ln in header.splitlines() if ln.startswith("parent "))
-        return DesignCommit(commit, parents, created, CommitMessage.parse(body))
 
     def _require_writer(self) -> None:
         if not self.writable:
@@ -416,11 +284,11 @@ class DesignsRepo:
     def get(self, design: str | int) -> DesignRecord:
         """A design by id (``gpt-12``), number (``12``) or commit prefix (7+ hex digits)."""
         text = str(design).strip()
-        match = self._match(text)
+        match = match_tags(self._tags, text)
         if not match and not self.writable:
             # Another process (the writer) may have committed it since we opened: look again.
-            self._tags = self._read_tags()
-            match = self._match(text)
+            self._tags = read_tags(self.git_dir)
+            match = match_tags(self._tags, text)
         if len(match) != 1:
             known = ", ".join(sorted(self._tags, key=seq_of)[-5:]) or "none yet"
             what = "several designs match" if match else "no design"
@@ -431,24 +299,9 @@ class DesignsRepo:
         record = self.index.get(seq_of(match[0]))
         if record is None or record.id != match[0]:
             # Committed after the index's last flush (another process writes): read git.
-            record = record_of(
-                self._design_commit(self._tags[match[0]]), self.notes.read(self._tags[match[0]])
-            )
+            sha = self._tags[match[0]]
+            record = record_of(read_commit(self._objects, sha), self.notes.read(sha))
         return record
-
-    def _match(self, text: str) -> list[str]:
-        if text.isdigit():
-            return [i for i in self._tags if seq_of(i) == int(text)]
-        if text in self._tags:
-            return [text]
-        if re.fullmatch(r"[0-9a-f]{7,40}", text):
-            return [i for i, sha in self._tags.items() if sha.startswith(text)]
-        return []
-
-    def _read_tags(self) -> dict[str, str]:
-        return {
-            ref[len(TAG_PREFIX) :]: sha for ref, sha in list_refs(self.git_dir, TAG_PREFIX).items()
-        }
 
     def records(self) -> list[DesignRecord]:
         """Every design in commit order, from the index.
@@ -460,7 +313,7 @@ class DesignsRepo:
         records = self.index.records()
         if self.writable:
             return records
-        self._tags = self._read_tags()
+        self._tags = read_tags(self.git_dir)
         known = {r.seq for r in records}
         missing = sorted(sha for i, sha in self._tags.items() if seq_of(i) not in known)
         if missing:
@@ -477,31 +330,18 @@ class DesignsRepo:
 
     def summary(self, design: str | int) -> str:
         """The summary paragraph of a design's commit message."""
-        return self._design_commit(self.get(design).commit).message.summary
+        return read_commit(self._objects, self.get(design).commit).message.summary
 
     def read_design_files(self, design: str | int) -> dict[str, str]:
         """A design's files (relative path -> text), as committed."""
-        import git  # GitPython walks the tree; reading the blobs is one cat-file batch
-
-        repo = git.Repo(self.path)
-        try:
-            tree = repo.commit(self.get(design).commit).tree
-            blobs = [
-                (str(b.path), b.hexsha)
-                for b in tree.traverse()
-                if isinstance(b, git.Blob)  # units/ folders are walked into, not listed
-            ]
-        finally:
-            repo.close()
-        texts = read_blobs(self.git_dir, [sha for _, sha in blobs])
-        return {path: texts[sha] for path, sha in blobs}
+        return read_commit_files(self.path, self.get(design).commit)
 
     def read_design(self, design: str | int) -> Design:
         """A design loaded and validated from its commit (DesignError if it does not load)."""
         record = self.get(design)
         files = self.read_design_files(record.id)
         return design_from_dict(
-            _design_json({k: v.encode() for k, v in files.items()}),
+            design_json({k: v.encode() for k, v in files.items()}),
             {k: v for k, v in files.items() if k.endswith(".py")},
             f"{self.namespace}:{record.id}",
         )
@@ -542,34 +382,3 @@ class DesignsRepo:
         )
         if proc.returncode != 0:
             self.notices.append(f"the work tree was left as it is: {proc.stderr.strip()}")
-
-
-def _collect(design: DesignSource) -> dict[str, bytes]:
-    if isinstance(design, Mapping):
-        files = {
-            str(k): v.encode("utf-8") if isinstance(v, str) else bytes(v) for k, v in design.items()
-        }
-    else:
-        root = Path(design)
-        if not root.is_dir():
-            raise StoreError(f"{root} is not a design directory")
-        files = {
-            p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
-        }
-        files = {k: v for k, v in files.items() if not _SKIP.search(k)}
-    for rel in files:
-        parts = rel.split("/")
-        if rel.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
-            raise StoreError(f"design file path {rel!r} must be relative, inside the design")
-    if not files:
-        raise StoreError("a design needs at least one file")
-    return files
-
-
-def _design_json(files: Mapping[str, bytes]) -> Any:
-    try:
-        return json.loads(files[DESIGN_FILE])
-    except (KeyError, ValueError):
-        return None

@@ -1,5 +1,6 @@
-"""Reading every design of a repository back from git: the basis of ``genesys index rebuild``,
-of catching a stale index up, and of the writer's view of existing designs at start-up.
+"""Reading designs back from git: every design of a repository, the basis of ``genesys index
+rebuild``, of catching a stale index up, and of the writer's view of existing designs at
+start-up; and one design commit, for a single lookup.
 
 Two git processes do the work whatever the size: ``git log --tags`` for every design commit
 with its message, and ``git notes list`` + one ``git cat-file --batch`` for every results note.
@@ -15,6 +16,7 @@ from pathlib import Path
 from genesys_tui.errors import StoreError
 from genesys_tui.store.message import CommitMessage
 from genesys_tui.store.notes import Notes
+from genesys_tui.store.objects import ObjectWriter
 from genesys_tui.store.records import DesignRecord, derive_record
 
 TAG_PREFIX = "refs/tags/"
@@ -69,6 +71,20 @@ def read_commits(git_dir: Path, revisions: Iterable[str] = ("--tags",)) -> list[
         message = CommitMessage.parse(body, f"commit {commit[:12]}")
         out.append(DesignCommit(commit, tuple(parents.split()), int(created), message))
     return out
+
+
+def read_commit(objects: ObjectWriter, commit: str) -> DesignCommit:
+    """One design commit: parsed from its loose object when it is loose (no git process; the
+    writer's fresh commits are), else read with ``git log``."""
+    raw = objects.read_loose(commit)
+    if raw is None:
+        return read_commits(objects.git_dir, ["--no-walk", commit])[0]
+    header, _, body = raw.decode("utf-8").partition("\n\n")
+    created = int(
+        next(ln for ln in header.splitlines() if ln.startswith("committer ")).rsplit(" ", 2)[1]
+    )
+    parents = tuple(ln.split()[1] for ln in header.splitlines() if ln.startswith("parent "))
+    return DesignCommit(commit, parents, created, CommitMessage.parse(body))
 
 
 def scan_records(git_dir: Path) -> tuple[list[DesignRecord], str | None]:
