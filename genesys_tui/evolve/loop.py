@@ -18,6 +18,7 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +55,10 @@ class EvolutionLoop:
         rungs: list[str],
         bus: ev.EventBus | None = None,
         selector: Selector | None = None,
+        rung_costs: Mapping[str, float] | None = None,
     ) -> None:
         self.repo = repo
+        self.rung_costs = dict(rung_costs or {})  # rung -> relative cost, for the scheduler
         self.designer = designer
         self.runner = runner
         self.config = config
@@ -199,6 +202,7 @@ class EvolutionLoop:
             # measured seconds differ between runs: --sync schedules by counts alone, so that
             # the same seed replays the same run
             1.0 if self.config.sync else self.config.upper_share,
+            self.rung_costs,
         )
         if job is None:
             return False

@@ -12,8 +12,10 @@ verification that failed is recorded and never retried.
 Rungs differ in cost by far more than ``ratio`` (on the CPU ladder a cpu-s run costs about 50
 cpu-xs runs), so counting alone would hand nearly all of a worker's time to promotions while
 new designs queue at the first rung. While designs wait there, a due promotion is therefore
-held back when the rungs above the first have already taken more than ``upper_share`` of the
-seconds spent verifying, or when one of them is running; with nothing waiting it goes at once.
+held back when one of the rungs above the first is running, or when running it would give those
+rungs more than ``upper_share`` of the seconds spent verifying (its own seconds estimated from
+its earlier runs, or before it has any, from the first rung's scaled by the rungs' relative
+costs); with nothing waiting it goes at once.
 """
 
 from __future__ import annotations
@@ -50,8 +52,13 @@ def next_verification(
     in_flight: set[tuple[str, str]],
     ratio: float = 4.0,
     upper_share: float = 1.0,
+    costs: Mapping[str, float] | None = None,
 ) -> tuple[str, str] | None:
-    """The (design id, rung) to verify next, or None when nothing is due."""
+    """The (design id, rung) to verify next, or None when nothing is due.
+
+    ``costs``: each rung's relative cost (any unit), to estimate a rung's seconds before it has
+    run once, from the first rung's measured seconds.
+    """
     busy = {d for d, _ in in_flight}
 
     def free(p: DesignProgress, rung: str) -> bool:
@@ -72,9 +79,12 @@ def next_verification(
     waiting_first = used(first) < budgets.get(first, 0) and any(
         not p.is_seed and free(p, first) for p in designs.values()
     )
-    if not (waiting_first and _upper_rungs_busy(designs, first, in_flight, upper_share)):
+    holding = waiting_first and upper_share < 1
+    if not (holding and any(rung != first for _, rung in in_flight)):
         promotion = _due_promotion(designs, rungs, budgets, ratio, free, used)
-        if promotion is not None:
+        if promotion is not None and (
+            not holding or _fits_share(designs, first, promotion[1], upper_share, costs)
+        ):
             return promotion
     # 3. The first rung, oldest design first.
     if waiting_first:
@@ -83,22 +93,39 @@ def next_verification(
     return None
 
 
-def _upper_rungs_busy(
+def _fits_share(
     designs: Mapping[str, DesignProgress],
     first: str,
-    in_flight: set[tuple[str, str]],
+    rung: str,
     upper_share: float,
+    costs: Mapping[str, float] | None,
 ) -> bool:
-    """Whether the rungs above the first have had their share of the verification time: one of
-    them is running, or they took more than ``upper_share`` of the seconds spent so far."""
-    if upper_share >= 1:
-        return False
-    if any(rung != first for _, rung in in_flight):
-        return True
+    """Whether a run at ``rung`` keeps the rungs above the first within ``upper_share`` of the
+    verification seconds, counting the run itself at its estimated seconds."""
     spent_first = sum(p.seconds.get(first, 0.0) for p in designs.values())
     spent_upper = sum(s for p in designs.values() for r, s in p.seconds.items() if r != first)
-    total = spent_first + spent_upper
-    return total > 0 and spent_upper > upper_share * total
+    estimate = _estimate(designs, first, rung, costs)
+    total = spent_first + spent_upper + estimate
+    return total <= 0 or spent_upper + estimate <= upper_share * total
+
+
+def _estimate(
+    designs: Mapping[str, DesignProgress], first: str, rung: str, costs: Mapping[str, float] | None
+) -> float:
+    """Seconds a run at ``rung`` will take: the mean of its runs so far, else the first rung's
+    mean scaled by the rungs' relative costs, else 0 (unknown)."""
+
+    def mean(r: str) -> float | None:
+        done = [p.seconds[r] for p in designs.values() if r in p.seconds]
+        return sum(done) / len(done) if done else None
+
+    seen = mean(rung)
+    if seen is not None:
+        return seen
+    base = mean(first)
+    if base is None or not costs or not costs.get(first) or rung not in costs:
+        return 0.0
+    return base * costs[rung] / costs[first]
 
 
 def _due_promotion(

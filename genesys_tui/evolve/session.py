@@ -37,6 +37,14 @@ def ladder_rungs(config: EvolveConfig) -> list[str]:
     return names[: config.max_rungs] if config.max_rungs else names
 
 
+def ladder_costs(config: EvolveConfig) -> dict[str, float]:
+    """Each rung's relative cost for the scheduler: training tokens x d_model^2 x n_layers of
+    the rung's GPT reference (the training FLOPs, up to a constant)."""
+    from genesys_tui.verify.ladder import load_ladder
+
+    return {r.name: float(r.tokens) * r.d_model**2 * r.n_layers for r in load_ladder(config.ladder)}
+
+
 def make_designer(config: EvolveConfig, repo: object) -> Designer:
     if config.designer == "offline":
         from genesys_tui.evolve.offline import OfflineDesigner
@@ -86,6 +94,12 @@ def open_run(
         gpus=gpus,
     )
     loop = EvolutionLoop(
-        repo, make_designer(config, repo), runner, config, ladder_rungs(config), bus
+        repo,
+        make_designer(config, repo),
+        runner,
+        config,
+        ladder_rungs(config),
+        bus,
+        rung_costs=ladder_costs(config),
     )
     return Run(repo, loop, runner, bus, path)

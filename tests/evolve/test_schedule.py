@@ -144,3 +144,23 @@ def test_a_running_upper_rung_job_keeps_the_others_on_the_first_rung() -> None:
     in_flight = {("seed0", "s")}
     assert next_verification(designs, RUNGS, budgets, in_flight, 4.0, 0.5) == ("d4", "xs")
     assert next_verification(designs, RUNGS, budgets, in_flight, 4.0, 1.0) == ("d3", "s")
+
+
+def test_a_rung_never_run_is_estimated_from_the_first_rung_and_the_costs() -> None:
+    designs = _designs(1, 34)
+    budgets = rung_budgets(RUNGS, 64)
+
+    def run_first_rung(upto: int) -> None:
+        for p in [designs["seed0"], *(designs[f"d{i}"] for i in range(upto))]:
+            p.passed["xs"], p.seconds["xs"] = float(p.order), 10.0
+
+    costs = {"xs": 1.0, "s": 30.0, "m": 120.0}  # a run at s is estimated at 30 x 10 s
+    run_first_rung(4)  # 50 s spent at xs, a promotion is due by count
+    # 300 s at s against 50 s at xs would be over half: the first rung goes on
+    assert next_verification(designs, RUNGS, budgets, set(), 4.0, 0.5, costs) == ("d4", "xs")
+    # without costs a rung never run is unknown (0 s), and its promotion goes at once
+    assert next_verification(designs, RUNGS, budgets, set(), 4.0, 0.5) == ("seed0", "s")
+    # once the first rung has spent as much as the estimate, the promotion goes, though four
+    # designs still wait at the first rung
+    run_first_rung(30)  # 310 s
+    assert next_verification(designs, RUNGS, budgets, set(), 4.0, 0.5, costs) == ("seed0", "s")
