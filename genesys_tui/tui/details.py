@@ -37,6 +37,7 @@ class RungDetail:
     params: int
     reason: str
     curve: Curve
+    notes: tuple[str, ...] = ()  # what the verifier skipped, and why
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def load_details(
                 params=int(payload.get("params", 0)),
                 reason=str(detail.get("reason", "")),
                 curve=curve_of(payload, curves, record.id, rung),
+                notes=tuple(str(n) for n in detail.get("notes") or () if isinstance(n, str)),
             )
         )
     others = {k: v for k, v in results.items() if not k.startswith("rung:") and k != "check"}

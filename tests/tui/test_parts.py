@@ -230,3 +230,22 @@ def test_system_sampler_reads_this_machine_and_says_why_there_is_no_gpu() -> Non
         sampler.close()
     assert 0 <= sample.cpu_percent <= 100 and sample.memory_total > 0
     assert sample.gpus or sample.no_gpu.startswith("no GPU")
+
+
+def test_a_rung_result_shows_the_verifiers_notes(tmp_path: Path) -> None:
+    from genesys_tui.store.repo import DesignsRepo
+    from genesys_tui.tui.catalog import Catalog
+    from genesys_tui.tui.details import load_details
+
+    with DesignsRepo.create(tmp_path / "ns") as repo:
+        note = "tasks skipped: rung cpu-xs trains 131,072 tokens, fewer than 1,000,000"
+        repo.attach("gpt-1", "rung:cpu-xs", {
+            "scores": {"score": 0.5, "bpb": 3.9}, "seconds": 6.0,
+            "detail": {"ok": True, "evals": {}, "curve": [[1, 5.5], [2, 5.0]], "notes": [note]},
+        })  # fmt: skip
+    catalog = Catalog(tmp_path / "ns")
+    try:
+        (rung,) = load_details(catalog, "gpt-1", ["cpu-xs"], None).rungs
+    finally:
+        catalog.close()
+    assert rung.notes == (note,) and rung.curve == [(1, 5.5), (2, 5.0)] and rung.ok

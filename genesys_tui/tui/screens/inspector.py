@@ -188,6 +188,7 @@ class InspectorScreen(Screen[None]):
             out.append(Static(self._rung_title(rung), classes="file-title"))
             out.append(LossPlot(rung.curve))
             out.append(self._scores(rung))
+            out.extend(Static(Text(f"note: {n}", style="dim")) for n in rung.notes)
         return out
 
     @staticmethod
