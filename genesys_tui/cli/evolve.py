@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tasks-min-tokens",
         type=int,
-        default=-1,
+        default=None,
         metavar="N",
         help="rungs training fewer than N tokens skip the evaluation tasks and are scored on "
         "bits per byte (default 1,000,000; 0: evaluate on every rung)",
@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from genesys_tui.evolve.leaderboard import format_leaderboard, leaderboard
     from genesys_tui.evolve.session import open_run
     from genesys_tui.evolve.settings import EvolveConfig
+    from genesys_tui.verify.verify import TASKS_MIN_TOKENS
 
     config = EvolveConfig(
         namespace=args.namespace,
@@ -118,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
         sync=args.sync,
         verify=not args.no_verify,
         verify_pairs=args.pairs,
-        tasks_min_tokens=args.tasks_min_tokens,
+        tasks_min_tokens=(
+            TASKS_MIN_TOKENS if args.tasks_min_tokens is None else args.tasks_min_tokens
+        ),
         upper_share=args.upper_share,
     )
     handle = open_run(config, resume=args.resume, root=args.designs_dir)

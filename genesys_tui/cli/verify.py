@@ -58,15 +58,16 @@ def run(args: argparse.Namespace) -> int:
 
     from genesys_tui.verify.corpus import CorpusSource
     from genesys_tui.verify.ladder import find_rung
-    from genesys_tui.verify.verify import VerifySettings, verify
+    from genesys_tui.verify.verify import TASKS_MIN_TOKENS, VerifySettings, verify
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    extra = {} if args.tasks_min_tokens is None else {"tasks_min_tokens": args.tasks_min_tokens}
     settings = VerifySettings(
-        **extra,
         tasks=tuple(args.tasks),
         pairs=args.pairs,
+        tasks_min_tokens=(
+            TASKS_MIN_TOKENS if args.tasks_min_tokens is None else args.tasks_min_tokens
+        ),
         probes=tuple(args.probes),
         blimp_dir=args.blimp_dir,
         limit=args.limit,

@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from genesys_tui.verify.verify import TASKS_MIN_TOKENS  # a constant: the module imports no torch
+
 #: Loss-curve points a rung result keeps (the dashboard's plot is narrower than this).
 CURVE_POINTS = 256
 
@@ -38,7 +40,7 @@ def verify_job(
     ladder: str = "cpu",
     seed: int = 0,
     pairs: int = 0,
-    tasks_min_tokens: int = -1,
+    tasks_min_tokens: int = TASKS_MIN_TOKENS,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate at ``rung``; the scores the loop records, with ``score`` among them.
@@ -46,7 +48,7 @@ def verify_job(
     The loop checked the design already, so the verifier does not check it again.
     """
     from genesys_tui.verify.ladder import load_ladder
-    from genesys_tui.verify.verify import TASKS_MIN_TOKENS, VerifySettings, verify
+    from genesys_tui.verify.verify import VerifySettings, verify
 
     curve: list[tuple[int, float]] = []
 
@@ -65,8 +67,7 @@ def verify_job(
             check=False,
             seed=seed,
             pairs=pairs,
-            # -1: the verifier's own default
-            tasks_min_tokens=TASKS_MIN_TOKENS if tasks_min_tokens < 0 else tasks_min_tokens,
+            tasks_min_tokens=tasks_min_tokens,
         ),
         on_progress=on_progress,
     )

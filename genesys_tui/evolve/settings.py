@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.evolve.selection import SelectionConfig
+from genesys_tui.verify.verify import TASKS_MIN_TOKENS
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class EvolveConfig:
     seed: int = 0  # every random choice of the run derives from it
     verify: bool = True  # train and evaluate designs (False: design and check only)
     verify_pairs: int = 0  # generated minimal pairs per phenomenon (0: the rung's default)
-    tasks_min_tokens: int = -1  # rungs training fewer tokens skip the tasks (-1: the verifier's
-    # default, 1,000,000; 0: evaluate on every rung)
+    tasks_min_tokens: int = TASKS_MIN_TOKENS  # rungs training fewer tokens skip the tasks (0:
+    # evaluate on every rung)
     sync: bool = False  # one job at a time, so that the same seed replays the same run
     selection: SelectionConfig = field(default_factory=SelectionConfig)
 
@@ -47,7 +48,7 @@ class EvolveConfig:
             raise ConfigError("evolve.upper_share must be in [0, 1]")
         if self.rung_ratio < 1:
             raise ConfigError("evolve.rung_ratio must be at least 1")
-        if self.tasks_min_tokens < -1:
-            raise ConfigError("evolve.tasks_min_tokens must be >= 0 (or -1 for the default)")
+        if self.tasks_min_tokens < 0:
+            raise ConfigError("evolve.tasks_min_tokens must be >= 0")
         if self.check_timeout <= 0 or self.verify_timeout <= 0:
             raise ConfigError("evolve.check_timeout and evolve.verify_timeout must be positive")

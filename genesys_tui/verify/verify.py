@@ -50,18 +50,12 @@ class VerifySettings:
     fitness: FitnessSettings = field(default_factory=FitnessSettings)
 
     def __post_init__(self) -> None:
-        if isinstance(self.pairs, bool) or not isinstance(self.pairs, int) or self.pairs < 0:
-            raise ConfigError(f"verify.pairs must be an integer >= 0, got {self.pairs!r}")
+        for name in ("pairs", "tasks_min_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"verify.{name} must be an integer >= 0, got {value!r}")
         if self.pairs % 2:
             raise ConfigError(f"verify.pairs must be even (pairs come in couples): {self.pairs}")
-        if (
-            isinstance(self.tasks_min_tokens, bool)
-            or not isinstance(self.tasks_min_tokens, int)
-            or self.tasks_min_tokens < 0
-        ):
-            raise ConfigError(
-                f"verify.tasks_min_tokens must be an integer >= 0, got {self.tasks_min_tokens!r}"
-            )
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"verify.limit must be at least 1, got {self.limit!r}")
 
