@@ -123,6 +123,7 @@ class LoopError(Event):
     kind: ClassVar[str] = "error"
     message: str
     design: str = ""
+    traceback: str = ""  # the Python traceback, where the error was an exception
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

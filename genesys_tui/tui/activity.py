@@ -45,8 +45,13 @@ class Activity:
     state: str = "idle"  # the loop's: idle, running, paused, stopping, finished
     message: str = ""
     cost_usd: float | None = None  # the loop's running total, once it reported one
-    errors: list[str] = field(default_factory=list)
+    errors: list[ev.LoopError] = field(default_factory=list)  # the latest 20, oldest first
     verifying: dict[str, int] = field(default_factory=dict)  # rung -> trainings in flight
+
+    def end_jobs(self) -> None:
+        """The loop is gone (stopped, finished or crashed): none of its jobs runs any more."""
+        self.jobs.clear()
+        self.verifying.clear()
 
     def apply(self, event: ev.Event) -> bool:
         """Fold one event in; return whether anything shown changed."""
@@ -84,12 +89,11 @@ class Activity:
         elif isinstance(event, ev.LoopState):
             self.state, self.message = event.state, event.message
             if event.state == "finished":
-                self.jobs.clear()
-                self.verifying.clear()
+                self.end_jobs()
         elif isinstance(event, ev.CostUpdate):
             self.cost_usd = event.total_usd
         elif isinstance(event, ev.LoopError):
-            self.errors = [*self.errors, event.message][-20:]
+            self.errors = [*self.errors, event][-20:]
         else:
             return False
         return True
