@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from genesys_tui.parsing import parse
+
 #: Roles a unit may play. A slot accepts only children of its declared role.
 ROLES: dict[str, str] = {
     "block": "one layer of the model: X (B, T, D) -> Y (B, T, D), residuals included",
@@ -109,7 +111,7 @@ def read_unit_declarations(source: str, filename: str = "<unit>") -> dict[str, U
 
     Raises SyntaxError for unparsable source and ValueError for a malformed declaration.
     """
-    tree = ast.parse(source, filename=filename)
+    tree = parse(source, filename=filename)
     found: dict[str, UnitDecl] = {}
     for node in tree.body:
         if not isinstance(node, ast.ClassDef):

@@ -15,6 +15,7 @@ import string
 from pathlib import Path
 
 from genesys_tui.design import ROLES
+from genesys_tui.parsing import module_docstring, parse
 from genesys_tui.resources import library_dir
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
@@ -43,7 +44,7 @@ def allowed_modules() -> list[str]:
     path = PACKAGE / "checker" / "banned.py"
     if not path.is_file():
         return ["torch", "math", "genesys_tui.units"]
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    for node in parse(path.read_text(encoding="utf-8")).body:
         target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
@@ -58,7 +59,7 @@ def allowed_modules() -> list[str]:
 def unit_format() -> str:
     """The unit format as Markdown, generated from the unit contract and the library."""
     base = (PACKAGE / "units" / "base.py").read_text(encoding="utf-8")
-    contract = ast.get_docstring(ast.parse(base)) or ""
+    contract = module_docstring(base)
     roles = "\n".join(f"- `{name}`: {doc}" for name, doc in ROLES.items())
     design, files = EXAMPLES
     examples = "\n\n".join(
@@ -85,7 +86,7 @@ def unit_format() -> str:
 def _context_fields(base_source: str) -> list[str]:
     """The field lines (with their comments) of ``BuildContext`` in ``units/base.py``."""
     lines = base_source.splitlines()
-    for node in ast.parse(base_source).body:
+    for node in parse(base_source).body:
         if isinstance(node, ast.ClassDef) and node.name == "BuildContext":
             return [
                 lines[stmt.lineno - 1].strip()

@@ -20,6 +20,7 @@ from genesys_tui.checker.banned import (
 from genesys_tui.checker.report import ERROR, Finding
 from genesys_tui.checker.static_unit import MakeFinding, check_unit_classes
 from genesys_tui.design import Design, UnitDecl
+from genesys_tui.parsing import parse
 
 STAGE = "static"
 
@@ -59,7 +60,7 @@ def check_unit_source(
         return Finding(check, severity, message, hint, STAGE, rel, line, unit, code)
 
     try:
-        tree = ast.parse(source, filename=rel)
+        tree = parse(source, filename=rel)
     except SyntaxError as exc:
         line = exc.lineno
         return [

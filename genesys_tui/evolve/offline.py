@@ -19,6 +19,7 @@ from genesys_tui.errors import DesignError
 from genesys_tui.evolve.designer import DesignFailure, DesignRequest, DialogueSink, Proposal
 from genesys_tui.evolve.draft import DesignDraft, structural_hash
 from genesys_tui.evolve.pool import UnitPool, docstring_summary
+from genesys_tui.parsing import module_docstring
 
 WHY = {
     "sequence_mixer": "The sequence mixer decides what each position can see of the past and at "
@@ -285,9 +286,7 @@ def perturb(arg: Arg, value: object, rng: random.Random) -> object | None:
 
 
 def docstring_why(source: str) -> str:
-    import ast
-
-    doc = ast.get_docstring(ast.parse(source)) or ""
+    doc = module_docstring(source)
     paragraphs = [p.strip().replace("\n", " ") for p in doc.split("\n\n") if p.strip()]
     return paragraphs[1] if len(paragraphs) > 1 else DEFAULT_WHY
 

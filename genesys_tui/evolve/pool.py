@@ -9,6 +9,7 @@ from pathlib import Path
 
 from genesys_tui.design import Design, load_design, read_unit_declarations
 from genesys_tui.evolve.draft import DesignDraft, subtree_hash
+from genesys_tui.parsing import parse
 
 MODIFIERS_DIR = Path(__file__).resolve().parent / "modifiers"
 
@@ -43,7 +44,7 @@ class Modifier:
 def docstring_summary(source: str, cls: str) -> str:
     """The first line of the class docstring, else of the module docstring, else the class."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError:
         return cls
     for node in tree.body:
