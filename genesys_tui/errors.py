@@ -52,5 +52,10 @@ class VerifyError(GenesysError):
     """Training or evaluation could not run (bad rung, missing data, diverged run)."""
 
 
+class LoopFailed(GenesysError):
+    """The evolution loop stopped on an error of its own (not a design's); the error and its
+    traceback are in the namespace's events.jsonl, and ``--resume`` continues the run."""
+
+
 class CheckError(GenesysError):
     """The checker itself could not run (not: the design failed; that is a report)."""

@@ -92,6 +92,8 @@ def _printer(quiet: bool) -> Any:
             text = f"loop {e.state}" + (f": {e.message}" if e.message else "")
         elif isinstance(e, ev.LoopError):
             text = f"error: {e.message}"
+            if e.traceback:
+                print(e.traceback.rstrip(), file=sys.stderr, flush=True)
         else:
             return
         print(f"[{stamp}] {text}", flush=True)
@@ -100,6 +102,7 @@ def _printer(quiet: bool) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from genesys_tui.errors import LoopFailed
     from genesys_tui.evolve.leaderboard import format_leaderboard, leaderboard
     from genesys_tui.evolve.session import open_run
     from genesys_tui.evolve.settings import EvolveConfig
@@ -147,6 +150,14 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         reason = handle.loop.run()
+    except LoopFailed as exc:
+        print(
+            f"genesys evolve: {exc} (traceback above and in {handle.path}/.git/genesys/"
+            f"events.jsonl); continue with: genesys evolve --resume --namespace "
+            f"{args.namespace}",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)
         handle.close()

@@ -18,12 +18,14 @@ import random
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genesys_tui.errors import LoopFailed
 from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.designer import Designer, DesignFailure, DesignRequest, Parent, Proposal
 from genesys_tui.evolve.jobs import run_check
@@ -33,6 +35,11 @@ from genesys_tui.evolve.runner import Job, JobResult, Runner
 from genesys_tui.evolve.schedule import next_verification, rung_budgets
 from genesys_tui.evolve.selection import Choice, LadderSelector, Selector
 from genesys_tui.evolve.settings import EvolveConfig
+
+#: Results the loop failed to record one after another before it gives up: one failure is a
+#: bad design or a bug on one path; this many in a row means the repository or the loop is
+#: broken, and going on would only pile up errors.
+MAX_RECORD_FAILURES = 5
 
 
 @dataclass
@@ -81,6 +88,7 @@ class EvolutionLoop:
         self._started = time.monotonic()
         self._work = Path(tempfile.mkdtemp(prefix="genesys-designs-"))
         self.designs_started = 0
+        self._record_failures = 0  # in a row; see MAX_RECORD_FAILURES
 
     # ------------------------------------------------------------------ control
 
@@ -125,7 +133,22 @@ class EvolutionLoop:
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> str:
-        """Run to the end of the budgets; return why it stopped."""
+        """Run to the end of the budgets; return why it stopped.
+
+        An error of the loop itself (not of a design: those are findings and failed results)
+        is emitted as a ``LoopError`` with its traceback, which the event log keeps; the jobs
+        in flight are cancelled, and ``LoopFailed`` is raised. A resume continues the run.
+        """
+        try:
+            return self._run()
+        except Exception as exc:
+            message = f"the evolution loop failed: {type(exc).__name__}: {exc}"
+            self.bus.emit(ev.LoopError(message=message, traceback=traceback.format_exc()))
+            self._cancel_all()
+            self.bus.emit(ev.LoopState(state="failed", message=message))
+            raise LoopFailed(message) from exc
+
+    def _run(self) -> str:
         self.load()
         self.bus.emit(
             ev.LoopState(
@@ -166,12 +189,19 @@ class EvolutionLoop:
 
     def _drain(self, cancel: bool) -> None:
         if cancel:
-            self.runner.shutdown(cancel=True)
+            self._cancel_all()
             return
         while self._futures:
             done, _ = wait(list(self._futures), timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in done:
                 self._handle(fut, self._futures.pop(fut))
+
+    def _cancel_all(self) -> None:
+        """Kill every job in flight and forget it: nothing of this run keeps running."""
+        self.runner.shutdown(cancel=True)
+        for pool in (self._design_pool, self._check_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._futures.clear()
 
     def _fill(self) -> None:
         if self.config.sync:
@@ -324,12 +354,31 @@ class EvolutionLoop:
         except Exception as exc:  # a designer or runner bug must not kill the loop
             self.recorder.lost(what.kind, what.design, what.rung, exc)
             return
-        if what.kind == "design":
-            self._handle_design(*out)
-        elif what.kind == "check":
-            self.recorder.check(what.design, out)
-        else:
-            self.recorder.verify(what.design, what.rung, out)
+        try:
+            if what.kind == "design":
+                self._handle_design(*out)
+            elif what.kind == "check":
+                self.recorder.check(what.design, out)
+            else:
+                self.recorder.verify(what.design, what.rung, out)
+        except Exception as exc:
+            # Recording one job's result failed: say so with the traceback and go on; nothing
+            # of it was attached, so a resume does that job again. Failures in a row end the
+            # run, since then the repository (or the loop) is broken, not one result.
+            self._record_failures += 1
+            where = f" of {what.design}" if what.design else ""
+            self.bus.emit(
+                ev.LoopError(
+                    message=f"recording the {what.kind} result{where} failed: "
+                    f"{type(exc).__name__}: {exc}",
+                    design=what.design,
+                    traceback=traceback.format_exc(),
+                )
+            )
+            if self._record_failures >= MAX_RECORD_FAILURES:
+                raise
+            return
+        self._record_failures = 0
 
 
 def hash_seed(seed: int, n: int) -> int:

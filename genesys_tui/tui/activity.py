@@ -88,7 +88,7 @@ class Activity:
                 self.verifying[event.rung] = max(self.verifying.get(event.rung, 1) - 1, 0)
         elif isinstance(event, ev.LoopState):
             self.state, self.message = event.state, event.message
-            if event.state == "finished":
+            if event.state in ("finished", "failed"):
                 self.end_jobs()
         elif isinstance(event, ev.CostUpdate):
             self.cost_usd = event.total_usd

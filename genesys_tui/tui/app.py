@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import traceback
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -173,6 +174,7 @@ class GenesysApp(App[None]):
         assert self.live is not None
         self._loop_done.clear()
         self._stops = 0
+        self.activity.end_jobs()  # a new run starts from a clean workers view
         self.run_worker(self._evolve, thread=True, group="evolution", name="evolution")
 
     def _evolve(self) -> None:
@@ -181,11 +183,20 @@ class GenesysApp(App[None]):
         try:
             reason = self.live.run()
         except Exception as exc:  # a loop that cannot start (bad ladder, ...) is reported
-            reason = f"it failed: {exc}"
+            reason = f"it failed: {type(exc).__name__}: {exc}. Press g to try again"
+            self.post_message(
+                LoopEvent(
+                    ev.LoopError(
+                        message=f"evolution could not run: {reason}",
+                        traceback=traceback.format_exc(),
+                    )
+                )
+            )
         self._loop_done.set()
         self.post_message(LoopEnded(reason))
 
     def on_loop_ended(self, message: LoopEnded) -> None:
+        self.activity.end_jobs()  # the run is closed: none of its jobs is running any more
         self.notify(f"evolution ended: {message.reason}", timeout=8)
         self._show_state()
         if self.viewing_live:
