@@ -1,8 +1,13 @@
 """Time and memory of one training step against the reference design at the same size.
 
 Time: forward + backward + Adam step, in timed rounds that alternate between the design and
-the reference in the same process, so drift in the machine's speed (other load, turbo) hits
-both alike; the median round of each counts.
+the reference in the same process; the median round of each counts. Rounds are timed in CPU
+seconds of this process, not wall seconds: on a shared machine the scheduler takes the CPU
+away for whole time slices, and in wall time that swung GPT-relative ratios by 3x and more
+between checks of the same design (a library seed and an RMSNorm -> LayerNorm swap were
+rejected as slow). The checker's child runs torch on one thread, so its CPU time is the step's
+work. A ratio above the error limit is measured once more before it rejects; the lower of the
+two counts, since load only ever adds time.
 
 Memory: what a training step must hold, counted exactly rather than sampled: the bytes of every
 distinct storage autograd saves for the backward pass (the activations; parameters excluded),
@@ -59,22 +64,27 @@ def step_seconds(
     rounds: int,
     decisive: float,
 ) -> tuple[float, float]:
-    """Median wall seconds of one training step of ``design`` and of ``reference``.
+    """Median CPU seconds of one training step of ``design`` and of ``reference``.
 
-    Rounds alternate the order of the two. The models should be warm (one step each already,
-    e.g. ``step_memory``). After two rounds, a design whose fastest step is ``decisive`` times
-    the reference's slowest is plainly slow: the remaining rounds would only cost time.
+    CPU seconds of the work (this thread's, or the whole process's when torch runs more than
+    one thread), so time spent waiting for a core does not count. Rounds alternate the order
+    of the two. The models should be warm (one step each already, e.g. ``step_memory``). After
+    two rounds, a design whose fastest step is ``decisive`` times the reference's slowest is
+    plainly slow: the remaining rounds would only cost time.
     """
     models = (design, reference)
     opts = [Adam(list(m.parameters()), lr=1e-4) for m in models]
+    # On one torch thread the step runs on this thread alone: its own clock leaves out the
+    # process's other threads (the sandbox's watchdog, a test runner's helpers).
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.process_time
 
     def step(i: int) -> float:
-        t0 = time.perf_counter()
+        t0 = clock()
         loss = cross_entropy(models[i](ids), targets)
         loss.backward()
         opts[i].step()
         opts[i].zero_grad()
-        return time.perf_counter() - t0
+        return clock() - t0
 
     for m in models:
         m.train()
@@ -100,14 +110,19 @@ def stage_speed(ctx: RuntimeContext) -> list[Finding]:
     ids, targets = ctx.batch(salt=20, batch=cfg.bench_batch_size, T=cfg.bench_context_length)
     mem = step_memory(design, ids, targets)
     mem_ref = step_memory(reference, ids, targets)
-    step, step_ref = step_seconds(
-        design, reference, ids, targets, cfg.bench_rounds, decisive=2 * cfg.speed_error_ratio
-    )
+    decisive = 2 * cfg.speed_error_ratio
+    step, step_ref = step_seconds(design, reference, ids, targets, cfg.bench_rounds, decisive)
+    measured = 1
+    if step / step_ref > cfg.speed_error_ratio:  # measure once more before rejecting
+        again, again_ref = step_seconds(design, reference, ids, targets, cfg.bench_rounds, decisive)
+        measured = 2
+        if again / again_ref < step / step_ref:
+            step, step_ref = again, again_ref
     speed_ratio, memory_ratio = step / step_ref, mem / mem_ref
     ctx.figures.update(
         step_seconds=round(step, 5), step_seconds_reference=round(step_ref, 5),
-        speed_ratio=round(speed_ratio, 3), step_bytes=mem, step_bytes_reference=mem_ref,
-        memory_ratio=round(memory_ratio, 3),
+        speed_ratio=round(speed_ratio, 3), speed_measurements=measured, step_bytes=mem,
+        step_bytes_reference=mem_ref, memory_ratio=round(memory_ratio, 3),
     )  # fmt: skip
     where = (
         f"(d_model={size.d_model}, n_layers={size.n_layers}, T={size.context_length}, "
@@ -116,7 +131,7 @@ def stage_speed(ctx: RuntimeContext) -> list[Finding]:
     out = []
     for check, ratio, warn, error, mine, theirs, hint in (
         ("speed", speed_ratio, cfg.speed_warn_ratio, cfg.speed_error_ratio,
-         f"{step * 1e3:.1f} ms", f"{step_ref * 1e3:.1f} ms",
+         f"{step * 1e3:.1f} CPU ms", f"{step_ref * 1e3:.1f} CPU ms",
          "replace Python loops over time steps with a parallel or chunked form (cumsum, "
          "matmul with a masked decay matrix), fuse small ops, avoid recomputing the same "
          "tensor"),

@@ -133,6 +133,21 @@ class Recorder:
         value = result.value or {}
         ok = bool(result.ok and value.get("ok"))
         summary = value.get("summary") or result.error or "check failed"
+        member = self.population.members[design_id]
+        if not ok and member.is_seed:
+            # A library seed is a trusted reference and every rung's baseline: a check that
+            # fails it is a bug of Genesys (or a broken install), not a design result. Say so
+            # loudly and keep the seed; its findings stay in the check result.
+            self.bus.emit(
+                ev.LoopError(
+                    message=f"bug: the library seed {design_id} failed the checker ({summary}); "
+                    "seeds are kept and verified all the same. Please report this with the "
+                    "check result (genesys show --namespace NS " + design_id + ")",
+                    design=design_id,
+                )
+            )
+            summary = f"library seed, kept although the checker said: {summary}"
+            ok = True
         payload = {
             "ok": ok,
             "summary": summary[:2000],
@@ -140,7 +155,6 @@ class Recorder:
             "seconds": float(value.get("seconds", result.seconds)),
         }
         record = self.repo.attach(design_id, "check", payload)
-        member = self.population.members[design_id]
         member.status = record.status
         fp = value.get("fingerprint", "")
         if ok and hasattr(self.designer, "pool"):

@@ -192,6 +192,24 @@ def test_a_passed_check_marks_a_functional_duplicate(recorder: Recorder, repo: _
     assert repo.attached[design_id]["novelty"]["functional"] == "fp-1"
 
 
+def test_a_seed_is_never_rejected_and_its_failed_check_is_reported_loudly(
+    recorder: Recorder, repo: _Repo, events: list[ev.Event]
+) -> None:
+    slow = "speed: a training step takes 180.0 CPU ms against 50.0 CPU ms: 3.60x"
+    value = {"ok": False, "summary": slow, "findings": [{"check": "speed"}]}
+    recorder.check("gpt-1", JobResult("check-gpt-1", True, value, seconds=4.0))
+    assert recorder.population.members["gpt-1"].status == "checked"
+    check = repo.attached["gpt-1"]["check"]
+    assert check["ok"] and slow in check["summary"] and check["findings"] == [{"check": "speed"}]
+    (error,) = [e for e in events if isinstance(e, ev.LoopError)]
+    assert error.design == "gpt-1" and error.message.startswith("bug: the library seed gpt-1")
+    # A grown design with the same findings is rejected as usual.
+    design_id = recorder.design(_choice(), Proposal(RWKV7, "b", "why"))
+    assert design_id is not None
+    recorder.check(design_id, JobResult(f"check-{design_id}", True, value, seconds=4.0))
+    assert recorder.population.members[design_id].status == "rejected"
+
+
 def test_a_verified_rung_keeps_scores_evals_curve_notes_and_fitness(
     recorder: Recorder, repo: _Repo, events: list[ev.Event]
 ) -> None:
