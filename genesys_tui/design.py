@@ -78,7 +78,15 @@ class Design:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        """The canonical ``design.json`` text: two-space indents, a unit's fields in one order,
+        empty ``args`` and ``children`` left out. Every committed design is written so, so a
+        diff of two designs shows only what differs (a one-argument mutation: one line)."""
+        data = self.to_dict()
+        for node in data["units"].values():
+            for key in ("args", "children"):
+                if not node[key]:
+                    del node[key]
+        return json.dumps(data, indent=2) + "\n"
 
     def walk(self, root: str | None = None) -> Iterator[tuple[int, str | None, UnitNode]]:
         """Depth-first (depth, slot, node) over the tree under ``root`` (every root if None)."""

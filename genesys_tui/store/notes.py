@@ -2,8 +2,15 @@
 
 A design's note is one JSON document (``records.note_document``) holding every result by kind:
 the check report, each rung's training and evaluation, the fitness, a failure's reason.
-Attaching merges the new result into the document and makes one notes commit, so the design
-commit is never rewritten and ``git log --notes=genesys`` shows the results beside each design.
+Attaching merges the new result into the document and points the notes ref at the new notes
+tree, so the design commit is never rewritten and ``git notes --ref=genesys show ID`` and
+``git log --notes=genesys`` show the results beside each design.
+
+The ref names the notes *tree*, not a notes commit: git reads notes from any tree-ish, and a
+ref to a tree adds no commit to ``git log --all``, which therefore shows the family tree of
+designs and nothing else (a notes commit per result buried it under bookkeeping). What changed
+between two states is a ``git diff-tree`` of their trees. A namespace written before this
+keeps a notes commit there until its next result, which replaces it with that commit's tree.
 
 The notes tree uses git's two-level fan-out (``ab/cdef...``) from the start: one attach then
 rewrites a subtree of about N/256 entries and the 256-entry root instead of an N-entry tree.
@@ -20,11 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from genesys_tui.errors import StoreError
-from genesys_tui.store.objects import ObjectWriter, Person
+from genesys_tui.store.objects import ObjectWriter
 from genesys_tui.store.records import check_result, note_document, parse_note
 
 NOTES_REF = "refs/notes/genesys"
-COMMITTER = ("genesys", "genesys@localhost")
 
 
 class Notes:
@@ -41,7 +47,8 @@ class Notes:
 
     @property
     def head(self) -> str | None:
-        """The current notes commit (None before the first result)."""
+        """The current notes tree (a notes commit in an older namespace; None before the
+        first result)."""
         if self._writer is not None and self._fanout is not None:
             return self._head
         return ObjectWriter(self.git_dir).read_ref(NOTES_REF)
@@ -103,13 +110,11 @@ class Notes:
         results = self.read(commit)
         results[kind] = stamped
         text = json.dumps(note_document(design_id, results), indent=2, sort_keys=True) + "\n"
-        self._write(
-            commit, self._writer.blob(text.encode()), f"{kind} result for {design_id}", design_id
-        )
+        self._write(commit, self._writer.blob(text.encode()))
         self._cache[commit] = results
         return {k: dict(v) for k, v in results.items()}
 
-    def _write(self, commit: str, blob: str, title: str, design_id: str) -> None:
+    def _write(self, commit: str, blob: str) -> None:
         assert self._writer is not None
         self._load()
         assert self._fanout is not None
@@ -118,13 +123,8 @@ class Notes:
         sub = self._writer.tree({name: ("100644", b) for name, b in self._fanout[fan].items()})
         self._subtrees[fan] = sub
         root = self._writer.tree({f: ("40000", t) for f, t in self._subtrees.items()})
-        now = int(time.time())
-        who = Person(*COMMITTER, now)
-        # The Design-Id trailer lets an index catch up by walking new notes commits only.
-        message = f"genesys: {title}\n\nDesign-Id: {design_id}\n"
-        head = self._writer.commit(root, [self._head] if self._head else [], who, who, message)
-        self._writer.set_ref(NOTES_REF, head)
-        self._head = head
+        self._writer.set_ref(NOTES_REF, root)
+        self._head = root
 
     def _load(self) -> None:
         if self._fanout is not None:
@@ -154,36 +154,22 @@ class Notes:
                 for fan, entries in self._fanout.items()
             }
 
-    def design_ids_since(self, old_head: str | None) -> set[str] | None:
-        """Design ids whose results changed after notes commit ``old_head``.
+    def commits_since(self, old_head: str | None) -> set[str] | None:
+        """Design commits whose results changed after notes state ``old_head`` (a notes tree,
+        or a notes commit of an older namespace).
 
-        None when ``old_head`` is not in the current notes history (the caller rebuilds).
+        None when that state can no longer be read (the caller rebuilds).
         """
         head = self.head
         if head == old_head:
             return set()
-        if head is None:
+        if head is None or not old_head:
             return None
-        if (
-            old_head
-            and _git(
-                self.git_dir,
-                "merge-base",
-                "--is-ancestor",
-                old_head,
-                head,
-                check=False,
-                want_rc=True,
-            )
-            != "0"
-        ):
-            return None
-        span = f"{old_head}..{head}" if old_head else head
         try:
-            out = _git(self.git_dir, "log", "--format=%(trailers:key=Design-Id,valueonly)", span)
+            out = _git(self.git_dir, "diff-tree", "-r", "--name-only", old_head, head)
         except StoreError:
             return None
-        return {line.strip() for line in out.splitlines() if line.strip()}
+        return {line.replace("/", "") for line in out.splitlines() if line.strip()}
 
 
 def _parse(text: str, commit: str) -> tuple[str, dict[str, dict[str, Any]]]:

@@ -15,9 +15,9 @@ PACK_EVERY = 1000
 
 
 class Packer:
-    """Runs ``git pack-refs --all && git repack -d`` in the repository ``git_dir``, one run at a
-    time. ``unpacked`` counts the designs committed since the last run started; the writer
-    increments it."""
+    """Runs ``git pack-refs --all && git repack -d && git prune`` (of objects unreachable for
+    an hour) in the repository ``git_dir``, one run at a time. ``unpacked`` counts the designs
+    committed since the last run started; the writer increments it."""
 
     def __init__(self, git_dir: Path):
         self.git_dir = git_dir
@@ -36,7 +36,11 @@ class Packer:
             [
                 "sh",
                 "-c",
-                'git --git-dir="$0" pack-refs --all && git --git-dir="$0" repack -d -q',
+                # Each result replaces the notes tree, leaving the previous tree and note
+                # blob unreachable: prune those once they are an hour old (a writer never
+                # leaves a new object unreferenced that long).
+                'git --git-dir="$0" pack-refs --all && git --git-dir="$0" repack -d -q'
+                ' && git --git-dir="$0" prune --expire=1.hour.ago',
                 str(self.git_dir),
             ],
             stdout=subprocess.DEVNULL,

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from genesys_tui.design import Design, design_from_dict
+from genesys_tui.design import DESIGN_FILE, Design, design_from_dict
 from genesys_tui.errors import StoreError
 from genesys_tui.store import upkeep
 from genesys_tui.store.files import DesignSource, collect_files, design_json, read_commit_files
@@ -204,7 +204,10 @@ class DesignsRepo:
         data = design_json(files)
         if status == "proposed":
             sources = {k: v.decode("utf-8") for k, v in files.items() if k.endswith(".py")}
-            design_from_dict(data, sources, name or "<design>")
+            loaded = design_from_dict(data, sources, name or "<design>")
+            # One serialisation for every design (seeds as written by hand, children as made
+            # by a designer), so `git diff parent child` shows only what the mutation changed.
+            files[DESIGN_FILE] = loaded.to_json().encode("utf-8")
         elif reason is None:
             raise StoreError(f"a design committed with status {status!r} needs a reason")
         name = name or (data.get("name") if isinstance(data, dict) else None) or "unnamed"

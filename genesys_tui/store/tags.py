@@ -21,7 +21,9 @@ def match_tags(tags: Mapping[str, str], text: str) -> list[str]:
     """The design ids in ``tags`` (design id -> commit) that ``text`` names: an id (``gpt-12``),
     a number (``12``) or a commit prefix (7+ hex digits). Empty when none does."""
     if text.isdigit():
-        return [i for i in tags if seq_of(i) == int(text)]
+        found = [i for i in tags if seq_of(i) == int(text)]
+        if found or len(text) < 7:
+            return found  # else an all-digit commit prefix (one commit in about 27)
     if text in tags:
         return [text]
     if re.fullmatch(r"[0-9a-f]{7,40}", text):

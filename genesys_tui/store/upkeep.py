@@ -94,11 +94,11 @@ def catch_up(index: DesignIndex, git_dir: Path, notes: Notes, tags: Mapping[str,
     lacks and those whose results changed, or rebuild it when that is cheaper."""
     state = index.state
     known = index.seqs() if index.exists else set()
-    changed = notes.design_ids_since(state["notes_head"]) if index.exists else None
+    changed = notes.commits_since(state["notes_head"]) if index.exists else None
     if changed is None or len(changed) + len(tags) - len(known) > 2000:
         rebuild(index, git_dir)
         return
-    todo = {tags[i] for i in changed if i in tags}
+    todo = changed & set(tags.values())
     todo |= {sha for i, sha in tags.items() if seq_of(i) not in known}
     for design in read_commits(git_dir, ["--no-walk", *sorted(todo)]) if todo else []:
         index.put(

@@ -103,16 +103,70 @@ def test_malformed_results_are_rejected_before_anything_is_written(
     assert repo.notes.head == head and repo.results("gpt-1") == {}
 
 
-def test_a_later_result_of_a_kind_replaces_the_earlier_and_history_keeps_both(
-    repo: DesignsRepo,
-) -> None:
+def _git(repo: DesignsRepo, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo.path), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_a_later_result_of_a_kind_replaces_the_earlier(repo: DesignsRepo) -> None:
     repo.attach("gpt-1", "fitness", {"value": 0.1})
     repo.attach("gpt-1", "fitness", {"value": 0.2})
     assert repo.get("gpt-1").fitness == 0.2
-    history = subprocess.run(
-        ["git", "-C", str(repo.path), "log", "--format=%s", "refs/notes/genesys"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    assert history == ["genesys: fitness result for gpt-1"] * 2
+    assert (
+        json.loads(_git(repo, "notes", "--ref=genesys", "show", "gpt-1"))["results"]["fitness"][
+            "value"
+        ]
+        == 0.2
+    )
+
+
+def test_git_log_all_shows_design_commits_only(repo: DesignsRepo) -> None:
+    child = repo.commit_design(mutated(gpt_files()), parents=["gpt-1"], designer="x", title="t")
+    for kind in ("check", "rung:cpu-xs", "fitness"):
+        repo.attach(child.id, kind, RESULTS[kind])
+    repo.attach("gpt-1", "check", RESULTS["check"])
+    shown = _git(repo, "log", "--all", "--format=%H").split()
+    assert sorted(shown) == sorted(r.commit for r in repo.records())
+    # The results stay where git shows them beside each design.
+    assert "Notes (genesys):" in _git(repo, "log", "-1", child.id)
+
+
+def test_a_namespace_with_a_notes_commit_still_loads_and_its_next_result_drops_it(
+    repo: DesignsRepo,
+) -> None:
+    """Namespaces written before the notes ref named a tree keep a notes commit there."""
+    repo.attach("gpt-1", "fitness", {"value": 0.1})
+    tree = _git(repo, "rev-parse", "refs/notes/genesys").strip()
+    env = {"GIT_AUTHOR_NAME": "g", "GIT_AUTHOR_EMAIL": "g@x", "GIT_COMMITTER_NAME": "g",
+           "GIT_COMMITTER_EMAIL": "g@x"}  # fmt: skip
+    old = subprocess.run(
+        ["git", "-C", str(repo.path), "commit-tree", tree, "-m", "genesys: fitness result"],
+        capture_output=True, text=True, check=True, env={**env, "PATH": "/usr/bin:/bin"},
+    ).stdout.strip()  # fmt: skip
+    _git(repo, "update-ref", "refs/notes/genesys", old)
+    path = repo.path
+    repo.close()
+    with DesignsRepo.open(path, writer=True) as reopened:
+        assert reopened.get("gpt-1").fitness == 0.1
+        reopened.attach("gpt-1", "fitness", {"value": 0.3})
+        assert _git(reopened, "cat-file", "-t", "refs/notes/genesys").strip() == "tree"
+        assert reopened.results("gpt-1")["fitness"]["value"] == 0.3
+    with DesignsRepo.open(path) as reader:
+        assert reader.get("gpt-1").fitness == 0.3
+
+
+def test_a_one_argument_mutation_of_a_seed_diffs_as_one_line(repo: DesignsRepo) -> None:
+    data = json.loads(gpt_files()["design.json"])
+    data["units"]["attn"]["args"]["n_heads"] = 8
+    # Written compactly, as a model might: stored in the one canonical form all the same.
+    child = repo.commit_design(
+        {**gpt_files(), "design.json": json.dumps(data)}, parents=["gpt-1"], designer="x",
+        title="More heads",
+    )  # fmt: skip
+    diff = _git(repo, "diff", "--unified=0", "gpt-1", child.id)
+    changed = [
+        line for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]  # fmt: skip
+    assert changed == ['-        "n_heads": 4', '+        "n_heads": 8']
