@@ -131,6 +131,27 @@ def design_from_dict(
     """
     base = Path(path) if path is not None else Path("<design>")
     jpath = base / DESIGN_FILE
+    name, description, roots, units_raw = _top_fields(data, jpath)
+    units: dict[str, UnitNode] = {}
+    decls: dict[str, UnitDecl] = {}
+    file_decls: dict[str, dict[str, UnitDecl]] = {}
+    for uid, raw in units_raw.items():
+        units[uid], decls[uid] = _unit(uid, raw, sources, base, file_decls)
+    _check_tree(roots, units, decls, jpath)
+    used_files = {n.file for n in units.values()}
+    return Design(
+        name=name,
+        roots=roots,
+        units=units,
+        sources={rel: text for rel, text in sources.items() if rel in used_files},
+        decls=decls,
+        description=description,
+        path=Path(path) if path is not None else None,
+    )
+
+
+def _top_fields(data: Any, jpath: Path) -> tuple[str, str, tuple[str, ...], dict[str, Any]]:
+    """The top level of design.json: (name, description, roots, the raw unit entries)."""
     _expect(isinstance(data, dict), "design.json must hold a JSON object", jpath, "")
     unknown = sorted(set(data) - _TOP_FIELDS)
     _expect(
@@ -171,104 +192,125 @@ def design_from_dict(
         jpath,
         "units",
     )
+    return name, description, roots, units_raw
 
-    units: dict[str, UnitNode] = {}
-    decls: dict[str, UnitDecl] = {}
-    file_decls: dict[str, dict[str, UnitDecl]] = {}
-    for uid, raw in units_raw.items():
-        where = f"units.{uid}"
-        _expect(isinstance(raw, dict), "a unit entry must be an object", jpath, where)
-        unknown = sorted(set(raw) - _NODE_FIELDS)
+
+def _unit(
+    uid: str,
+    raw: Any,
+    sources: Mapping[str, str],
+    base: Path,
+    file_decls: dict[str, dict[str, UnitDecl]],
+) -> tuple[UnitNode, UnitDecl]:
+    """One unit entry, validated against its class's declarations (read once per file into
+    ``file_decls``)."""
+    jpath, where = base / DESIGN_FILE, f"units.{uid}"
+    _check_entry_fields(raw, jpath, where)
+    rel, args, children = raw["file"], raw.get("args", {}), raw.get("children", {})
+    _expect(rel in sources, f"unit file {rel!r} does not exist", jpath, f"{where}.file")
+    if rel not in file_decls:
+        try:
+            file_decls[rel] = read_unit_declarations(sources[rel], str(base / rel))
+        except SyntaxError as exc:
+            raise DesignError(
+                f"syntax error at line {exc.lineno}: {exc.msg}", base / rel, "source"
+            ) from None
+        except ValueError as exc:
+            raise DesignError(str(exc), base / rel, "declarations") from None
+    decl = file_decls[rel].get(raw["class"])
+    _expect(
+        decl is not None,
+        f"unknown class {raw['class']!r}: {rel} defines "
+        f"{sorted(file_decls[rel]) or 'no Unit class'}",
+        jpath,
+        f"{where}.class",
+    )
+    assert decl is not None
+    _expect(
+        decl.role == raw["role"],
+        f"role {raw['role']!r} does not match the role "
+        f"{decl.role!r} that class {decl.name} declares",
+        jpath,
+        f"{where}.role",
+    )
+    for slot in children:
         _expect(
-            not unknown,
-            f"unknown field(s) {unknown}; allowed: {sorted(_NODE_FIELDS)}",
+            slot in decl.slots,
+            f"unknown slot {slot!r}; {decl.name} declares {sorted(decl.slots)}",
             jpath,
-            f"{where}.{unknown[0]}" if unknown else where,
+            f"{where}.children.{slot}",
         )
-        for required in ("class", "file", "role"):
-            _expect(
-                isinstance(raw.get(required), str),
-                f"missing or non-string {required!r}",
-                jpath,
-                f"{where}.{required}",
-            )
-        args, children = raw.get("args", {}), raw.get("children", {})
-        _expect(isinstance(args, dict), "args must be an object", jpath, f"{where}.args")
+    for slot in decl.slots:
         _expect(
-            isinstance(children, dict) and all(isinstance(v, str) for v in children.values()),
-            "children must map slot names to unit ids",
+            slot in children,
+            f"slot {slot!r} of {decl.name} has no child",
             jpath,
             f"{where}.children",
         )
-        rel = raw["file"]
-        pure = PurePosixPath(rel)
+    checked: dict[str, Any] = {}
+    for key, value in args.items():
         _expect(
-            not pure.is_absolute() and ".." not in pure.parts and pure.suffix == ".py",
-            f"unit file {rel!r} must be a relative .py path inside the design",
+            key in decl.args,
+            f"unknown argument {key!r}; {decl.name} declares {sorted(decl.args)}",
             jpath,
-            f"{where}.file",
+            f"{where}.args.{key}",
         )
-        _expect(
-            raw["role"] in ROLES,
-            f"unknown role {raw['role']!r}; known roles: {sorted(ROLES)}",
-            jpath,
-            f"{where}.role",
-        )
-        _expect(rel in sources, f"unit file {rel!r} does not exist", jpath, f"{where}.file")
-        if rel not in file_decls:
-            try:
-                file_decls[rel] = read_unit_declarations(sources[rel], str(base / rel))
-            except SyntaxError as exc:
-                raise DesignError(
-                    f"syntax error at line {exc.lineno}: {exc.msg}", base / rel, "source"
-                ) from None
-            except ValueError as exc:
-                raise DesignError(str(exc), base / rel, "declarations") from None
-        decl = file_decls[rel].get(raw["class"])
-        _expect(
-            decl is not None,
-            f"unknown class {raw['class']!r}: {rel} defines "
-            f"{sorted(file_decls[rel]) or 'no Unit class'}",
-            jpath,
-            f"{where}.class",
-        )
-        assert decl is not None
-        _expect(
-            decl.role == raw["role"],
-            f"role {raw['role']!r} does not match the role "
-            f"{decl.role!r} that class {decl.name} declares",
-            jpath,
-            f"{where}.role",
-        )
-        for slot in children:
-            _expect(
-                slot in decl.slots,
-                f"unknown slot {slot!r}; {decl.name} declares {sorted(decl.slots)}",
-                jpath,
-                f"{where}.children.{slot}",
-            )
-        for slot in decl.slots:
-            _expect(
-                slot in children,
-                f"slot {slot!r} of {decl.name} has no child",
-                jpath,
-                f"{where}.children",
-            )
-        checked: dict[str, Any] = {}
-        for key, value in args.items():
-            _expect(
-                key in decl.args,
-                f"unknown argument {key!r}; {decl.name} declares {sorted(decl.args)}",
-                jpath,
-                f"{where}.args.{key}",
-            )
-            try:
-                checked[key] = decl.args[key].validate(value)
-            except ValueError as exc:
-                raise DesignError(str(exc), jpath, f"{where}.args.{key}") from None
-        units[uid] = UnitNode(uid, raw["class"], rel, raw["role"], checked, dict(children))
-        decls[uid] = decl
+        try:
+            checked[key] = decl.args[key].validate(value)
+        except ValueError as exc:
+            raise DesignError(str(exc), jpath, f"{where}.args.{key}") from None
+    return UnitNode(uid, raw["class"], rel, raw["role"], checked, dict(children)), decl
 
+
+def _check_entry_fields(raw: Any, jpath: Path, where: str) -> None:
+    """A unit entry's own fields: known, of the right types, a safe file path, a known role."""
+    _expect(isinstance(raw, dict), "a unit entry must be an object", jpath, where)
+    unknown = sorted(set(raw) - _NODE_FIELDS)
+    _expect(
+        not unknown,
+        f"unknown field(s) {unknown}; allowed: {sorted(_NODE_FIELDS)}",
+        jpath,
+        f"{where}.{unknown[0]}" if unknown else where,
+    )
+    for required in ("class", "file", "role"):
+        _expect(
+            isinstance(raw.get(required), str),
+            f"missing or non-string {required!r}",
+            jpath,
+            f"{where}.{required}",
+        )
+    args, children = raw.get("args", {}), raw.get("children", {})
+    _expect(isinstance(args, dict), "args must be an object", jpath, f"{where}.args")
+    _expect(
+        isinstance(children, dict) and all(isinstance(v, str) for v in children.values()),
+        "children must map slot names to unit ids",
+        jpath,
+        f"{where}.children",
+    )
+    rel = raw["file"]
+    pure = PurePosixPath(rel)
+    _expect(
+        not pure.is_absolute() and ".." not in pure.parts and pure.suffix == ".py",
+        f"unit file {rel!r} must be a relative .py path inside the design",
+        jpath,
+        f"{where}.file",
+    )
+    _expect(
+        raw["role"] in ROLES,
+        f"unknown role {raw['role']!r}; known roles: {sorted(ROLES)}",
+        jpath,
+        f"{where}.role",
+    )
+
+
+def _check_tree(
+    roots: tuple[str, ...],
+    units: Mapping[str, UnitNode],
+    decls: Mapping[str, UnitDecl],
+    jpath: Path,
+) -> None:
+    """The units form a tree under the roots: roots are blocks, each child fits its slot's
+    role and has one parent, no cycle, nothing unreachable."""
     for r in roots:
         _expect(r in units, f"root {r!r} is not a unit id", jpath, "root")
         _expect(
@@ -322,16 +364,6 @@ def design_from_dict(
         raise DesignError(
             f"unit(s) {orphans} are not reachable from the root", jpath, f"units.{orphans[0]}"
         )
-    used_files = {n.file for n in units.values()}
-    return Design(
-        name=name,
-        roots=roots,
-        units=units,
-        sources={rel: text for rel, text in sources.items() if rel in used_files},
-        decls=decls,
-        description=description,
-        path=Path(path) if path is not None else None,
-    )
 
 
 def _on_cycle(start: str, units: Mapping[str, UnitNode]) -> bool:

@@ -30,10 +30,10 @@ import torch.nn.functional as F
 
 from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design, load_design
+from genesys_tui.ladder import Rung, find_rung, size_design
 from genesys_tui.units.lm import build_lm
 from genesys_tui.verify.batches import BatchSampler
 from genesys_tui.verify.corpus import CorpusSource
-from genesys_tui.verify.ladder import Rung, find_rung, size_design
 from genesys_tui.verify.token_cache import TokenSplit, load_tokens
 from genesys_tui.verify.train import TrainSettings, train
 

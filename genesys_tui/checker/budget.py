@@ -11,11 +11,13 @@ from collections import Counter
 
 import torch
 
+from genesys_tui.checker.context import RuntimeContext, exception_finding
 from genesys_tui.checker.locate import UnitRef, index_units, unit_of_parameter
 from genesys_tui.checker.report import Finding
-from genesys_tui.checker.runtime import RuntimeContext, exception_finding
 from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design
+from genesys_tui.errors import VerifyError
+from genesys_tui.ladder import find_rung, size_design
 from genesys_tui.units.lm import LanguageModel, build_lm
 
 
@@ -90,9 +92,6 @@ def stage_params(ctx: RuntimeContext) -> list[Finding]:
 
 
 def _sized_to_rung(ctx: RuntimeContext, rung_name: str) -> list[Finding]:
-    from genesys_tui.errors import VerifyError
-    from genesys_tui.verify.ladder import find_rung, size_design
-
     rung = find_rung(rung_name)
     try:
         sized = size_design(ctx.design, rung, vocab_size=ctx.tiny.vocab_size)

@@ -23,9 +23,9 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from genesys_tui.checker.context import RuntimeContext, exception_finding
 from genesys_tui.checker.locate import Place, UnitRef, index_units
 from genesys_tui.checker.report import ERROR, WARNING, Finding
-from genesys_tui.checker.runtime import RuntimeContext, exception_finding
 from genesys_tui.units.base import Unit
 
 HINT = (

@@ -28,8 +28,9 @@ from typing import Any
 
 import torch
 
+from genesys_tui.checker.context import RuntimeContext
 from genesys_tui.checker.guard import Guard
-from genesys_tui.checker.runtime import RuntimeContext, run_stages
+from genesys_tui.checker.runtime import run_stages
 from genesys_tui.checker.settings import CheckConfig
 from genesys_tui.config import ModelConfig
 from genesys_tui.design import design_from_dict, load_design

@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from genesys_tui.checker.context import Adam, RuntimeContext, cross_entropy, per_parameter
 from genesys_tui.checker.locate import UnitRef, index_units, unit_of_parameter
 from genesys_tui.checker.report import Finding
-from genesys_tui.checker.runtime import Adam, RuntimeContext, cross_entropy, per_parameter
 from genesys_tui.units.lm import LanguageModel
 
 

@@ -12,15 +12,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from genesys_tui.checker.locate import UnitRef, index_units
-from genesys_tui.checker.report import Finding
-from genesys_tui.checker.runtime import (
+from genesys_tui.checker.context import (
     RuntimeContext,
     cross_entropy,
     exception_finding,
     model_units,
     per_parameter,
 )
+from genesys_tui.checker.locate import UnitRef, index_units
+from genesys_tui.checker.report import Finding
 from genesys_tui.units.base import Unit
 
 # --------------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ import time
 import torch
 from torch import nn
 
+from genesys_tui.checker.context import Adam, RuntimeContext, cross_entropy
 from genesys_tui.checker.report import ERROR, WARNING, Finding
-from genesys_tui.checker.runtime import Adam, RuntimeContext, cross_entropy
 from genesys_tui.config import ModelConfig
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from genesys_tui.config import ModelConfig, from_mapping, load_toml
 from genesys_tui.design import Design
 from genesys_tui.errors import ConfigError
+from genesys_tui.ladder import find_rung  # plain data: imports no torch
 
 #: The runtime stages, cheapest first; ``CheckConfig.skip`` may name any of them.
 RUNTIME_STAGES = (
@@ -186,8 +187,6 @@ def budget_model_config(config: CheckConfig, rung: str | None = None) -> ModelCo
             vocab_size=config.budget_vocab_size,
             context_length=config.budget_context_length,
         )
-    from genesys_tui.verify.ladder import find_rung  # plain data: imports no torch
-
     found = find_rung(rung)
     return ModelConfig(
         d_model=found.d_model,

@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     from genesys_tui.design import load_design
     from genesys_tui.errors import ConfigError
+    from genesys_tui.ladder import find_rung
     from genesys_tui.verify.corpus import CorpusSource
-    from genesys_tui.verify.ladder import find_rung
     from genesys_tui.verify.train import TrainSettings, train
 
     if args.threads:

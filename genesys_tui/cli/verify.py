@@ -56,8 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from genesys_tui.ladder import find_rung
     from genesys_tui.verify.corpus import CorpusSource
-    from genesys_tui.verify.ladder import find_rung
     from genesys_tui.verify.verify import TASKS_MIN_TOKENS, VerifySettings, verify
 
     if args.threads:

@@ -47,7 +47,7 @@ def verify_job(
 
     The loop checked the design already, so the verifier does not check it again.
     """
-    from genesys_tui.verify.ladder import load_ladder
+    from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.verify import VerifySettings, verify
 
     curve: list[tuple[int, float]] = []

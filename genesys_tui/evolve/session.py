@@ -31,7 +31,7 @@ class Run:
 
 
 def ladder_rungs(config: EvolveConfig) -> list[str]:
-    from genesys_tui.verify.ladder import load_ladder
+    from genesys_tui.ladder import load_ladder
 
     names = [r.name for r in load_ladder(config.ladder)]
     return names[: config.max_rungs] if config.max_rungs else names
@@ -40,7 +40,7 @@ def ladder_rungs(config: EvolveConfig) -> list[str]:
 def ladder_costs(config: EvolveConfig) -> dict[str, float]:
     """Each rung's relative cost for the scheduler: training tokens x d_model^2 x n_layers of
     the rung's GPT reference (the training FLOPs, up to a constant)."""
-    from genesys_tui.verify.ladder import load_ladder
+    from genesys_tui.ladder import load_ladder
 
     return {r.name: float(r.tokens) * r.d_model**2 * r.n_layers for r in load_ladder(config.ladder)}
 

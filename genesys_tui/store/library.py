@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from genesys_tui.design import load_design
 from genesys_tui.resources import library_designs
 from genesys_tui.store.records import DesignRecord
 
-if TYPE_CHECKING:
-    from genesys_tui.store.repo import DesignsRepo
-
 LIBRARY_DESIGNER = "library"
 
 
+class Committer(Protocol):
+    """The one call the import makes on the repository (``repo.DesignsRepo``)."""
+
+    @property
+    def commit_design(self) -> Callable[..., DesignRecord]: ...
+
+
 def import_library(
-    repo: DesignsRepo, paths: Sequence[str | Path] | None = None
+    repo: Committer, paths: Sequence[str | Path] | None = None
 ) -> list[DesignRecord]:
     """Commit each library design (default: all of ``library_designs()``, sorted by name) as a
     root commit with origin "seed"; return their records in commit order."""

@@ -32,6 +32,7 @@ from genesys_tui.errors import StoreError
 from genesys_tui.store import upkeep
 from genesys_tui.store.files import DesignSource, collect_files, design_json, read_commit_files
 from genesys_tui.store.index import DesignIndex
+from genesys_tui.store.library import import_library
 from genesys_tui.store.lock import WriterLock
 from genesys_tui.store.message import CommitMessage
 from genesys_tui.store.names import designs_root, namespace_path, slug
@@ -83,7 +84,12 @@ class DesignsRepo:
         self._latest: str | None = None
         self.pack_every = PACK_EVERY
         self._packer = Packer(self.git_dir)
-        self.index = upkeep.open_index(self, self._tags, flush_every)
+        self.index = upkeep.open_index(
+            self,
+            self._tags,
+            flush_every,
+            lambda: DesignsRepo(path, writer=True, flush_every=flush_every),
+        )
 
     # ---- opening and closing ----------------------------------------------------------------
 
@@ -126,8 +132,6 @@ class DesignsRepo:
         (p / ".git" / "description").write_text(f"Genesys designs: namespace {p.name}\n")
         repo = cls(p, writer=True, flush_every=flush_every)
         if seeds:
-            from genesys_tui.store.library import import_library
-
             import_library(repo)
             repo.sync_worktree()
         repo.index.flush()

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from genesys_tui.errors import IndexCorruptError, StoreError
 from genesys_tui.store.index import DesignIndex
@@ -27,15 +28,37 @@ from genesys_tui.store.lock import WriterLock
 from genesys_tui.store.notes import Notes
 from genesys_tui.store.scan import read_commits, record_of, scan_records, seq_of
 
-if TYPE_CHECKING:
-    from genesys_tui.store.repo import DesignsRepo
+
+class Repository(Protocol):
+    """What the upkeep reads of the repository whose index it keeps (``repo.DesignsRepo``)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def git_dir(self) -> Path: ...
+    @property
+    def index_path(self) -> Path: ...
+    @property
+    def writable(self) -> bool: ...
+    @property
+    def notes(self) -> Notes: ...
+    @property
+    def notices(self) -> list[str]: ...
 
 
-def open_index(repo: DesignsRepo, tags: Mapping[str, str], flush_every: int) -> DesignIndex:
+#: Opens the same repository as the writer, for a moment (a context manager).
+OpenWriter = Callable[[], AbstractContextManager[Any]]
+
+
+def open_index(
+    repo: Repository, tags: Mapping[str, str], flush_every: int, open_writer: OpenWriter
+) -> DesignIndex:
     """Open ``repo``'s index, up to date with ``tags`` (design id -> commit) and the notes head.
 
     What a person should hear about (a rebuilt index) is appended to ``repo.notices``.
-    StoreError when a reader finds the index corrupt while a writer runs.
+    ``open_writer`` opens the repository as the writer, for a reader that finds the index stale
+    with no writer running. StoreError when a reader finds the index corrupt while a writer
+    runs.
     """
     try:
         index = DesignIndex(repo.index_path, writable=repo.writable, flush_every=flush_every)
@@ -51,18 +74,22 @@ def open_index(repo: DesignsRepo, tags: Mapping[str, str], flush_every: int) -> 
                 "genesys command rebuilds it from the repository"
             ) from None
         os.replace(repo.index_path, aside)
-        return _refresh(repo, tags, None, flush_every)
+        return _refresh(repo, tags, None, flush_every, open_writer)
     if not index.exists and tags:
         repo.notices.append(f"no index at {repo.index_path}; rebuilt it from the repository")
-        return _refresh(repo, tags, index, flush_every)
+        return _refresh(repo, tags, index, flush_every, open_writer)
     state = index.state
     if state["designs"] != len(tags) or state["notes_head"] != repo.notes.head:
-        return _refresh(repo, tags, index, flush_every)
+        return _refresh(repo, tags, index, flush_every, open_writer)
     return index
 
 
 def _refresh(
-    repo: DesignsRepo, tags: Mapping[str, str], index: DesignIndex | None, flush_every: int
+    repo: Repository,
+    tags: Mapping[str, str],
+    index: DesignIndex | None,
+    flush_every: int,
+    open_writer: OpenWriter,
 ) -> DesignIndex:
     """Bring a missing, stale or corrupt index up to date with the repository."""
     if repo.writable:
@@ -81,10 +108,7 @@ def _refresh(
         return index if index is not None else DesignIndex(repo.index_path)
     if index is not None:
         index.close()
-    # Imported here: repo.py imports this module.
-    from genesys_tui.store.repo import DesignsRepo
-
-    with DesignsRepo(repo.path, writer=True, flush_every=flush_every) as writer:
+    with open_writer() as writer:
         repo.notices.extend(n for n in writer.notices if n not in repo.notices)
     return DesignIndex(repo.index_path)
 

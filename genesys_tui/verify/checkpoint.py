@@ -24,7 +24,7 @@ import torch
 from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design, design_from_dict
 from genesys_tui.errors import VerifyError
-from genesys_tui.verify.ladder import Rung
+from genesys_tui.ladder import Rung
 
 CHECKPOINT_FORMAT = 1
 

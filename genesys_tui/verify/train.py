@@ -25,11 +25,11 @@ from torch import nn
 from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design
 from genesys_tui.errors import ConfigError, VerifyError
+from genesys_tui.ladder import Rung, size_design
 from genesys_tui.units.lm import build_lm
 from genesys_tui.verify.batches import BatchSampler, eval_batches
 from genesys_tui.verify.checkpoint import meta_of, read_checkpoint, save_checkpoint, set_rng_state
 from genesys_tui.verify.corpus import CorpusSource
-from genesys_tui.verify.ladder import Rung, size_design
 from genesys_tui.verify.metrics import Evaluation, evaluate
 from genesys_tui.verify.token_cache import TokenSplit, load_tokens
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from genesys_tui.design import Design, load_design
 from genesys_tui.errors import ConfigError
+from genesys_tui.ladder import Rung, builtin_ladders, find_rung
 from genesys_tui.verify.corpus import CorpusSource
 from genesys_tui.verify.fitness import FitnessSettings, rung_score
-from genesys_tui.verify.ladder import Rung, builtin_ladders, find_rung
 
 #: Rungs with fewer training tokens than this evaluate on fewer generated pairs, so that
 #: evaluation does not cost more than the seconds of training it judges.

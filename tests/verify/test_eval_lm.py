@@ -14,13 +14,13 @@ import torch.nn.functional as F
 
 from genesys_tui import ModelConfig, load_design
 from genesys_tui.errors import VerifyError
+from genesys_tui.ladder import Rung
 from genesys_tui.units.lm import build_lm
 from genesys_tui.verify.checkpoint import load_checkpoint, save_checkpoint
 from genesys_tui.verify.corpus import CorpusSource
 from genesys_tui.verify.evals.evaluate import run_taskset
 from genesys_tui.verify.evals.lm_model import GenesysLM, weights_sha256
 from genesys_tui.verify.evals.tasks import TaskSet, choice_task, pair_rows, write_task
-from genesys_tui.verify.ladder import Rung
 from genesys_tui.verify.tokenizer import load_tokenizer
 from genesys_tui.verify.train import TrainSettings, train
 from tests.conftest import LIBRARY

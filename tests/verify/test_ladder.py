@@ -9,8 +9,7 @@ import pytest
 
 from genesys_tui.design import Design, design_from_dict, load_design
 from genesys_tui.errors import ConfigError, VerifyError
-from genesys_tui.resources import library_designs
-from genesys_tui.verify.ladder import (
+from genesys_tui.ladder import (
     Rung,
     builtin_ladders,
     find_rung,
@@ -19,6 +18,7 @@ from genesys_tui.verify.ladder import (
     reference_params,
     size_design,
 )
+from genesys_tui.resources import library_designs
 from tests.conftest import LIBRARY
 
 PYTHIA_VOCAB = 50_304  # Pythia's padded GPT-NeoX vocabulary; GPT-3's is 50,257

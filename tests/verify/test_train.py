@@ -15,9 +15,9 @@ import torch
 
 from genesys_tui import ModelConfig, load_design
 from genesys_tui.cli import main
+from genesys_tui.ladder import Rung
 from genesys_tui.verify.checkpoint import load_checkpoint, read_checkpoint
 from genesys_tui.verify.corpus import CorpusSource
-from genesys_tui.verify.ladder import Rung
 from genesys_tui.verify.train import (
     Divergence,
     Progress,

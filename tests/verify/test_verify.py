@@ -13,10 +13,10 @@ import torch
 
 from genesys_tui import load_design
 from genesys_tui.errors import ConfigError
+from genesys_tui.ladder import Rung
 from genesys_tui.verify.checkpoint import load_checkpoint
 from genesys_tui.verify.corpus import CorpusSource
 from genesys_tui.verify.evals.lm_model import weights_sha256
-from genesys_tui.verify.ladder import Rung
 from genesys_tui.verify.verify import VerifyResult, VerifySettings, verify
 from tests.conftest import LIBRARY
 from tests.verify.test_train import write_corpus

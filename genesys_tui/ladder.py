@@ -3,7 +3,8 @@
 A rung fixes the GPT reference's width and depth, the tokenizer, context, training tokens, batch
 and optimiser. The built-in ladders (``cpu`` and ``paper``) live in ``ladders.toml`` beside this
 module; users may pass a TOML file of their own in the same format. Loading a ladder does not
-import torch; ``size_design`` does.
+import torch; ``size_design`` does. Plain data below the checker and the verifier, which both
+size designs to rungs.
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ def reference_params(rung: Rung, vocab_size: int = 256) -> int:
 
 
 def size_design(
-    design: Design, rung: Rung, vocab_size: int | None = None, tolerance: float = SIZE_TOLERANCE
+    design: Design, rung: Rung, vocab_size: int, tolerance: float = SIZE_TOLERANCE
 ) -> ModelConfig:
     """The ModelConfig at which ``design`` has the GPT reference's non-embedding size at ``rung``.
 
@@ -244,8 +245,6 @@ def size_design(
     unit rejects (ValueError) are skipped. The first width with a depth within ``tolerance``
     wins, at the depth closest to the target. Raises VerifyError when none does.
     """
-    if vocab_size is None:
-        vocab_size = _tokenizer_vocab(rung.tokenizer)
     target = reference_params(rung, vocab_size)
     tried: dict[tuple[int, int], int] = {}
 
@@ -295,9 +294,3 @@ def _closest(tried: Mapping[tuple[int, int], int], target: int) -> tuple[int, in
     if not tried:
         return None
     return min(tried, key=lambda k: (abs(math.log(tried[k] / target)), k[1]))
-
-
-def _tokenizer_vocab(name: str) -> int:
-    from genesys_tui.verify.tokenizer import load_tokenizer
-
-    return int(load_tokenizer(name).vocab_size)
