@@ -82,19 +82,35 @@ def check_unit_classes(
 
 
 def _check_slots_and_args(cls: ast.ClassDef, decl: UnitDecl, finding: MakeFinding) -> list[Finding]:
-    out = []
     init, forward = _method(cls, "__init__"), _method(cls, "forward")
+    params: list[str] = []
+    has_kwargs = False
+    if init is not None:
+        params = [a.arg for a in init.args.args[2:] + init.args.kwonlyargs]
+        has_kwargs = init.args.kwarg is not None
+    return [
+        *_check_forward(cls, forward, finding),
+        *_check_slots(cls, decl, init, forward, params, has_kwargs, finding),
+        *_check_args(cls, decl, init, params, has_kwargs, finding),
+        *_check_built_children(cls, finding),
+    ]
+
+
+def _check_forward(
+    cls: ast.ClassDef, forward: ast.FunctionDef | None, finding: MakeFinding
+) -> list[Finding]:
+    """forward exists and takes (self, X, **Z)."""
     if forward is None:
-        out.append(
+        return [
             finding(
                 "contract",
                 cls,
                 f"{cls.name} defines no forward(self, X, **Z)",
                 "add forward(self, X, **Z) returning (Y, Z), Y of X's shape",
             )
-        )
-    elif forward.args.kwarg is None or len(forward.args.args) < 2:
-        out.append(
+        ]
+    if forward.args.kwarg is None or len(forward.args.args) < 2:
+        return [
             finding(
                 "contract",
                 forward,
@@ -102,29 +118,43 @@ def _check_slots_and_args(cls: ast.ClassDef, decl: UnitDecl, finding: MakeFindin
                 "write the signature as forward(self, X, **Z): Z carries named "
                 "values between units, and every unit must pass it on",
             )
-        )
+        ]
+    return []
+
+
+def _kept_as_self(init: ast.FunctionDef | None) -> set[str]:
+    """Names ``x`` that __init__ keeps as ``self.x = x``."""
+    assigned: set[str] = set()
+    for n in ast.walk(init) if init is not None else ():
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if (
+                    isinstance(t, ast.Attribute)
+                    and isinstance(t.value, ast.Name)
+                    and t.value.id == "self"
+                    and isinstance(n.value, ast.Name)
+                    and n.value.id == t.attr
+                ):
+                    assigned.add(t.attr)
+    return assigned
+
+
+def _check_slots(
+    cls: ast.ClassDef,
+    decl: UnitDecl,
+    init: ast.FunctionDef | None,
+    forward: ast.FunctionDef | None,
+    params: list[str],
+    has_kwargs: bool,
+    finding: MakeFinding,
+) -> list[Finding]:
+    """Each declared slot arrives in __init__, is kept as self.<slot> and used elsewhere."""
     other_loads: set[str] = set()
     for stmt in cls.body:
         if isinstance(stmt, ast.FunctionDef) and stmt.name != "__init__":
             other_loads |= _self_attr_loads(stmt)
-    params: list[str] = []
-    has_kwargs = False
-    if init is not None:
-        params = [a.arg for a in init.args.args[2:] + init.args.kwonlyargs]
-        has_kwargs = init.args.kwarg is not None
-    assigned = set()
-    if init is not None:
-        for n in ast.walk(init):
-            if isinstance(n, ast.Assign):
-                for t in n.targets:
-                    if (
-                        isinstance(t, ast.Attribute)
-                        and isinstance(t.value, ast.Name)
-                        and t.value.id == "self"
-                        and isinstance(n.value, ast.Name)
-                        and n.value.id == t.attr
-                    ):
-                        assigned.add(t.attr)
+    assigned = _kept_as_self(init)
+    out = []
     for slot in decl.slots:
         where = init if init is not None else cls
         if slot not in params and not has_kwargs:
@@ -155,6 +185,19 @@ def _check_slots_and_args(cls: ast.ClassDef, decl: UnitDecl, finding: MakeFindin
                     "slots and design.json",
                 )
             )
+    return out
+
+
+def _check_args(
+    cls: ast.ClassDef,
+    decl: UnitDecl,
+    init: ast.FunctionDef | None,
+    params: list[str],
+    has_kwargs: bool,
+    finding: MakeFinding,
+) -> list[Finding]:
+    """Declared arguments and __init__'s parameters agree both ways."""
+    out = []
     for name in decl.args:
         if name not in params and not has_kwargs:
             out.append(
@@ -165,27 +208,32 @@ def _check_slots_and_args(cls: ast.ClassDef, decl: UnitDecl, finding: MakeFindin
                     f"add {name}=<default> to __init__'s parameters",
                 )
             )
-    if init is not None:
-        defaults = len(init.args.defaults)
-        positional = init.args.args[2:]
-        required = {a.arg for a in positional[: len(positional) - defaults]} | {
-            a.arg
-            for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True)
-            if d is None
-        }
-        for name in params:
-            if name in decl.slots or name in decl.args:
-                continue
-            out.append(
-                finding(
-                    "args",
-                    init,
-                    f"__init__ takes {name!r}, which is neither a "
-                    "declared slot nor a declared argument",
-                    "declare it in args as Arg(default, ...) or in slots, or remove it",
-                    severity=ERROR if name in required else WARNING,
-                )
+    if init is None:
+        return out
+    defaults = len(init.args.defaults)
+    positional = init.args.args[2:]
+    required = {a.arg for a in positional[: len(positional) - defaults]} | {
+        a.arg for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True) if d is None
+    }
+    for name in params:
+        if name in decl.slots or name in decl.args:
+            continue
+        out.append(
+            finding(
+                "args",
+                init,
+                f"__init__ takes {name!r}, which is neither a "
+                "declared slot nor a declared argument",
+                "declare it in args as Arg(default, ...) or in slots, or remove it",
+                severity=ERROR if name in required else WARNING,
             )
+        )
+    return out
+
+
+def _check_built_children(cls: ast.ClassDef, finding: MakeFinding) -> list[Finding]:
+    """A unit never builds a unit itself: children come through slots."""
+    out = []
     for n in ast.walk(cls):
         if isinstance(n, ast.Call):
             f = n.func
