@@ -1,0 +1,1 @@
+"""The evolution loop: selection, the rung schedule, designers, the job runner, events, resume."""
