@@ -20,7 +20,7 @@ from genesys_tui.errors import GenesysError
 #: Subcommand modules, in the order ``genesys --help`` lists them.
 COMMANDS = [
     "library", "show", "check", "train", "verify", "eval", "lm-eval", "evolve", "stats",
-    "log", "diff", "tree", "index", "bench",
+    "log", "diff", "tree", "index", "bench", "study",
 ]  # fmt: skip
 
 

@@ -1,0 +1,56 @@
+"""``genesys study noise DESIGN --rung R --seeds K``: how much a rung's figures move between
+training seeds. Exit 2 for bad input (fewer than 2 seeds, an unknown design or rung), before
+anything is trained or written."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "study",
+        help="studies of the ladder: noise between training seeds",
+        description="Studies of the ladder itself. `noise` trains one design with K training "
+        "seeds (initialisation and data order both change) and reports each seed's held-out "
+        "bits per byte, task accuracies and rung score, then their mean and standard deviation.",
+    )
+    studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
+    noise = studies.add_parser("noise", help="the spread of one design's results over seeds")
+    noise.add_argument("design", help="a design directory or the name of a library design")
+    noise.add_argument("--rung", required=True, help="cpu-xs, cpu-s, ... (see train)")
+    noise.add_argument("--seeds", type=int, default=3, help="training seeds K (>= 2; default 3)")
+    noise.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
+    noise.add_argument("--ladder", default="cpu", help="cpu, paper or a ladder TOML file")
+    noise.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    noise.add_argument("--out", default=None, help="also write the study's JSON to this file")
+    noise.add_argument("--json", action="store_true", help="print the study as JSON")
+    noise.set_defaults(func=run_noise)
+
+
+def run_noise(args: argparse.Namespace) -> int:
+    from genesys_tui.study.noise import SeedRun, format_study, run_noise_study
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+    def show(r: SeedRun) -> None:
+        print(
+            f"seed {r.seed}: bpb {r.bpb:.4f}, score {r.score:.4f} ({r.seconds:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    study = run_noise_study(
+        args.design, args.rung, args.seeds, ladder=args.ladder, first_seed=args.first_seed,
+        on_run=show,
+    )  # fmt: skip
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(study.to_json(), encoding="utf-8")
+    print(study.to_json() if args.json else format_study(study))
+    return 0

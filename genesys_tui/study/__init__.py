@@ -1,0 +1,1 @@
+"""Studies of the ladder itself: how much a rung's figures move between training seeds."""

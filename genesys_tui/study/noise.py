@@ -1,0 +1,161 @@
+"""The noise floor of a rung: the same design trained with K training seeds.
+
+A seed changes the initialisation and the order of the training data (``TrainSettings.seed``),
+so the spread of the K results is what a rung's figures move by when nothing about the design
+changes. Below it, one design "beating" another is noise. Reported per seed and as mean and
+sample standard deviation of held-out bits per byte, each task's accuracy and the rung score.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genesys_tui.errors import ConfigError
+
+#: Format of a stored noise study (docs/studies/noise-*.json).
+NOISE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One training seed's result at the rung."""
+
+    seed: int
+    bpb: float
+    score: float  # the rung score the loop's fitness uses
+    evals: dict[str, float]  # task -> accuracy (empty where the rung skips the tasks)
+    seconds: float  # wall seconds of the training and evaluation
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean and sample standard deviation (n - 1) of one figure over the seeds."""
+
+    mean: float
+    std: float
+    n: int
+
+
+@dataclass(frozen=True)
+class NoiseStudy:
+    design: str
+    rung: str
+    runs: tuple[SeedRun, ...]
+    bpb: Spread
+    score: Spread
+    evals: dict[str, Spread]
+    format: int = NOISE_FORMAT
+    measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC"))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def spread(values: Sequence[float]) -> Spread:
+    """Mean and sample standard deviation; ConfigError for fewer than two values."""
+    if len(values) < 2:
+        raise ConfigError(f"a spread needs at least 2 values, got {len(values)}")
+    return Spread(statistics.fmean(values), statistics.stdev(values), len(values))
+
+
+def summarise(design: str, rung: str, runs: Sequence[SeedRun]) -> NoiseStudy:
+    """The study of ``runs`` (two or more seeds of one design at one rung)."""
+    tasks = sorted(set.intersection(*(set(r.evals) for r in runs))) if runs else []
+    return NoiseStudy(
+        design=design,
+        rung=rung,
+        runs=tuple(runs),
+        bpb=spread([r.bpb for r in runs]),
+        score=spread([r.score for r in runs]),
+        evals={t: spread([r.evals[t] for r in runs]) for t in tasks},
+    )
+
+
+def run_noise_study(
+    design: str,
+    rung: str,
+    seeds: int,
+    *,
+    ladder: str = "cpu",
+    first_seed: int = 0,
+    on_run: Callable[[SeedRun], None] | None = None,
+) -> NoiseStudy:
+    """Verify ``design`` at ``rung`` with seeds ``first_seed .. first_seed + seeds - 1``.
+
+    Raises ConfigError for fewer than two seeds, an unknown rung or design (checked before
+    anything is trained) and VerifyError for a run that fails (a noise study of a design that
+    does not train has no meaning).
+    """
+    from genesys_tui.design import load_design
+    from genesys_tui.errors import VerifyError
+    from genesys_tui.ladder import load_ladder
+    from genesys_tui.verify.verify import VerifySettings, verify
+
+    if seeds < 2:
+        raise ConfigError(f"--seeds must be at least 2 to measure a spread, got {seeds}")
+    found = {r.name: r for r in load_ladder(ladder)}
+    if rung not in found:
+        raise ConfigError(f"unknown rung {rung!r} in ladder {ladder!r}; known: {sorted(found)}")
+    loaded = load_design(design)
+    runs = []
+    for seed in range(first_seed, first_seed + seeds):
+        result = verify(loaded, found[rung], VerifySettings(seed=seed, check=seed == first_seed))
+        if not result.ok or result.bpb is None or result.fitness is None:
+            raise VerifyError(f"{loaded.name} at {rung}, seed {seed}: {result.reason}")
+        run = SeedRun(
+            seed, result.bpb, result.fitness, dict(result.evals), sum(result.seconds.values())
+        )
+        runs.append(run)
+        if on_run is not None:
+            on_run(run)
+    return summarise(loaded.name, rung, runs)
+
+
+def format_study(study: NoiseStudy) -> str:
+    """The study as a small table: one row per seed, then mean and standard deviation."""
+    tasks = sorted(study.evals)
+    head = ["seed", "bpb", "score", *tasks, "seconds"]
+    rows = [
+        [str(r.seed), f"{r.bpb:.4f}", f"{r.score:.4f}"]
+        + [f"{r.evals[t]:.3f}" for t in tasks]
+        + [f"{r.seconds:.0f}"]
+        for r in study.runs
+    ]
+    rows.append(
+        ["mean", f"{study.bpb.mean:.4f}", f"{study.score.mean:.4f}"]
+        + [f"{study.evals[t].mean:.3f}" for t in tasks]
+        + [""]
+    )
+    rows.append(
+        ["std", f"{study.bpb.std:.4f}", f"{study.score.std:.4f}"]
+        + [f"{study.evals[t].std:.3f}" for t in tasks]
+        + [""]
+    )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    title = f"{study.design} at {study.rung}: {len(study.runs)} training seeds"
+    return title + "\n" + "\n".join(lines)
+
+
+def load_study(path: str | Path) -> NoiseStudy:
+    """A stored study, as ``to_json`` wrote it."""
+    data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != NOISE_FORMAT:
+        raise ConfigError(f"{path}: not a noise study of format {NOISE_FORMAT}")
+    runs = tuple(SeedRun(**r) for r in data["runs"])
+    return NoiseStudy(
+        design=data["design"],
+        rung=data["rung"],
+        runs=runs,
+        bpb=Spread(**data["bpb"]),
+        score=Spread(**data["score"]),
+        evals={k: Spread(**v) for k, v in data["evals"].items()},
+        measured_at=data["measured_at"],
+    )
