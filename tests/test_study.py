@@ -1,0 +1,74 @@
+"""`genesys study noise`: the spread of one design's results over training seeds."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from genesys_tui.cli import main
+from genesys_tui.study.noise import SeedRun, format_study, load_study, spread, summarise
+
+LADDER = str(Path(__file__).parent / "evolve" / "tiny_ladder.toml")
+
+
+@pytest.fixture(autouse=True)
+def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+
+def test_spread_is_the_mean_and_the_sample_standard_deviation() -> None:
+    s = spread([1.0, 2.0, 3.0, 4.0])
+    assert (s.mean, s.n) == (2.5, 4)
+    assert s.std == pytest.approx(math.sqrt((1.5**2 + 0.5**2 + 0.5**2 + 1.5**2) / 3))
+
+
+def test_a_summary_keeps_only_tasks_every_seed_has() -> None:
+    runs = [
+        SeedRun(0, 3.0, 0.5, {"a": 0.6, "b": 0.7}, 10.0),
+        SeedRun(1, 3.2, 0.4, {"a": 0.8}, 11.0),
+    ]
+    study = summarise("gpt", "cpu-xs", runs)
+    assert set(study.evals) == {"a"} and study.evals["a"].mean == pytest.approx(0.7)
+    assert study.bpb.std == pytest.approx(math.sqrt(0.02))
+    table = format_study(study)
+    assert table.splitlines()[0] == "gpt at cpu-xs: 2 training seeds"
+    assert "mean" in table and "std" in table
+
+
+def test_a_noise_study_trains_each_seed_and_stores_what_it_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "studies" / "noise.json"
+    argv = ["study", "noise", "gpt", "--rung", "tiny-0", "--ladder", LADDER, "--seeds", "2"]
+    assert main([*argv, "--json", "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [r["seed"] for r in printed["runs"]] == [0, 1]
+    bpbs = [r["bpb"] for r in printed["runs"]]
+    assert bpbs[0] != bpbs[1]  # the seed changes initialisation and data order
+    assert printed["bpb"]["std"] > 0 and printed["bpb"]["mean"] == pytest.approx(sum(bpbs) / 2)
+    stored = load_study(out)
+    assert [r.bpb for r in stored.runs] == bpbs and stored.rung == "tiny-0"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["gpt", "--rung", "tiny-0", "--seeds", "1"], "at least 2"),
+        (["gpt", "--rung", "nope", "--seeds", "2"], "unknown rung 'nope'"),
+        (["no-such-design", "--rung", "tiny-0", "--seeds", "2"], "no-such-design"),
+    ],
+    ids=["one-seed", "unknown-rung", "unknown-design"],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    out = tmp_path / "noise.json"
+    code = main(["study", "noise", *args, "--ladder", LADDER, "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+    assert not out.exists()
