@@ -95,20 +95,27 @@ def check_fields(
 
 _RESULT_SCHEMAS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     # kind: (required, optional); "at" (Unix seconds) is stamped by the store.
+    # ``schema`` (genesys_tui.results.SCHEMA) is written since schema 2; older notes lack it.
     "check": (
         {"ok": "bool", "summary": "str", "at": "number"},
-        {"findings": "list", "seconds": "number"},
+        {"findings": "list", "seconds": "number", "schema": "int"},
     ),
     "rung": (
         {"scores": "scores", "at": "number"},
-        {"seconds": "number", "tokens": "int", "params": "int", "detail": "object"},
+        {
+            "seconds": "number",
+            "tokens": "int",
+            "params": "int",
+            "detail": "object",
+            "schema": "int",
+        },
     ),
-    "fitness": ({"value": "number", "at": "number"}, {"detail": "object"}),
-    "failure": ({"stage": "str", "reason": "str", "at": "number"}, {}),
+    "fitness": ({"value": "number", "at": "number"}, {"detail": "object", "schema": "int"}),
+    "failure": ({"stage": "str", "reason": "str", "at": "number"}, {"schema": "int"}),
     # The evolution loop's novelty gate: hashes, and the earlier design this one duplicates.
     "novelty": (
         {"structural": "str", "at": "number"},
-        {"functional": "str", "duplicate_of": "str"},
+        {"functional": "str", "duplicate_of": "str", "schema": "int"},
     ),
 }
 
