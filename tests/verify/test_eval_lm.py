@@ -210,9 +210,28 @@ def test_genesys_lm_eval_is_lm_evals_cli_with_our_model(checkpoints, tmp_path, c
 
     _, trained = checkpoints
     agreement_task(tmp_path / "tasks")
+    # no --device: CUDA when present, else the CPU, as in the rest of Genesys
     code = main([
         "lm-eval", "run", "--model", "genesys", "--model_args", f"checkpoint={trained}",
-        "--tasks", "agree", "--include_path", str(tmp_path / "tasks"), "--device", "cpu",
+        "--tasks", "agree", "--include_path", str(tmp_path / "tasks"),
     ])  # fmt: skip
     assert code == 0
     assert "agree" in capsys.readouterr().out
+
+
+def test_lm_eval_on_a_task_folder_written_by_genesys_eval(checkpoints, tmp_path, capsys):
+    from genesys_tui.cli import main
+
+    _, trained = checkpoints
+    tasks = str(tmp_path / "evaltasks")
+    run = ["lm-eval", "run", "--model", "genesys", "--model_args", f"checkpoint={trained}"]
+    assert main([*run, "--tasks", "genblimp_a_an", "--include_path", tasks]) == 2
+    err = capsys.readouterr().err
+    assert "no task folder" in err and "--tasks-dir" in err and "Traceback" not in err
+    assert main(["eval", str(trained), "--tasks", "genblimp_a_an", "--pairs", "10",
+                 "--tasks-dir", tasks]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main([*run, "--tasks", "genblimp_a_an", "--include_path", tasks]) == 0
+    assert "genblimp_a_an" in capsys.readouterr().out
+    assert main([*run, "--tasks", "genblimp_sva_pp", "--include_path", tasks]) == 2
+    assert "genblimp_sva_pp" in capsys.readouterr().err
