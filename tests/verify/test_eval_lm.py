@@ -195,14 +195,20 @@ def test_registered_in_lm_eval_and_built_from_an_arg_string(checkpoints: tuple[P
 # ------------------------------------------------------------------------------------ CLI
 
 
-def test_genesys_eval_prints_accuracies_of_the_checkpoint(checkpoints, capsys):
+def test_genesys_eval_prints_accuracies_of_the_checkpoint(checkpoints, capsys, monkeypatch):
     from genesys_tui.cli import main
 
+    asked: list[int] = []
+    set_threads = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (asked.append(n), set_threads(n)))
+
     _, trained = checkpoints
-    code = main(["eval", str(trained), "--tasks", "genblimp_a_an", "--pairs", "20", "--json"])
+    code = main(["eval", str(trained), "--tasks", "genblimp_a_an", "--pairs", "20", "--json",
+                 "--threads", "1"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and 0.0 <= out["evals"]["genblimp_a_an"] <= 1.0
     assert out["weights_sha256"] == weights_sha256(load_checkpoint(trained)[0])
+    assert asked == [1]  # --threads, as train, verify and bench have it
 
 
 def test_genesys_lm_eval_is_lm_evals_cli_with_our_model(checkpoints, tmp_path, capsys):
