@@ -61,8 +61,14 @@ def test_closing_a_run_removes_its_scratch_directory_even_after_an_error(
 
 
 @pytest.mark.slow
-def test_evolve_leaves_no_temporary_directory_behind(tmp_path: Path, scratch_tmp: Path) -> None:
+def test_evolve_without_verification_lists_its_designs_and_leaves_no_temporary_directory(
+    tmp_path: Path, scratch_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = ["evolve", "--designs-dir", str(tmp_path), "--namespace", "n", "--max-designs", "1"]
     assert main([*argv, "--no-verify", "--sync", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "verification was off" in out
+    board = out[out.index("design ") :].splitlines()
+    assert len(board) >= 2 and ("not verified" in board[1] or "rejected" in board[1])
     # (multiprocessing's own pymp-* folder goes when this process exits)
     assert [p.name for p in scratch_tmp.iterdir() if p.name.startswith("genesys-")] == []
