@@ -337,6 +337,14 @@ class DesignSession:
             "seconds": round(seconds, 3),
             "seed": self.request.seed,
             "models": {role: p.model for role, p in sorted(self.agents.items())},
+            # models charged at their provider's default price: the cost above is a guess
+            "defaulted_prices": sorted(
+                {
+                    f"{p.provider}:{p.model}"
+                    for p in self.agents.values()
+                    if self.ledger.prices.defaulted(p.provider, p.model)
+                }
+            ),
         }
         self.log.summary(stats)
         files = self._files(ok, reason)
