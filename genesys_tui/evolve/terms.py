@@ -18,6 +18,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from genesys_tui.verify.evals.tasks import CHANCE, PROBE_CHANCE
 from genesys_tui.verify.fitness import FitnessSettings, skill
@@ -84,6 +85,18 @@ def fitness_terms(
             gain = share * (value - base) / len(rungs) if base is not None else 0.0
             out.append(Term(rung, name, raw, share, value, base, gain))
     return sorted(out, key=lambda t: (-abs(t.contribution), t.rung, t.name))
+
+
+def _scored(rungs: Mapping[str, Metrics]) -> dict[str, Metrics]:
+    # a failed verification attaches no score: it is no passed rung
+    return {rung: m for rung, m in rungs.items() if "score" in m}
+
+
+def record_terms(record: Any, records: Iterable[Any]) -> list[Term]:
+    """The terms of a store ``DesignRecord``'s fitness against the library seeds among
+    ``records`` (the dashboard's inspector and ``genesys show`` read records, not members)."""
+    seeds = [_scored(r.rungs) for r in records if r.origin == "seed"]
+    return fitness_terms(_scored(record.rungs), seeds)
 
 
 def why(terms: Iterable[Term], most: int = 2) -> str:

@@ -103,3 +103,17 @@ def test_a_run_without_verification_lists_its_designs_with_their_check_status(
     assert rows["gpt-77-10"].fitness is None
     ordered = [r.design for r in leaderboard(population, unverified=True)]
     assert ordered.index("gpt-77-10") < ordered.index("gpt-78-11")  # checked before rejected
+
+
+def test_record_terms_read_store_records_and_skip_failed_rungs() -> None:
+    from types import SimpleNamespace
+
+    from genesys_tui.evolve.terms import record_terms
+
+    seed = SimpleNamespace(origin="seed", rungs={RUNG: {"bpb": 4.0, "score": 0.5}})
+    child = SimpleNamespace(
+        origin="mutation", rungs={RUNG: {"bpb": 3.6, "score": 0.55}, "cpu-m": {}}
+    )
+    (term,) = record_terms(child, [seed, child])
+    assert (term.rung, term.name, term.baseline) == (RUNG, "bpb", 0.5)
+    assert term.contribution == pytest.approx(0.4 / 8)
