@@ -15,7 +15,6 @@ import torch
 
 from genesys_tui import ModelConfig, load_design
 from genesys_tui.cli import main
-from genesys_tui.errors import VerifyError
 from genesys_tui.verify.checkpoint import load_checkpoint, read_checkpoint
 from genesys_tui.verify.corpus import CorpusSource
 from genesys_tui.verify.ladder import Rung
@@ -225,6 +224,7 @@ def test_checkpoint_rebuilds_the_model_alone(corpus, tmp_path) -> None:
 
 
 def test_resume_refuses_another_design(corpus, tmp_path) -> None:
+    from genesys_tui.errors import VerifyError
 
     run(
         corpus,
@@ -331,6 +331,8 @@ def test_bf16_autocast_trains_with_a_float32_loss(corpus) -> None:
 
 
 def test_too_little_held_out_text_is_refused_before_training_naming_the_split(tmp_path) -> None:
+    from genesys_tui.errors import VerifyError
+
     # one real document (it lands in one split) and many empty ones: the other split is empty
     root = write_corpus(tmp_path / "corpus", n_docs=1)
     for i in range(40):
