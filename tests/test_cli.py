@@ -66,3 +66,14 @@ def test_bench_vs_plain_prints_a_ratio(capsys: pytest.CaptureFixture[str]) -> No
     out = json.loads(capsys.readouterr().out)
     assert set(out["tokens_per_second"]) == {"gpt", "plain"}
     assert out["ratio_vs_plain"] > 0
+
+
+def test_lm_eval_picks_the_device_like_the_rest_of_genesys(monkeypatch) -> None:
+    import torch
+
+    from genesys_tui.cli.lm_eval import prepare
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert prepare(["run", "--model", "genesys"])[-2:] == ["--device", "cpu"]
+    assert prepare(["run", "--model", "genesys", "--device", "cuda:1"]).count("--device") == 1
+    assert prepare(["ls", "tasks"]) == ["ls", "tasks"]  # not an evaluation: nothing added

@@ -81,6 +81,12 @@ class PriceTable:
                 return models[name], True
         return models.get("default", Price(0.0, 0.0)), False
 
+    def defaulted(self, provider: str, model: str) -> bool:
+        """True when ``model`` is charged at its provider's default price because the table
+        does not list it (a free default, as for openai-compatible servers, is no guess)."""
+        price, known = self.price(provider, model)
+        return not known and (price.input > 0 or price.output > 0)
+
     def cost(self, provider: str, model: str, usage: Usage) -> float:
         """US dollars for ``usage`` on ``model``."""
         price, _ = self.price(provider, model)
@@ -135,12 +141,16 @@ class CostLedger:
     run: Totals = field(default_factory=Totals)
     by_design: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     by_role: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
+    defaulted: set[str] = field(default_factory=set)  # "provider:model" charged at a default
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def charge(self, design: str, role: str, provider: str, model: str, usage: Usage) -> float:
         """Record one response; return its cost in US dollars."""
         usd = self.prices.cost(provider, model, usage)
+        guessed = self.prices.defaulted(provider, model)
         with self._lock:
+            if guessed:
+                self.defaulted.add(f"{provider}:{model}")
             self.run.add(usd, usage)
             self.by_design[design].add(usd, usage)
             self.by_role[role].add(usd, usage)
@@ -171,4 +181,5 @@ class CostLedger:
                 "run": self.run.to_dict(),
                 "roles": {k: v.to_dict() for k, v in sorted(self.by_role.items())},
                 "designs": {k: v.to_dict() for k, v in sorted(self.by_design.items())},
+                "defaulted_prices": sorted(self.defaulted),
             }

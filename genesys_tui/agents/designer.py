@@ -21,6 +21,7 @@ from genesys_tui.agents.secrets import REDACT
 from genesys_tui.agents.session import CheckFn, DesignSession, Verdict
 from genesys_tui.agents.settings import ROLE_NAMES, AgentsConfig
 from genesys_tui.design import Design
+from genesys_tui.evolve.describe import describe_child
 from genesys_tui.evolve.designer import DesignFailure, DesignRequest, DialogueSink, Proposal
 
 
@@ -110,7 +111,9 @@ class LLMDesigner:
             )
         if out.design is None:
             return DesignFailure(out.reason, out.files, out.cost_usd, max(out.attempts, 1))
-        self.remember(out.design, out.files.get("proposal.md", ""))
+        # the coder edits units, not design.json's description: describe what changed
+        design = describe_child(out.design, out.title, [p.design for p in request.parents])
+        self.remember(design, out.files.get("proposal.md", ""))
         return Proposal(
-            out.design, out.title, out.rationale, out.files, out.cost_usd, out.attempts, out.stats
+            design, out.title, out.rationale, out.files, out.cost_usd, out.attempts, out.stats
         )

@@ -337,6 +337,14 @@ class DesignSession:
             "seconds": round(seconds, 3),
             "seed": self.request.seed,
             "models": {role: p.model for role, p in sorted(self.agents.items())},
+            # models charged at their provider's default price: the cost above is a guess
+            "defaulted_prices": sorted(
+                {
+                    f"{p.provider}:{p.model}"
+                    for p in self.agents.values()
+                    if self.ledger.prices.defaulted(p.provider, p.model)
+                }
+            ),
         }
         self.log.summary(stats)
         files = self._files(ok, reason)
@@ -383,13 +391,26 @@ def _loc(source: str) -> int:
     return sum(1 for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#"))
 
 
-def _rationale(text: str) -> str:
+def _rationale(text: str, limit: int = 600) -> str:
+    """The proposal's "why" section (else its body) for the commit message, its line structure
+    kept (a bullet list stays a list): spaces collapsed within lines, blank runs to one, cut at
+    a line end near ``limit`` characters."""
     body = strip_json_tail(text)
     for heading in ("## Why it might help", "## Motivation"):
         if heading in body:
-            part = body.split(heading, 1)[1].split("\n## ", 1)[0].strip()
-            return " ".join(part.split())[:600]
-    return " ".join(body.split())[:600]
+            body = body.split(heading, 1)[1].split("\n## ", 1)[0]
+            break
+    lines: list[str] = []
+    for raw in body.strip().splitlines():
+        line = (raw[: len(raw) - len(raw.lstrip())] + " ".join(raw.split())).rstrip()
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    out = ""
+    for line in lines:
+        if len(out) + len(line) + 1 > limit:
+            return out.rstrip() or line[:limit]
+        out += line + "\n"
+    return out.rstrip()
 
 
 def _review_md(reviews: list[Review], threshold: int) -> str:

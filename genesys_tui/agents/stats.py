@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from genesys_tui.agents.dialogue import read_summary
@@ -35,6 +35,7 @@ class DesignStats:
     cost_usd: float
     loc: int  # lines of code the designer wrote (non-blank, non-comment)
     stop: str = ""  # why the session ended: accepted, budget, review_threshold, ...
+    defaulted_prices: tuple[str, ...] = ()  # "provider:model" charged at a default price
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class RunStats:
     loc_per_design: float  # mean, over valid designs (over all when none is valid)
     cost_total_usd: float
     stops: dict[str, int]  # how sessions ended, by reason
+    defaulted_prices: list[str] = field(default_factory=list)  # cost is a guess for these
 
 
 def _loc(text: str) -> int:
@@ -65,6 +67,7 @@ def from_summary(design_id: str, designer: str, summary: dict[str, Any]) -> Desi
         float(summary.get("cost_usd", 0.0) or 0.0),
         int(summary.get("loc_written", 0) or 0),
         str(summary.get("stop", "")),
+        tuple(str(x) for x in summary.get("defaulted_prices", ()) or ()),
     )
 
 
@@ -128,6 +131,7 @@ def summarize(items: Sequence[DesignStats], designer: str = "all") -> RunStats:
         mean(s.loc for s in (valid or items)),
         sum(s.cost_usd for s in items),
         dict(sorted(stops.items())),
+        sorted({m for s in items for m in s.defaulted_prices}),
     )
 
 
@@ -161,7 +165,21 @@ def format_table(rows: Sequence[RunStats]) -> str:
     if stops:
         lines.append("")
         lines.append("sessions ended: " + ", ".join(f"{k} {v}" for k, v in stops.items()))
+    note = defaulted_note(sorted({m for r in rows for m in r.defaulted_prices}))
+    if note:
+        lines += ["", note]
     return "\n".join(lines)
+
+
+def defaulted_note(models: Sequence[str]) -> str:
+    """One line flagging models charged at a default price ("" when there are none); the
+    dashboard's budget panel can show it as it is."""
+    if not models:
+        return ""
+    return (
+        f"price defaulted for {', '.join(models)}: not in the price table, charged at the "
+        "provider's default (USD figures are guesses); add it to [agents] prices_file"
+    )
 
 
 def to_json(rows: Sequence[RunStats]) -> str:

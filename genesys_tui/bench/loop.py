@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -60,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure", type=int, default=50)
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="genesys-bench-loop-"))
+    try:
+        return _bench(root, args)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # 5+ MB per run otherwise, Ctrl-C included
+
+
+def _bench(root: Path, args: argparse.Namespace) -> int:
     designer = OfflineDesigner(UnitPool.library())
     t0 = time.perf_counter()
     with DesignsRepo.create(root / "bench") as repo:
@@ -90,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         overhead.append((t1 - t0) + (t3 - t2))
     repo.close()
     runner.shutdown()
+    loop.close()
     print(
         f"namespace: {len(loop.population.members)} designs; loading the population "
         f"(start or resume): {load_s:.2f} s"

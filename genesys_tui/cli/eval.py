@@ -34,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (0: torch's default); the probes' figures depend on it",
+    )
+    p.add_argument(
         "--tasks-dir",
         default=None,
         help="write the task files here and keep them (lm-eval's --include_path for them)",
@@ -44,11 +50,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from genesys_tui.verify.checkpoint import load_checkpoint
     from genesys_tui.verify.evals.evaluate import evaluate
     from genesys_tui.verify.evals.lm_model import GenesysLM
     from genesys_tui.verify.evals.probes import ProbeSettings, run_probe
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     tasks = [t for t in args.tasks if t not in PROBE_NAMES]
     probes = [t for t in args.tasks if t in PROBE_NAMES]
     lm = GenesysLM(checkpoint=args.checkpoint, device=args.device, batch_size=args.batch_size)

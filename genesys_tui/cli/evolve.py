@@ -168,5 +168,8 @@ def run(args: argparse.Namespace) -> int:
         f"checker, {sum(1 for m in pop.members.values() if m.rung_scores and not m.is_seed)} "
         f"verified ({reason}); repository: {handle.path}"
     )
-    print(format_leaderboard(leaderboard(pop)))
+    if not config.verify:
+        print("verification was off (--no-verify): the designs are listed with their check "
+              "status, unranked")  # fmt: skip
+    print(format_leaderboard(leaderboard(pop, unverified=not config.verify)))
     return 0

@@ -97,4 +97,11 @@ def format_repo_design(repo: DesignsRepo, design: str) -> str:
     for kind, res in results.items():
         fields = {k: v for k, v in res.items() if k != "at"}
         lines.append(f"  {kind}: " + " ".join(f"{k}={v}" for k, v in fields.items()))
+    if r.origin != "seed" and any("score" in s for s in r.rungs.values()):
+        from genesys_tui.evolve.terms import format_terms, record_terms
+
+        terms = record_terms(r, repo.records())
+        lines += ["", "fitness terms (each term's share of the rung score; adds: over the "
+                  "library seeds' mean, to the fitness):"]  # fmt: skip
+        lines += ["  " + ln for ln in format_terms(terms).splitlines()]
     return "\n".join(lines)

@@ -109,6 +109,8 @@ class CostUpdate(Event):
     kind: ClassVar[str] = "cost"
     total_usd: float
     design_usd: float = 0.0
+    defaulted_prices: tuple[str, ...] = ()  # "provider:model" of this design charged at a
+    # default price (the cost is a guess)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ repository and the population by the ``Recorder`` (``recorder.py``).
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -98,6 +99,14 @@ class EvolutionLoop:
         self._finishing.set()
         if abandon:
             self._stop.set()
+
+    def close(self) -> None:
+        """Release what the loop holds: its thread pools and the scratch directory of design
+        files handed to the checker and the verifier. Every exit path calls it (``Run.close``);
+        call it after ``run()`` has returned and the runner has shut down."""
+        self._design_pool.shutdown(wait=False, cancel_futures=True)
+        self._check_pool.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(self._work, ignore_errors=True)
 
     def pause(self, paused: bool = True) -> None:
         (self._paused.set if paused else self._paused.clear)()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from genesys_tui.design import Arg, Design
 from genesys_tui.errors import DesignError
+from genesys_tui.evolve.describe import child_description
 from genesys_tui.evolve.designer import DesignFailure, DesignRequest, DialogueSink, Proposal
 from genesys_tui.evolve.draft import DesignDraft, structural_hash
 from genesys_tui.evolve.pool import UnitPool, docstring_summary
@@ -85,6 +86,7 @@ class OfflineDesigner:
             name = f"{_family(request)}-{h[:6]}"
             renamed = DesignDraft.from_design(design)
             renamed.name = name
+            renamed.description = child_description(design, edit.title)
             final = renamed.finish()
             text = _proposal_md(name, request, edit)
             if say is not None:

@@ -123,7 +123,11 @@ class Recorder:
         )
         if out.cost_usd:
             self.bus.emit(
-                ev.CostUpdate(total_usd=self.population.cost_usd, design_usd=out.cost_usd)
+                ev.CostUpdate(
+                    total_usd=self.population.cost_usd,
+                    design_usd=out.cost_usd,
+                    defaulted_prices=tuple(out.stats.get("defaulted_prices", ())),
+                )
             )
         return None if dup else record.id
 

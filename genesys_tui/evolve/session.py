@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +26,12 @@ class Run:
     path: Path
 
     def close(self) -> None:
-        self.runner.shutdown(cancel=True)
-        self.bus.close()
-        self.repo.close()  # type: ignore[attr-defined]
+        try:
+            self.runner.shutdown(cancel=True)
+        finally:
+            self.loop.close()  # its scratch directory goes on every exit path
+            self.bus.close()
+            self.repo.close()  # type: ignore[attr-defined]
 
 
 def ladder_rungs(config: EvolveConfig) -> list[str]:
@@ -55,6 +59,10 @@ def make_designer(config: EvolveConfig, repo: object) -> Designer:
             if record.status in ("checked", "verified") and record.origin != "seed":
                 pool.add(repo.read_design(record.id))  # type: ignore[attr-defined]
         return OfflineDesigner(pool)
+    return _llm_designer(config)
+
+
+def _llm_designer(config: EvolveConfig) -> Designer:
     try:
         from genesys_tui.agents.factory import make_llm_designer
     except ImportError as exc:
@@ -72,7 +80,12 @@ def open_run(
     root: Path | None = None,
     bus: EventBus | None = None,
 ) -> Run:
-    """Create (or, with ``resume``, reopen) the namespace and everything that drives it."""
+    """Create (or, with ``resume``, reopen) the namespace and everything that drives it.
+
+    Everything that can be refused (the namespace's state, the ladder, the designer spec and its
+    API key) is checked before anything is written, and a namespace this call created is removed
+    again if opening fails later: the same command, corrected, can then simply be run again.
+    """
     from genesys_tui.store.repo import DesignsRepo, designs_root
 
     path = (root or designs_root()) / config.namespace
@@ -84,22 +97,35 @@ def open_run(
         )
     if resume and not exists:
         raise StoreError(f"nothing to resume: no namespace {config.namespace!r} at {path}")
-    repo = DesignsRepo.open(path, writer=True, create=not exists)
-    state = path / ".git" / "genesys"
-    bus = bus or EventBus(state / "events.jsonl")
-    gpus = gpu_count()
-    runner = LocalRunner(
-        state / "jobs",
-        {"design": config.design_workers, "verify": config.verify_workers},
-        gpus=gpus,
-    )
-    loop = EvolutionLoop(
-        repo,
-        make_designer(config, repo),
-        runner,
-        config,
-        ladder_rungs(config),
-        bus,
-        rung_costs=ladder_costs(config),
-    )
+    rungs, costs = ladder_rungs(config), ladder_costs(config)
+    designer = None if config.designer == "offline" else _llm_designer(config)
+    created = not exists and not path.exists()
+    repo = None
+    runner = None
+    try:
+        repo = DesignsRepo.open(path, writer=True, create=not exists)
+        state = path / ".git" / "genesys"
+        bus = bus or EventBus(state / "events.jsonl")
+        runner = LocalRunner(
+            state / "jobs",
+            {"design": config.design_workers, "verify": config.verify_workers},
+            gpus=gpu_count(),
+        )
+        loop = EvolutionLoop(
+            repo,
+            designer or make_designer(config, repo),
+            runner,
+            config,
+            rungs,
+            bus,
+            rung_costs=costs,
+        )
+    except BaseException:
+        if runner is not None:
+            runner.shutdown(cancel=True)
+        if repo is not None:
+            repo.close()
+        if created:
+            shutil.rmtree(path, ignore_errors=True)  # only seeds were written: nothing is lost
+        raise
     return Run(repo, loop, runner, bus, path)

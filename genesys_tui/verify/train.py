@@ -214,6 +214,12 @@ def train(
         design, config = meta.design, meta.config
         settings = dataclasses.replace(settings, seed=meta.seed)
     train_split = load_tokens("train", rung.tokenizer, source, cache_dir)
+    # the held-out split is read after training: check it now, not after the run
+    _check_enough_text(
+        {"train": train_split, "validation": load_tokens("validation", rung.tokenizer, source,
+                                                         cache_dir)},
+        rung, source,
+    )  # fmt: skip
     vocab = len(train_split.token_bytes)
     config = config or size_design(design, rung, vocab)
     if config.vocab_size < vocab or config.context_length < rung.context_length:
@@ -335,6 +341,28 @@ def train(
         checkpoint=checkpoint,
         stopped=stopped,
     )
+
+
+def _check_enough_text(
+    splits: dict[str, TokenSplit], rung: Rung, source: CorpusSource | None
+) -> None:
+    """VerifyError naming the split when one holds less than one window of the rung."""
+    need = rung.context_length + 1
+    for name, split in splits.items():
+        have = len(split.tokens)
+        if have < need:
+            label = (
+                f"the files in {source.path}" if source is not None and source.kind == "files"
+                else f"Hugging Face dataset {source.name}" if source is not None
+                and source.kind == "hf" else "the embedded corpus"
+            )  # fmt: skip
+            raise VerifyError(
+                f"the {name} split of {label} has {have} tokens with tokenizer "
+                f"{rung.tokenizer!r}, fewer than one window of rung {rung.name!r} "
+                f"(context + 1 = {need}): give more text (each .txt file and each .jsonl line "
+                "is one document, and documents are split by document between train and "
+                "held-out), or a rung with a shorter context"
+            )
 
 
 def evaluate_split(

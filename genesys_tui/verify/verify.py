@@ -85,7 +85,7 @@ class VerifyResult:
     params: int  # parameters of the trained model (0 when not trained)
     non_embedding_params: int
     seconds: dict[str, float]  # wall seconds per phase: check, train, eval, probes
-    weights_sha256: str  # fingerprint of the weights the evaluation scored
+    weights_sha256: str  # fingerprint of the trained weights scored (bpb, tasks); "" if none
     checkpoint: str | None  # where the trained weights are, when kept
     check: dict[str, Any] | None = None  # the checker's report, when it ran
     notes: list[str] = field(default_factory=list)  # what was skipped, and why
@@ -156,8 +156,9 @@ def _train_and_evaluate(
     keep: bool,
     on_progress: Callable[[Any], None] | None,
 ) -> VerifyResult:
+    from genesys_tui.verify.checkpoint import load_checkpoint
     from genesys_tui.verify.evals.evaluate import evaluate
-    from genesys_tui.verify.evals.lm_model import GenesysLM
+    from genesys_tui.verify.evals.lm_model import GenesysLM, weights_sha256
     from genesys_tui.verify.evals.probes import ProbeSettings, probe, run_probe
     from genesys_tui.verify.evals.tasks import CHANCE as TASK_CHANCE
     from genesys_tui.verify.train import TrainSettings, train
@@ -195,6 +196,8 @@ def _train_and_evaluate(
         evals.update(got.accuracy)
         sha = got.weights_sha256
         seconds["eval"] = time.perf_counter() - t1
+    else:  # the weights were still trained and scored on bits per byte: name them
+        sha = weights_sha256(load_checkpoint(trained.checkpoint, device="cpu")[0])
     chance = {**TASK_CHANCE, **s.fitness.chance}
     if s.probes:
         t2 = time.perf_counter()

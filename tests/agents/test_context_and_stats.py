@@ -135,6 +135,7 @@ def test_genesys_stats_reads_a_designs_repository(tmp_path: Path) -> None:
                     "cost_usd": usd,
                     "loc_written": 20,
                     "stop": "accepted" if valid else "attempts",
+                    "defaulted_prices": [] if valid else ["anthropic:claude-next"],
                 }
             )
             files = {**gpt, "dialogue.jsonl": log.to_jsonl()}
@@ -160,3 +161,6 @@ def test_genesys_stats_reads_a_designs_repository(tmp_path: Path) -> None:
     ).stdout
     assert re.search(r"^m\s+2\s+50%\s+2\.50\s+0\.5000\s+20\.0\s+1\.0000$", out, re.MULTILINE), out
     assert "accepted 1, attempts 1" in out
+    # a cost charged at a default price is flagged, not only inside the dialogue
+    assert row.defaulted_prices == ["anthropic:claude-next"]
+    assert "price defaulted for anthropic:claude-next" in out

@@ -120,3 +120,21 @@ def test_a_key_split_across_streamed_chunks_is_still_redacted() -> None:
     log.reply("proposer", "m", text, Usage(1, 1), 0.0, 0)
     assert ANTHROPIC_KEY not in "".join(said) and "[redacted]" in "".join(said)
     assert ANTHROPIC_KEY not in log.to_jsonl()
+
+
+def test_the_models_the_readme_names_are_priced_and_a_defaulted_price_is_flagged() -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    specs = set(re.findall(r"\b(anthropic|openai):([a-z0-9][a-z0-9.-]*[a-z0-9])", readme))
+    assert ("anthropic", "claude-sonnet-4-6") in specs and ("openai", "gpt-4.1") in specs
+    table = PriceTable.load()
+    assert [s for s in specs if not table.price(*s)[1]] == []
+    assert table.defaulted("anthropic", "claude-next") is True
+    assert table.defaulted("openai-compatible", "qwen") is False  # free, not a guess
+    ledger = CostLedger(table)
+    ledger.charge("d", "coder", "anthropic", "claude-next", Usage(10, 10))
+    ledger.charge("d", "coder", "anthropic", "claude-sonnet-4-6", Usage(10, 10))
+    assert ledger.summary()["defaulted_prices"] == ["anthropic:claude-next"]

@@ -137,6 +137,10 @@ def test_mutation_changes_only_the_chosen_unit_and_commits_a_checked_design(muta
         assert out.design.sources[rel] == gpt.sources[rel]
     assert {"proposal.md", "review.md", "dialogue.jsonl"} <= set(out.files)
     assert out.stats["check_ok"] is True and out.stats["stop"] == "accepted"
+    # the child describes itself, not its parent: what changed, and the tree it has
+    assert out.design.description != gpt.description and "GELU" not in out.design.description
+    assert out.design.description.startswith("SwiGLU channel mixer.")
+    assert "mlp SwiGLU" in out.design.description
     with DesignsRepo.open(mutation_run["root"] / "designs") as repo:
         record = repo.get(mutation_run["child"])
         assert record.status == "checked" and record.parents == ("gpt-1",)
@@ -230,6 +234,8 @@ def test_crossover_over_an_openai_compatible_server(tmp_path: Path):
     assert len(design.roots) == 2
     classes = {n.cls for n in design.units.values()}
     assert {"CausalSelfAttention", "MultiScaleRetention", "ScaledRMSNorm"} <= classes
+    for cls in ("CausalSelfAttention", "MultiScaleRetention", "ScaledRMSNorm", " | "):
+        assert cls in design.description  # both parents' blocks, as the child has them
     assert out.cost_usd == 0.0 and out.stats["input_tokens"] > 0  # local: free, still counted
     with _repo(tmp_path / "designs") as repo:
         child = _commit(repo, out, ["gpt-1", "retnet-2"], designer.name)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design, design_from_dict, load_design
-from genesys_tui.resources import library_designs
+from genesys_tui.resources import library_designs, library_dir
 from genesys_tui.units.lm import LanguageModel, build_lm
 
 NAMES = [p.name for p in library_designs()]
@@ -52,6 +52,14 @@ def _tokens(b: int, T: int, seed: int) -> torch.Tensor:
 
 def test_the_library_holds_the_reference_designs() -> None:
     assert {"gpt", "mamba2", "retnet"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_design_has_the_proposal_the_readme_promises(name: str) -> None:
+    # "Each design's proposal.md gives the paper, the key equations in words and what was
+    # simplified."
+    text = (library_dir() / name / "proposal.md").read_text(encoding="utf-8")
+    assert "**Paper.**" in text and "## Simplified or chosen, and why" in text
 
 
 @pytest.mark.parametrize("name", NAMES)

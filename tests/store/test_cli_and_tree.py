@@ -87,7 +87,25 @@ def test_show_prints_record_proposal_unit_tree_and_results(
     assert "mlp: mlp = MLP (channel_mixer) [units/mlp.py]  expand=3" in out
     out = run(capsys, "show", "gpt-6", "--namespace", "run")
     assert "Fewer parameters" in out and "rung:cpu-xs: scores={'bpb': 2.25}" in out
+    assert "fitness terms" not in out  # a result without a score has no terms
     assert run(capsys, "show", "gpt").startswith("gpt: ")  # the library design, as before
+
+
+def test_show_prints_the_fitness_terms_of_a_verified_design(
+    repo: DesignsRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genesys_tui.verify.fitness import rung_score
+
+    seed_score = rung_score(4.0, {})
+    repo.attach("gpt-1", "rung:cpu-xs", {"scores": {"bpb": 4.0, "score": seed_score}})
+    m = repo.commit_design(mutated(gpt_files(), 2), parents=["gpt-1"], designer="d", title="t")
+    scores = {"bpb": 3.6, "score": rung_score(3.6, {})}
+    repo.attach(m.id, "rung:cpu-xs", {"scores": scores})
+    repo.close()  # the writer's index reaches the disk (as the family fixture does)
+    out = run(capsys, "show", m.id, "--repo", str(repo.path))
+    terms = out[out.index("fitness terms") :].splitlines()
+    (bpb,) = [ln.split() for ln in terms if ln.split()[1:2] == ["bpb"]]
+    assert bpb[:3] == ["cpu-xs", "bpb", "3.6000"] and bpb[-1] == "+0.0500"  # (4.0 - 3.6) / 8
 
 
 def test_diff_shows_the_mutation_and_a_root_as_all_new(

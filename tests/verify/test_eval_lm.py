@@ -195,14 +195,20 @@ def test_registered_in_lm_eval_and_built_from_an_arg_string(checkpoints: tuple[P
 # ------------------------------------------------------------------------------------ CLI
 
 
-def test_genesys_eval_prints_accuracies_of_the_checkpoint(checkpoints, capsys):
+def test_genesys_eval_prints_accuracies_of_the_checkpoint(checkpoints, capsys, monkeypatch):
     from genesys_tui.cli import main
 
+    asked: list[int] = []
+    set_threads = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (asked.append(n), set_threads(n)))
+
     _, trained = checkpoints
-    code = main(["eval", str(trained), "--tasks", "genblimp_a_an", "--pairs", "20", "--json"])
+    code = main(["eval", str(trained), "--tasks", "genblimp_a_an", "--pairs", "20", "--json",
+                 "--threads", "1"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and 0.0 <= out["evals"]["genblimp_a_an"] <= 1.0
     assert out["weights_sha256"] == weights_sha256(load_checkpoint(trained)[0])
+    assert asked == [1]  # --threads, as train, verify and bench have it
 
 
 def test_genesys_lm_eval_is_lm_evals_cli_with_our_model(checkpoints, tmp_path, capsys):
@@ -210,9 +216,28 @@ def test_genesys_lm_eval_is_lm_evals_cli_with_our_model(checkpoints, tmp_path, c
 
     _, trained = checkpoints
     agreement_task(tmp_path / "tasks")
+    # no --device: CUDA when present, else the CPU, as in the rest of Genesys
     code = main([
         "lm-eval", "run", "--model", "genesys", "--model_args", f"checkpoint={trained}",
-        "--tasks", "agree", "--include_path", str(tmp_path / "tasks"), "--device", "cpu",
+        "--tasks", "agree", "--include_path", str(tmp_path / "tasks"),
     ])  # fmt: skip
     assert code == 0
     assert "agree" in capsys.readouterr().out
+
+
+def test_lm_eval_on_a_task_folder_written_by_genesys_eval(checkpoints, tmp_path, capsys):
+    from genesys_tui.cli import main
+
+    _, trained = checkpoints
+    tasks = str(tmp_path / "evaltasks")
+    run = ["lm-eval", "run", "--model", "genesys", "--model_args", f"checkpoint={trained}"]
+    assert main([*run, "--tasks", "genblimp_a_an", "--include_path", tasks]) == 2
+    err = capsys.readouterr().err
+    assert "no task folder" in err and "--tasks-dir" in err and "Traceback" not in err
+    assert main(["eval", str(trained), "--tasks", "genblimp_a_an", "--pairs", "10",
+                 "--tasks-dir", tasks]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main([*run, "--tasks", "genblimp_a_an", "--include_path", tasks]) == 0
+    assert "genblimp_a_an" in capsys.readouterr().out
+    assert main([*run, "--tasks", "genblimp_sva_pp", "--include_path", tasks]) == 2
+    assert "genblimp_sva_pp" in capsys.readouterr().err

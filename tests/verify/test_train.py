@@ -328,3 +328,20 @@ def test_bf16_autocast_trains_with_a_float32_loss(corpus) -> None:
     result = run(corpus, tiny_rung(tokens=32 * 8 * 6), settings=TrainSettings(precision="bf16"))
     assert result.stopped is None and math.isfinite(result.final_loss)
     assert result.val_loss is not None and result.val_loss < math.log(257) + 0.5
+
+
+def test_too_little_held_out_text_is_refused_before_training_naming_the_split(tmp_path) -> None:
+    from genesys_tui.errors import VerifyError
+
+    # one real document (it lands in one split) and many empty ones: the other split is empty
+    root = write_corpus(tmp_path / "corpus", n_docs=1)
+    for i in range(40):
+        (root / f"empty{i:02d}.txt").write_text("")
+    source = CorpusSource(kind="files", path=str(root), heldout_fraction=0.2)
+    steps: list[object] = []
+    with pytest.raises(VerifyError, match=r"the (train|validation) split of the files in .*"
+                       r"fewer than one window") as info:  # fmt: skip
+        train(load_design(LIBRARY / "gpt"), tiny_rung(), config=CONFIG, source=source,
+              cache_dir=tmp_path / "cache", on_progress=steps.append)  # fmt: skip
+    assert steps == []  # refused before the first step
+    assert "give more text" in str(info.value)

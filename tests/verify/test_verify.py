@@ -57,8 +57,13 @@ def test_verify_scores_the_saved_weights(tmp_path: Path):
 
 
 def test_a_rung_too_small_for_the_tasks_skips_them_and_says_so(tmp_path: Path):
-    result = verify(LIBRARY / "gpt", RUNG, settings(tmp_path, tasks_min_tokens=RUNG.tokens + 1))
-    assert result.ok and result.evals == {} and result.weights_sha256 == ""
+    result = verify(
+        LIBRARY / "gpt", RUNG, settings(tmp_path, tasks_min_tokens=RUNG.tokens + 1),
+        out_dir=tmp_path / "run",
+    )  # fmt: skip
+    assert result.ok and result.evals == {}
+    assert result.checkpoint is not None  # the weights scored on bits per byte are named
+    assert result.weights_sha256 == weights_sha256(load_checkpoint(result.checkpoint)[0])
     assert len(result.notes) == 1 and "tasks skipped" in result.notes[0]
     assert result.bpb is not None
     assert result.fitness == pytest.approx(1 - result.bpb / 8)  # bits per byte alone

@@ -40,6 +40,9 @@ from genesys_tui.verify.evals.heldout import (
 
 #: Chance accuracy of our tasks that are not two-way choices (fitness reads it).
 CHANCE = {LASTWORD: 1 / LASTWORD_CHOICES}
+#: Chance accuracy of the probes' results, ``probe_<name>`` (``probes.PROBES`` defines the
+#: same; kept here, torch-free, for the fitness terms the leaderboard shows).
+PROBE_CHANCE = {"probe_mqar": 1 / 26, "probe_selective_copy": 1 / 16**4}
 
 GENBLIMP = "genblimp"
 LOCAL_BLIMP = "blimp_local"
