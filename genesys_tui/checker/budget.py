@@ -55,7 +55,7 @@ def by_role(model: LanguageModel, design: Design) -> tuple[Counter[str], dict[st
 def stage_params(ctx: RuntimeContext) -> list[Finding]:
     """Without a rung: the non-embedding count at the budget size must be within the configured
     ratios of the reference's. With a rung: the ladder must be able to size the design to the
-    rung (``verify.ladder.size_design``), as the verifier will."""
+    rung (``ladder.size_design``), as the verifier will."""
     cfg, size = ctx.config, ctx.budget
     try:
         model = _build(ctx.design, size)
