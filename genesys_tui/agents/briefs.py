@@ -17,7 +17,7 @@ from genesys_tui.agents.context import (
 )
 from genesys_tui.agents.plan import Assembly, UnitTask
 from genesys_tui.agents.replies import ProposalDraft, Review, strip_json_tail
-from genesys_tui.evolve.designer import DesignRequest
+from genesys_tui.designer import DesignRequest
 
 KIND_TASK = {
     "mutation": "Propose a **mutation** of the parent: change exactly one of its units.",

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from genesys_tui.design import Design, load_design
-from genesys_tui.evolve.designer import DesignRequest
+from genesys_tui.designer import DesignRequest
 from genesys_tui.resources import library_designs
 
 PROPOSAL_CHARS = 4000  # of each parent's proposal shown to the agents

@@ -20,9 +20,9 @@ from genesys_tui.agents.providers import Provider
 from genesys_tui.agents.secrets import REDACT
 from genesys_tui.agents.session import CheckFn, DesignSession, Verdict
 from genesys_tui.agents.settings import ROLE_NAMES, AgentsConfig
+from genesys_tui.describe import describe_child
 from genesys_tui.design import Design
-from genesys_tui.evolve.describe import describe_child
-from genesys_tui.evolve.designer import DesignFailure, DesignRequest, DialogueSink, Proposal
+from genesys_tui.designer import DesignFailure, DesignRequest, DialogueSink, Proposal
 
 
 def checker_verdict(rung: str | None = None, config: object | None = None) -> CheckFn:

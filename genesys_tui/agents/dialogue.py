@@ -15,7 +15,7 @@ from typing import Any
 
 from genesys_tui.agents.costs import Usage
 from genesys_tui.agents.secrets import REDACT
-from genesys_tui.evolve.designer import DialogueSink
+from genesys_tui.designer import DialogueSink
 
 
 class Transcript:

@@ -20,8 +20,8 @@ from typing import Any
 
 from genesys_tui.agents.replies import ReplyError, check_role, is_identifier
 from genesys_tui.design import Design
-from genesys_tui.evolve.designer import DesignRequest
-from genesys_tui.evolve.draft import DesignDraft
+from genesys_tui.designer import DesignRequest
+from genesys_tui.draft import DesignDraft
 
 _PLAN_FIELDS = {"base", "layers", "graft", "write", "root"}
 _TASK_FIELDS = {"id", "class", "role", "children", "args", "spec"}

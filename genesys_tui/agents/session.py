@@ -37,9 +37,9 @@ from genesys_tui.agents.replies import (
 from genesys_tui.agents.secrets import REDACT
 from genesys_tui.agents.settings import AgentsConfig
 from genesys_tui.design import Design
+from genesys_tui.designer import DesignRequest
+from genesys_tui.draft import structural_hash
 from genesys_tui.errors import DesignError
-from genesys_tui.evolve.designer import DesignRequest
-from genesys_tui.evolve.draft import structural_hash
 
 T = TypeVar("T")
 

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from genesys_tui.evolve.designer import DesignRequest, Parent, Proposal
-from genesys_tui.evolve.draft import structural_hash
+from genesys_tui.designer import DesignRequest, Parent, Proposal
+from genesys_tui.draft import structural_hash
 from genesys_tui.evolve.events import EventBus
 from genesys_tui.evolve.loop import EvolutionLoop
 from genesys_tui.evolve.offline import OfflineDesigner

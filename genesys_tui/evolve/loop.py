@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genesys_tui.designer import Designer, DesignFailure, DesignRequest, Parent, Proposal
 from genesys_tui.errors import LoopFailed
 from genesys_tui.evolve import events as ev
-from genesys_tui.evolve.designer import Designer, DesignFailure, DesignRequest, Parent, Proposal
 from genesys_tui.evolve.jobs import run_check
 from genesys_tui.evolve.population import Population
 from genesys_tui.evolve.recorder import Recorder

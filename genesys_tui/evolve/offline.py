@@ -14,11 +14,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from genesys_tui.describe import child_description
 from genesys_tui.design import Arg, Design
+from genesys_tui.designer import DesignFailure, DesignRequest, DialogueSink, Proposal
+from genesys_tui.draft import DesignDraft, structural_hash
 from genesys_tui.errors import DesignError
-from genesys_tui.evolve.describe import child_description
-from genesys_tui.evolve.designer import DesignFailure, DesignRequest, DialogueSink, Proposal
-from genesys_tui.evolve.draft import DesignDraft, structural_hash
 from genesys_tui.evolve.pool import UnitPool, docstring_summary
 from genesys_tui.parsing import module_docstring
 

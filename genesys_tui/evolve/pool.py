@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genesys_tui.design import Design, load_design, read_unit_declarations
-from genesys_tui.evolve.draft import DesignDraft, subtree_hash
+from genesys_tui.draft import DesignDraft, subtree_hash
 from genesys_tui.parsing import parse
 
 MODIFIERS_DIR = Path(__file__).resolve().parent / "modifiers"

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from genesys_tui.designer import Designer, DesignFailure, Proposal
+from genesys_tui.draft import structural_hash
 from genesys_tui.evolve import events as ev
-from genesys_tui.evolve.designer import Designer, DesignFailure, Proposal
-from genesys_tui.evolve.draft import structural_hash
 from genesys_tui.evolve.population import Population, member_from_store
 from genesys_tui.evolve.runner import JobResult
 from genesys_tui.evolve.selection import Choice

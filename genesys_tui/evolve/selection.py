@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from genesys_tui.designer import Kind
 from genesys_tui.errors import ConfigError
-from genesys_tui.evolve.designer import Kind
 
 
 @dataclass(frozen=True)

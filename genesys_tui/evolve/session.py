@@ -9,8 +9,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from genesys_tui.designer import Designer
 from genesys_tui.errors import ConfigError, StoreError
-from genesys_tui.evolve.designer import Designer
 from genesys_tui.evolve.events import EventBus
 from genesys_tui.evolve.loop import EvolutionLoop
 from genesys_tui.evolve.runner import LocalRunner, gpu_count

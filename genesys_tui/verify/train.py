@@ -183,6 +183,64 @@ class Divergence:
         return None
 
 
+def _data_and_size(
+    design: Design,
+    rung: Rung,
+    config: ModelConfig | None,
+    source: CorpusSource | None,
+    cache_dir: str | Path | None,
+) -> tuple[TokenSplit, ModelConfig]:
+    """The training split (the held-out one checked now, not after the run) and the size to
+    train at: ``config``, or the design sized to the rung."""
+    train_split = load_tokens("train", rung.tokenizer, source, cache_dir)
+    _check_enough_text(
+        {"train": train_split, "validation": load_tokens("validation", rung.tokenizer, source,
+                                                         cache_dir)},
+        rung, source,
+    )  # fmt: skip
+    vocab = len(train_split.token_bytes)
+    config = config or size_design(design, rung, vocab)
+    if config.vocab_size < vocab or config.context_length < rung.context_length:
+        raise ConfigError(
+            f"model config {config} is too small for rung {rung.name!r} "
+            f"(vocabulary {vocab}, context {rung.context_length})"
+        )
+    return train_split, config
+
+
+def _optimizer_step(
+    runner: Callable[[torch.Tensor], torch.Tensor],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    sampler: BatchSampler,
+    rung: Rung,
+    lr: float,
+    amp: torch.dtype | None,
+) -> tuple[float, float]:
+    """One optimiser step over ``rung.grad_accum`` micro-batches at learning rate ``lr``;
+    return the step's mean training loss and the seconds spent drawing batches."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss_sum = torch.zeros((), device=next(model.parameters()).device)
+    waited = 0.0
+    for _ in range(rung.grad_accum):
+        t_data = time.perf_counter()
+        x, y = sampler.sample()  # (B, T) each
+        waited += time.perf_counter() - t_data
+        device_type = x.device.type
+        with torch.autocast(device_type, dtype=amp) if amp else contextlib.nullcontext():
+            logits = runner(x)  # (B, T, V)
+        # The loss in float32 even under autocast: a bf16 log-softmax over V loses bits.
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        (loss / rung.grad_accum).backward()
+        loss_sum += loss.detach()
+    if rung.grad_clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), rung.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss_sum) / rung.grad_accum, waited  # one sync a step; the watch needs it
+
+
 def train(
     design: Design,
     rung: Rung,
@@ -213,20 +271,7 @@ def train(
         _check_resume(meta.design, design, meta.rung, rung, meta.config, config)
         design, config = meta.design, meta.config
         settings = dataclasses.replace(settings, seed=meta.seed)
-    train_split = load_tokens("train", rung.tokenizer, source, cache_dir)
-    # the held-out split is read after training: check it now, not after the run
-    _check_enough_text(
-        {"train": train_split, "validation": load_tokens("validation", rung.tokenizer, source,
-                                                         cache_dir)},
-        rung, source,
-    )  # fmt: skip
-    vocab = len(train_split.token_bytes)
-    config = config or size_design(design, rung, vocab)
-    if config.vocab_size < vocab or config.context_length < rung.context_length:
-        raise ConfigError(
-            f"model config {config} is too small for rung {rung.name!r} "
-            f"(vocabulary {vocab}, context {rung.context_length})"
-        )
+    train_split, config = _data_and_size(design, rung, config, source, cache_dir)
 
     torch.manual_seed(settings.seed)
     model = build_lm(design, config, seed=settings.seed).to(device)
@@ -254,20 +299,11 @@ def train(
         if out is None:
             return None
         return save_checkpoint(
-            out / CHECKPOINT_NAME,
-            model=model,
-            design=design,
-            config=config,
-            tokenizer=rung.tokenizer,
-            rung=rung,
-            step=step,
-            tokens=tokens,
-            seed=settings.seed,
-            optimizer=optimizer,
-            sampler=sampler.state_dict(),
-            settings=dataclasses.asdict(settings),
-            elapsed=time.perf_counter() - t0,
-        )
+            out / CHECKPOINT_NAME, model=model, design=design, config=config,
+            tokenizer=rung.tokenizer, rung=rung, step=step, tokens=tokens, seed=settings.seed,
+            optimizer=optimizer, sampler=sampler.state_dict(),
+            settings=dataclasses.asdict(settings), elapsed=time.perf_counter() - t0,
+        )  # fmt: skip
 
     stopped: str | None = None
     data_seconds, session_tokens = 0.0, 0
@@ -275,43 +311,18 @@ def train(
     model.train()
     while step < stop_at:
         lr = lr_at(step, rung)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss_sum = torch.zeros((), device=device)
-        for _ in range(rung.grad_accum):
-            t_data = time.perf_counter()
-            x, y = sampler.sample()  # (B, T) each
-            data_seconds += time.perf_counter() - t_data
-            with torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext():
-                logits = runner(x)  # (B, T, V)
-            # The loss in float32 even under autocast: a bf16 log-softmax over V loses bits.
-            loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-            (loss / rung.grad_accum).backward()
-            loss_sum += loss.detach()
-        if rung.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), rung.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        final_loss, waited = _optimizer_step(runner, model, optimizer, sampler, rung, lr, amp)
+        data_seconds += waited
         step += 1
         tokens += rung.tokens_per_step
         session_tokens += rung.tokens_per_step
-        final_loss = float(loss_sum) / rung.grad_accum  # one sync a step; the watch needs it
         stopped = watch.reason(step, final_loss)
         if on_progress is not None and (
             step % settings.progress_every == 0 or step == stop_at or stopped
         ):
             now = time.perf_counter()
-            on_progress(
-                Progress(
-                    step,
-                    rung.steps,
-                    tokens,
-                    final_loss,
-                    lr,
-                    session_tokens / max(now - t_train, 1e-9),
-                    now - t0,
-                )
-            )
+            rate = session_tokens / max(now - t_train, 1e-9)
+            on_progress(Progress(step, rung.steps, tokens, final_loss, lr, rate, now - t0))
         if stopped:
             break
         if settings.checkpoint_every and step % settings.checkpoint_every == 0 and step < stop_at:

@@ -9,7 +9,7 @@ import pytest
 
 from genesys_tui.agents.session import Verdict
 from genesys_tui.design import Design, load_design
-from genesys_tui.evolve.designer import Parent
+from genesys_tui.designer import Parent
 
 ANTHROPIC_KEY = "sk-ant-test-0123456789abcdefSECRET"
 OPENAI_KEY = "sk-test-openai-0123456789abcdefSECRET"

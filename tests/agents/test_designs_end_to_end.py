@@ -17,7 +17,7 @@ from genesys_tui.agents.factory import make_llm_designer
 from genesys_tui.agents.settings import AgentsConfig
 from genesys_tui.agents.stats import by_designer, collect
 from genesys_tui.checker import CheckConfig
-from genesys_tui.evolve.designer import DesignRequest, Parent, Proposal
+from genesys_tui.designer import DesignRequest, Parent, Proposal
 from genesys_tui.resources import library_dir
 from genesys_tui.store.library import import_library
 from genesys_tui.store.repo import DesignsRepo

@@ -8,8 +8,8 @@ from genesys_tui.agents.factory import ModelSpec, make_llm_designer
 from genesys_tui.agents.plan import Assembly
 from genesys_tui.agents.replies import ReplyError
 from genesys_tui.agents.settings import AgentsConfig
+from genesys_tui.designer import DesignRequest
 from genesys_tui.errors import ConfigError
-from genesys_tui.evolve.designer import DesignRequest
 from tests.agents import scripts as S
 
 NORM = S.SCALED_NORM.replace("ScaledRMSNorm", "RMSNorm")

@@ -12,7 +12,7 @@ from genesys_tui.agents.designer import LLMDesigner
 from genesys_tui.agents.dialogue import read_summary
 from genesys_tui.agents.providers import AnthropicProvider, OpenAIProvider, RetryPolicy
 from genesys_tui.agents.settings import ROLE_NAMES, AgentsConfig
-from genesys_tui.evolve.designer import DesignFailure, DesignRequest, Proposal
+from genesys_tui.designer import DesignFailure, DesignRequest, Proposal
 from tests.agents import scripts as S
 from tests.agents.conftest import ANTHROPIC_KEY, OPENAI_KEY, static_check
 from tests.agents.fake_llm import FakeLLM

@@ -9,9 +9,9 @@ import pytest
 
 from genesys_tui.agents.session import _rationale
 from genesys_tui.cli.show import format_repo_design
+from genesys_tui.describe import child_description, describe_child, tree_summary
 from genesys_tui.design import load_design
-from genesys_tui.evolve.describe import child_description, describe_child, tree_summary
-from genesys_tui.evolve.designer import DesignRequest, Parent, Proposal
+from genesys_tui.designer import DesignRequest, Parent, Proposal
 from genesys_tui.evolve.offline import OfflineDesigner
 from genesys_tui.evolve.pool import UnitPool
 from genesys_tui.store.repo import DesignsRepo

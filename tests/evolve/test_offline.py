@@ -9,8 +9,8 @@ import torch
 
 from genesys_tui import ModelConfig, build_lm, load_design
 from genesys_tui.design import Arg
-from genesys_tui.evolve.designer import DesignFailure, DesignRequest, Parent, Proposal
-from genesys_tui.evolve.draft import DesignDraft, structural_hash
+from genesys_tui.designer import DesignFailure, DesignRequest, Parent, Proposal
+from genesys_tui.draft import DesignDraft, structural_hash
 from genesys_tui.evolve.offline import OfflineDesigner, perturb
 from genesys_tui.evolve.pool import UnitPool
 from genesys_tui.resources import library_designs

@@ -12,8 +12,8 @@ import pytest
 
 from genesys_tui import load_design
 from genesys_tui.design import Design
+from genesys_tui.designer import DesignFailure, Proposal
 from genesys_tui.evolve import events as ev
-from genesys_tui.evolve.designer import DesignFailure, Proposal
 from genesys_tui.evolve.loop import EvolutionLoop, hash_seed
 from genesys_tui.evolve.population import member_from_store
 from genesys_tui.evolve.recorder import Recorder

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from genesys_tui.design import load_design
+from genesys_tui.designer import DesignRequest, Parent, Proposal
 from genesys_tui.evolve import events as ev
-from genesys_tui.evolve.designer import DesignRequest, Parent, Proposal
 from genesys_tui.evolve.offline import OfflineDesigner
 from genesys_tui.evolve.pool import UnitPool
 from genesys_tui.store.library import import_library
