@@ -214,12 +214,8 @@ def train(
         design, config = meta.design, meta.config
         settings = dataclasses.replace(settings, seed=meta.seed)
     train_split = load_tokens("train", rung.tokenizer, source, cache_dir)
-    # the held-out split is read after training: check it now, not after the run
-    _check_enough_text(
-        {"train": train_split, "validation": load_tokens("validation", rung.tokenizer, source,
-                                                         cache_dir)},
-        rung, source,
-    )  # fmt: skip
+    held_out = load_tokens("validation", rung.tokenizer, source, cache_dir)  # scored at the end
+    _check_enough_text({"train": train_split, "validation": held_out}, rung, source)
     vocab = len(train_split.token_bytes)
     config = config or size_design(design, rung, vocab)
     if config.vocab_size < vocab or config.context_length < rung.context_length:
