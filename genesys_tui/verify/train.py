@@ -193,11 +193,8 @@ def _data_and_size(
     """The training split (the held-out one checked now, not after the run) and the size to
     train at: ``config``, or the design sized to the rung."""
     train_split = load_tokens("train", rung.tokenizer, source, cache_dir)
-    _check_enough_text(
-        {"train": train_split, "validation": load_tokens("validation", rung.tokenizer, source,
-                                                         cache_dir)},
-        rung, source,
-    )  # fmt: skip
+    held_out = load_tokens("validation", rung.tokenizer, source, cache_dir)  # scored at the end
+    _check_enough_text({"train": train_split, "validation": held_out}, rung, source)
     vocab = len(train_split.token_bytes)
     config = config or size_design(design, rung, vocab)
     if config.vocab_size < vocab or config.context_length < rung.context_length:
