@@ -26,7 +26,7 @@ from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design
 from genesys_tui.errors import ConfigError, VerifyError
 from genesys_tui.ladder import Rung, size_design
-from genesys_tui.units.lm import build_lm
+from genesys_tui.units.lm import LanguageModel, build_lm
 from genesys_tui.verify.batches import BatchSampler, eval_batches
 from genesys_tui.verify.checkpoint import meta_of, read_checkpoint, save_checkpoint, set_rng_state
 from genesys_tui.verify.corpus import CorpusSource
@@ -264,27 +264,12 @@ def train(
     device = resolve_device(settings.device)
     payload = read_checkpoint(resume) if resume is not None else None
     if payload is not None:
-        meta = meta_of(payload, resume or "")
-        _check_resume(meta.design, design, meta.rung, rung, meta.config, config)
-        design, config = meta.design, meta.config
-        settings = dataclasses.replace(settings, seed=meta.seed)
+        design, config, settings = _resumed(payload, str(resume), design, rung, config, settings)
     train_split, config = _data_and_size(design, rung, config, source, cache_dir)
-
-    torch.manual_seed(settings.seed)
-    model = build_lm(design, config, seed=settings.seed).to(device)
-    optimizer = make_optimizer(model, rung, device)
-    # Batches come from their own generator, so model code drawing random numbers cannot shift
-    # the data a run sees.
-    sampler = BatchSampler(
-        train_split, rung.micro, rung.context_length, seed=settings.seed + 1, device=device
-    )
+    model, optimizer, sampler = _build(design, config, rung, train_split, settings.seed, device)
     step, tokens, final_loss = 0, 0, float("nan")
     if payload is not None:
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        sampler.load_state_dict(payload["sampler"])
-        set_rng_state(payload["rng"])
-        step, tokens = int(payload["step"]), int(payload["tokens"])
+        step, tokens = _restore(payload, model, optimizer, sampler)
     runner = torch.compile(model) if settings.compile else model
     amp = autocast_dtype(settings.precision, device)
     stop_at = min(rung.steps, settings.max_steps or rung.steps)
@@ -292,15 +277,9 @@ def train(
     out = Path(out_dir) if out_dir is not None else None
     checkpoint: Path | None = None
 
-    def save() -> Path | None:
-        if out is None:
-            return None
-        return save_checkpoint(
-            out / CHECKPOINT_NAME, model=model, design=design, config=config,
-            tokenizer=rung.tokenizer, rung=rung, step=step, tokens=tokens, seed=settings.seed,
-            optimizer=optimizer, sampler=sampler.state_dict(),
-            settings=dataclasses.asdict(settings), elapsed=time.perf_counter() - t0,
-        )  # fmt: skip
+    def save() -> Path | None:  # the run's state now, where out_dir asks for it
+        return _save(out, model, design, config, rung, step, tokens, settings, optimizer,
+                     sampler, time.perf_counter() - t0) if out is not None else None  # fmt: skip
 
     stopped: str | None = None
     data_seconds, session_tokens = 0.0, 0
@@ -314,9 +293,8 @@ def train(
         tokens += rung.tokens_per_step
         session_tokens += rung.tokens_per_step
         stopped = watch.reason(step, final_loss)
-        if on_progress is not None and (
-            step % settings.progress_every == 0 or step == stop_at or stopped
-        ):
+        due = step % settings.progress_every == 0 or step == stop_at or stopped
+        if on_progress is not None and due:
             now = time.perf_counter()
             rate = session_tokens / max(now - t_train, 1e-9)
             on_progress(Progress(step, rung.steps, tokens, final_loss, lr, rate, now - t0))
@@ -325,30 +303,76 @@ def train(
         if settings.checkpoint_every and step % settings.checkpoint_every == 0 and step < stop_at:
             checkpoint = save()
     train_seconds = time.perf_counter() - t_train
-
     evaluation: Evaluation | None = None
     if not stopped:
         checkpoint = save() or checkpoint
         if settings.evaluate:
             evaluation = evaluate_split(model, rung, source, cache_dir, device, amp)
     return TrainResult(
-        design=design.name,
-        rung=rung.name,
-        config=config,
-        tokenizer=rung.tokenizer,
-        params=model.num_params(),
-        non_embedding_params=model.num_params(non_embedding=True),
-        steps=step,
-        tokens=tokens,
-        final_loss=final_loss,
+        design.name, rung.name, config, rung.tokenizer, model.num_params(),
+        model.num_params(non_embedding=True), step, tokens, final_loss,
         val_loss=evaluation.loss if evaluation else None,
         bpb=evaluation.bpb if evaluation else None,
         tokens_per_second=session_tokens / max(train_seconds, 1e-9),
-        wall_seconds=time.perf_counter() - t0,
-        data_seconds=data_seconds,
-        checkpoint=checkpoint,
-        stopped=stopped,
-    )
+        wall_seconds=time.perf_counter() - t0, data_seconds=data_seconds,
+        checkpoint=checkpoint, stopped=stopped,
+    )  # fmt: skip
+
+
+def _build(
+    design: Design, config: ModelConfig, rung: Rung, split: TokenSplit, seed: int,
+    device: torch.device,
+) -> tuple[LanguageModel, torch.optim.Optimizer, BatchSampler]:  # fmt: skip
+    """The seeded model, its optimiser and the batch sampler of a run."""
+    torch.manual_seed(seed)
+    model = build_lm(design, config, seed=seed).to(device)
+    # Batches come from their own generator, so model code drawing random numbers cannot shift
+    # the data a run sees.
+    sampler = BatchSampler(split, rung.micro, rung.context_length, seed=seed + 1, device=device)
+    return model, make_optimizer(model, rung, device), sampler
+
+
+def _save(
+    out: Path, model: LanguageModel, design: Design, config: ModelConfig, rung: Rung, step: int,
+    tokens: int, settings: TrainSettings, optimizer: torch.optim.Optimizer,
+    sampler: BatchSampler, elapsed: float,
+) -> Path:  # fmt: skip
+    """Write the run's checkpoint into ``out`` (see verify/checkpoint.py); return its path."""
+    return save_checkpoint(
+        out / CHECKPOINT_NAME, model=model, design=design, config=config,
+        tokenizer=rung.tokenizer, rung=rung, step=step, tokens=tokens, seed=settings.seed,
+        optimizer=optimizer, sampler=sampler.state_dict(),
+        settings=dataclasses.asdict(settings), elapsed=elapsed,
+    )  # fmt: skip
+
+
+def _resumed(
+    payload: dict[str, Any],
+    where: str,
+    design: Design,
+    rung: Rung,
+    config: ModelConfig | None,
+    settings: TrainSettings,
+) -> tuple[Design, ModelConfig, TrainSettings]:
+    """What a resumed run trains: the checkpoint's design, size and seed, once they are shown
+    to match what the caller asked for (VerifyError otherwise)."""
+    meta = meta_of(payload, where)
+    _check_resume(meta.design, design, meta.rung, rung, meta.config, config)
+    return meta.design, meta.config, dataclasses.replace(settings, seed=meta.seed)
+
+
+def _restore(
+    payload: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    sampler: BatchSampler,
+) -> tuple[int, int]:
+    """Load a checkpoint's weights, optimiser, data position and RNG; return (step, tokens)."""
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    sampler.load_state_dict(payload["sampler"])
+    set_rng_state(payload["rng"])
+    return int(payload["step"]), int(payload["tokens"])
 
 
 def _check_enough_text(
