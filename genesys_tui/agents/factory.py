@@ -9,7 +9,7 @@ environment or the keys file (``secrets.py``), never from the spec.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,18 +43,61 @@ class ModelSpec:
         provider, sep, rest = spec.strip().partition(":")
         if not sep or not rest:
             raise ConfigError(f"designer spec {spec!r} must be {SPEC_HELP}")
-        if provider == "openai-compatible":
-            url, sep, model = rest.rpartition("#")
-            if not sep or not url.startswith(("http://", "https://")) or not model:
-                raise ConfigError(
-                    f"designer spec {spec!r}: an OpenAI-compatible server is given as "
-                    "openai-compatible:URL#MODEL, e.g. "
-                    "openai-compatible:http://localhost:8000/v1#Qwen/Qwen2.5-Coder-32B-Instruct"
-                )
-            return cls(provider, model, url)
-        if provider not in ("anthropic", "openai"):
+        entry = PROVIDERS.get(provider)
+        if entry is None:
             raise ConfigError(f"designer spec {spec!r}: unknown provider {provider!r}; {SPEC_HELP}")
-        return cls(provider, rest)
+        return entry.parse(spec, provider, rest)
+
+
+def _model_only(spec: str, provider: str, rest: str) -> ModelSpec:
+    return ModelSpec(provider, rest)
+
+
+def _url_and_model(spec: str, provider: str, rest: str) -> ModelSpec:
+    url, sep, model = rest.rpartition("#")
+    if not sep or not url.startswith(("http://", "https://")) or not model:
+        raise ConfigError(
+            f"designer spec {spec!r}: an OpenAI-compatible server is given as "
+            "openai-compatible:URL#MODEL, e.g. "
+            "openai-compatible:http://localhost:8000/v1#Qwen/Qwen2.5-Coder-32B-Instruct"
+        )
+    return ModelSpec(provider, model, url)
+
+
+def _anthropic(spec: ModelSpec, config: AgentsConfig, common: dict[str, Any]) -> Provider:
+    key = api_key("anthropic", config.keys_file)
+    assert key is not None
+    return AnthropicProvider(spec.model, key, config.anthropic_base_url, **common)
+
+
+def _openai(spec: ModelSpec, config: AgentsConfig, common: dict[str, Any]) -> Provider:
+    key = api_key("openai", config.keys_file)
+    return OpenAIProvider(spec.model, key, config.openai_base_url, **common)
+
+
+def _openai_compatible(spec: ModelSpec, config: AgentsConfig, common: dict[str, Any]) -> Provider:
+    key = api_key("openai-compatible", config.keys_file, required=False)
+    return OpenAIProvider(spec.model, key, spec.base_url, compatible=True, **common)
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    """How a ``PROVIDER:...`` spec is read and its provider built."""
+
+    form: str  # the spec as a user writes it, for help and errors
+    parse: Callable[[str, str, str], ModelSpec]  # (whole spec, provider, rest) -> ModelSpec
+    build: Callable[[ModelSpec, AgentsConfig, dict[str, Any]], Provider]
+
+
+#: The LLM providers a designer spec may name, by its prefix. A new provider is a module with
+#: its Provider class and one entry here.
+PROVIDERS: dict[str, ProviderEntry] = {
+    "anthropic": ProviderEntry("anthropic:MODEL", _model_only, _anthropic),
+    "openai": ProviderEntry("openai:MODEL", _model_only, _openai),
+    "openai-compatible": ProviderEntry(
+        "openai-compatible:URL#MODEL", _url_and_model, _openai_compatible
+    ),
+}
 
 
 def make_provider(spec: ModelSpec, config: AgentsConfig, seed: int = 0) -> Provider:
@@ -65,15 +108,7 @@ def make_provider(spec: ModelSpec, config: AgentsConfig, seed: int = 0) -> Provi
         "retry": RetryPolicy(config.max_retries, config.backoff_s, config.backoff_max_s, seed),
         "timeout_s": config.timeout_s,
     }
-    if spec.provider == "anthropic":
-        key = api_key("anthropic", config.keys_file)
-        assert key is not None
-        return AnthropicProvider(spec.model, key, config.anthropic_base_url, **common)
-    if spec.provider == "openai":
-        key = api_key("openai", config.keys_file)
-        return OpenAIProvider(spec.model, key, config.openai_base_url, **common)
-    key = api_key("openai-compatible", config.keys_file, required=False)
-    return OpenAIProvider(spec.model, key, spec.base_url, compatible=True, **common)
+    return PROVIDERS[spec.provider].build(spec, config, common)
 
 
 def agents_config(config: AgentsConfig | Mapping[str, Any] | str | Path | None) -> AgentsConfig:

@@ -38,6 +38,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="where namespaces live (default: $GENESYS_DESIGNS_DIR or ./designs)",
     )
     group.add_argument("--designer", help="offline, or an LLM spec such as anthropic:MODEL")
+    group.add_argument("--runner", help="where jobs run: NAME[:ARG] (default local)")
     group.add_argument("--paused", action="store_true", help="open with evolution paused")
 
 
@@ -58,6 +59,8 @@ def open_dashboard(args: argparse.Namespace) -> int:
         dashboard = dataclasses.replace(dashboard, paused=True)
     if getattr(args, "designer", None):
         evolve = dataclasses.replace(evolve, designer=args.designer)
+    if getattr(args, "runner", None):
+        evolve = dataclasses.replace(evolve, runner=args.runner)
     namespace = getattr(args, "view", None) or getattr(args, "namespace", None)
     evolve = dataclasses.replace(evolve, namespace=namespace or evolve.namespace)
     root = getattr(args, "designs_dir", None) or designs_root()

@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="offline (default), anthropic:MODEL, openai:MODEL or openai-compatible:URL#MODEL",
     )
     p.add_argument("--ladder", default="cpu", help="cpu (default), paper, or a ladder TOML")
+    p.add_argument("--runner", default="local", help="where jobs run: NAME[:ARG] (default local)")
     p.add_argument("--max-designs", type=int, default=24, help="designs to make (seeds apart)")
     p.add_argument("--max-rungs", type=int, default=0, help="climb at most this many rungs")
     p.add_argument("--workers", type=int, default=1, help="verify workers (one per GPU)")
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         designer=args.designer,
         ladder=args.ladder,
+        runner=args.runner,
         max_designs=args.max_designs,
         max_rungs=args.max_rungs,
         verify_workers=args.workers,

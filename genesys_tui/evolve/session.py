@@ -9,11 +9,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from genesys_tui.designer import Designer
-from genesys_tui.errors import ConfigError, StoreError
+from genesys_tui.errors import StoreError
+from genesys_tui.evolve.designers import DESIGNERS, designer_factory, make_designer
 from genesys_tui.evolve.events import EventBus
 from genesys_tui.evolve.loop import EvolutionLoop
-from genesys_tui.evolve.runner import LocalRunner, gpu_count
+from genesys_tui.evolve.runner import Runner
+from genesys_tui.evolve.runners import make_runner, runner_factory
 from genesys_tui.evolve.settings import EvolveConfig
 
 
@@ -21,7 +22,7 @@ from genesys_tui.evolve.settings import EvolveConfig
 class Run:
     repo: object  # genesys_tui.store.repo.DesignsRepo, open as the writer
     loop: EvolutionLoop
-    runner: LocalRunner
+    runner: Runner
     bus: EventBus
     path: Path
 
@@ -49,30 +50,6 @@ def ladder_costs(config: EvolveConfig) -> dict[str, float]:
     return {r.name: float(r.tokens) * r.d_model**2 * r.n_layers for r in load_ladder(config.ladder)}
 
 
-def make_designer(config: EvolveConfig, repo: object) -> Designer:
-    if config.designer == "offline":
-        from genesys_tui.evolve.offline import OfflineDesigner
-        from genesys_tui.evolve.pool import UnitPool
-
-        pool = UnitPool.library()
-        for record in repo.records():  # type: ignore[attr-defined]
-            if record.status in ("checked", "verified") and record.origin != "seed":
-                pool.add(repo.read_design(record.id))  # type: ignore[attr-defined]
-        return OfflineDesigner(pool)
-    return _llm_designer(config)
-
-
-def _llm_designer(config: EvolveConfig) -> Designer:
-    try:
-        from genesys_tui.agents.factory import make_llm_designer
-    except ImportError as exc:
-        raise ConfigError(
-            f"designer {config.designer!r}: LLM designers are not available "
-            f"({exc}); use --designer offline"
-        ) from None
-    return make_llm_designer(config.designer)
-
-
 def open_run(
     config: EvolveConfig,
     *,
@@ -98,7 +75,13 @@ def open_run(
     if resume and not exists:
         raise StoreError(f"nothing to resume: no namespace {config.namespace!r} at {path}")
     rungs, costs = ladder_rungs(config), ladder_costs(config)
-    designer = None if config.designer == "offline" else _llm_designer(config)
+    runner_factory(config.runner)  # an unknown runner is refused before anything is written
+    # An LLM designer needs its key: built (and refused) now; the offline one reads the repo.
+    designer = (
+        None
+        if designer_factory(config.designer) is DESIGNERS["offline"]
+        else (make_designer(config.designer))
+    )
     created = not exists and not path.exists()
     repo = None
     runner = None
@@ -106,14 +89,14 @@ def open_run(
         repo = DesignsRepo.open(path, writer=True, create=not exists)
         state = path / ".git" / "genesys"
         bus = bus or EventBus(state / "events.jsonl")
-        runner = LocalRunner(
+        runner = make_runner(
+            config.runner,
             state / "jobs",
             {"design": config.design_workers, "verify": config.verify_workers},
-            gpus=gpu_count(),
         )
         loop = EvolutionLoop(
             repo,
-            designer or make_designer(config, repo),
+            designer or make_designer(config.designer, repo),
             runner,
             config,
             rungs,

@@ -14,6 +14,7 @@ class EvolveConfig:
     namespace: str = "default"  # designs/<namespace>/ holds the run's designs repository
     designer: str = "offline"  # "offline", or an LLM spec such as "anthropic:MODEL"
     ladder: str = "cpu"  # "cpu", "paper", or a ladder TOML file
+    runner: str = "local"  # where jobs run: NAME[:ARG] of evolve.runners.RUNNERS
     max_designs: int = 24  # designs this namespace may hold, library seeds not counted
     max_wall_seconds: float = 0.0  # stop after this long (0: no limit)
     max_usd: float = 0.0  # stop once designing has cost this much (0: no limit)

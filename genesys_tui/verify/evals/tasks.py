@@ -24,7 +24,7 @@ import json
 import os
 import random
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,6 +222,48 @@ def hub_message(tasks: Sequence[str], why: str) -> str:
     )
 
 
+def _genblimp(task: str, out: Path, blimp_dir: str | Path | None, pairs: int, seed: int
+              ) -> list[str]:  # fmt: skip
+    wanted = list(PHENOMENA) if task == GENBLIMP else [task[len(GENBLIMP) + 1 :]]
+    return write_genblimp(out, wanted, pairs, seed)
+
+
+def _lastword(task: str, out: Path, blimp_dir: str | Path | None, pairs: int, seed: int
+              ) -> list[str]:  # fmt: skip
+    return [write_lastword(out, pairs, seed)]
+
+
+def _local_blimp(task: str, out: Path, blimp_dir: str | Path | None, pairs: int, seed: int
+                 ) -> list[str]:  # fmt: skip
+    if blimp_dir is None:
+        raise VerifyError(f"task {task!r} reads real BLiMP from local files: give --blimp-dir DIR")
+    wanted = local_blimp_paradigms(blimp_dir) if task == LOCAL_BLIMP else [
+        task[len(LOCAL_BLIMP) + 1 :]
+    ]  # fmt: skip
+    return write_local_blimp(out, blimp_dir, wanted, seed)
+
+
+#: (task name, out dir, BLiMP dir, pairs, seed) -> the task names written
+TaskWriter = Callable[[str, Path, "str | Path | None", int, int], list[str]]
+#: Our tasks by name; a name followed by ``_<part>`` picks one part of a group. A new task is a
+#: writer and one entry here; names not found here go to lm-eval as hub tasks.
+TASKS: dict[str, TaskWriter] = {
+    GENBLIMP: _genblimp,
+    LASTWORD: _lastword,
+    LOCAL_BLIMP: _local_blimp,
+}
+#: The entries above that stand for a group of tasks when named whole.
+GROUPS = (GENBLIMP, LOCAL_BLIMP)
+
+
+def task_writer(task: str) -> TaskWriter | None:
+    """The writer of one of our tasks (a whole group or a part), None for a hub task."""
+    for name, writer in TASKS.items():
+        if task == name or (name in GROUPS and task.startswith(name + "_")):
+            return writer
+    return None
+
+
 def prepare(
     tasks: Sequence[str],
     directory: str | Path,
@@ -241,24 +283,13 @@ def prepare(
     groups: dict[str, tuple[str, ...]] = {}
     hub: list[str] = []
     for task in tasks:
-        if task == GENBLIMP or task.startswith(GENBLIMP + "_"):
-            wanted = list(PHENOMENA) if task == GENBLIMP else [task[len(GENBLIMP) + 1 :]]
-            made = write_genblimp(out, wanted, pairs, seed)
-        elif task == LASTWORD:
-            made = [write_lastword(out, pairs, seed)]
-        elif task == LOCAL_BLIMP or task.startswith(LOCAL_BLIMP + "_"):
-            if blimp_dir is None:
-                raise VerifyError(
-                    f"task {task!r} reads real BLiMP from local files: give --blimp-dir DIR"
-                )
-            all_uids = local_blimp_paradigms(blimp_dir)
-            wanted = all_uids if task == LOCAL_BLIMP else [task[len(LOCAL_BLIMP) + 1 :]]
-            made = write_local_blimp(out, blimp_dir, wanted, seed)
-        else:
+        writer = task_writer(task)
+        if writer is None:
             hub.append(task)
             names.append(task)
             continue
+        made = writer(task, out, blimp_dir, pairs, seed)
         names.extend(made)
-        if task in (GENBLIMP, LOCAL_BLIMP):
+        if task in GROUPS:
             groups[task] = tuple(made)
     return TaskSet(tuple(dict.fromkeys(names)), out, groups, tuple(hub))

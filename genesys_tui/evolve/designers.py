@@ -1,0 +1,68 @@
+"""The designer registry: a ``--designer`` spec's prefix names the factory that builds it.
+
+``offline`` is the symbolic mutator; every LLM provider the agents know (``anthropic:MODEL``,
+``openai:MODEL``, ``openai-compatible:URL#MODEL``, ...) builds an LLM designer. A new designer
+family is a module with a ``Designer`` and one entry in ``DESIGNERS``; a new LLM provider is one
+entry in ``agents.factory.PROVIDERS`` and needs nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from genesys_tui.designer import Designer
+from genesys_tui.errors import ConfigError
+
+#: (the run's designer spec, the namespace's repository or None before it exists) -> Designer
+DesignerFactory = Callable[[str, Any], Designer]
+
+
+def _offline(spec: str, repo: Any) -> Designer:
+    from genesys_tui.evolve.offline import OfflineDesigner
+    from genesys_tui.evolve.pool import UnitPool
+
+    pool = UnitPool.library()
+    for record in repo.records() if repo is not None else ():
+        if record.status in ("checked", "verified") and record.origin != "seed":
+            pool.add(repo.read_design(record.id))
+    return OfflineDesigner(pool)
+
+
+def _llm(spec: str, repo: Any) -> Designer:
+    try:
+        from genesys_tui.agents.factory import make_llm_designer
+    except ImportError as exc:
+        raise ConfigError(
+            f"designer {spec!r}: LLM designers are not available ({exc}); use --designer offline"
+        ) from None
+    return make_llm_designer(spec)
+
+
+#: Designer families by the spec's prefix (the part before ':').
+DESIGNERS: dict[str, DesignerFactory] = {"offline": _offline}
+
+
+def known_designers() -> list[str]:
+    """The spec forms ``--designer`` accepts, for messages and help."""
+    from genesys_tui.agents.factory import PROVIDERS
+
+    return [*DESIGNERS, *(entry.form for entry in PROVIDERS.values())]
+
+
+def designer_factory(spec: str) -> DesignerFactory:
+    """The factory for ``spec``; ConfigError in one line listing the known forms otherwise."""
+    prefix, sep, _ = spec.partition(":")
+    if not sep and prefix in DESIGNERS:
+        return DESIGNERS[prefix]
+    if sep:
+        from genesys_tui.agents.factory import PROVIDERS
+
+        if prefix in PROVIDERS:
+            return _llm
+    raise ConfigError(f"unknown designer {spec!r}; known: {', '.join(known_designers())}")
+
+
+def make_designer(spec: str, repo: Any = None) -> Designer:
+    """Build the designer ``spec`` names (``repo``: the namespace, for the offline pool)."""
+    return designer_factory(spec)(spec, repo)
