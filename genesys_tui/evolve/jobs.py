@@ -8,13 +8,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from genesys_tui.results import CheckResult, RungResult
 from genesys_tui.verify.verify import TASKS_MIN_TOKENS  # a constant: the module imports no torch
 
 #: Loss-curve points a rung result keeps (the dashboard's plot is narrower than this).
 CURVE_POINTS = 256
 
 
-def run_check(design_dir: str, rung: str | None) -> dict[str, Any]:
+def run_check(design_dir: str, rung: str | None) -> CheckResult:
     """The checker's verdict as the loop records it. Runs on a loop thread: the checker keeps
     the design's code in its own sandboxed child, and this process never imports torch."""
     from genesys_tui.checker import check_design
@@ -25,13 +26,13 @@ def run_check(design_dir: str, rung: str | None) -> dict[str, Any]:
     summary = (
         "passed" if report.ok else "; ".join(f"{f['check']}: {f['message']}" for f in errors[:3])
     )
-    return {
-        "ok": bool(report.ok),
-        "summary": summary,
-        "findings": data["findings"],
-        "seconds": float(data.get("seconds", 0.0)),
-        "fingerprint": str(report.figures.get("fingerprint", "")),
-    }
+    return CheckResult(
+        ok=bool(report.ok),
+        summary=summary,
+        findings=tuple(data["findings"]),
+        seconds=round(float(report.seconds), 3),
+        fingerprint=str(report.figures.get("fingerprint", "")),
+    )
 
 
 def verify_job(
@@ -71,7 +72,6 @@ def verify_job(
         ),
         on_progress=on_progress,
     )
-    data = result.to_dict()
     scores: dict[str, float] = {}
     if result.ok and result.fitness is not None and result.bpb is not None:
         scores["score"] = float(result.fitness)
@@ -79,23 +79,24 @@ def verify_job(
         for task, acc in result.evals.items():
             scores[f"eval/{task}"] = float(acc)
         scores["tokens_per_second"] = float(result.tokens_per_second)
-    return {
-        "ok": bool(result.ok and scores),
-        "reason": result.reason or "",
-        "scores": scores,
-        "evals": dict(result.evals),
-        "params": int(result.params),
-        "seconds": float(sum(data.get("seconds", {}).values())),
-        "curve": thin(curve),
-        "notes": list(result.notes),
-    }
+    return RungResult(
+        ok=bool(result.ok and scores),
+        scores=scores,
+        seconds=float(sum(result.seconds.values())),
+        tokens=int(result.tokens),
+        params=int(result.params),
+        evals=dict(result.evals),
+        curve=thin(curve),
+        notes=tuple(result.notes),
+        reason=result.reason or "",
+    ).to_wire()
 
 
-def thin(curve: list[tuple[int, float]], most: int = CURVE_POINTS) -> list[list[float]]:
+def thin(curve: list[tuple[int, float]], most: int = CURVE_POINTS) -> tuple[tuple[int, float], ...]:
     """At most ``most`` points of a loss curve, evenly spread, the first and last kept; NaN and
     infinite losses (a diverging run's last steps) are left out, as JSON cannot hold them."""
     points = [(s, loss) for s, loss in curve if math.isfinite(loss)]
     if len(points) > most:
         last = len(points) - 1
         points = [points[round(i * last / (most - 1))] for i in range(most)]
-    return [[s, round(loss, 5)] for s, loss in points]
+    return tuple((s, round(loss, 5)) for s, loss in points)

@@ -13,6 +13,7 @@ from typing import Any
 
 from genesys_tui.evolve.schedule import DesignProgress
 from genesys_tui.evolve.selection import Candidate
+from genesys_tui.results import NoveltyResult, rung_results
 
 
 @dataclass
@@ -128,20 +129,15 @@ def member_from_store(record: Any, results: Mapping[str, Mapping[str, Any]]) -> 
         status=record.status,
         cost_usd=record.cost_usd,
     )
-    novelty = results.get("novelty")
-    if novelty is not None:
-        m.structural = str(novelty.get("structural", ""))
-        m.functional = str(novelty.get("functional", ""))
-        m.duplicate_of = str(novelty.get("duplicate_of", ""))
-    for kind, payload in results.items():
-        if not kind.startswith("rung:"):
-            continue
-        rung = kind.partition(":")[2]
-        detail = payload.get("detail") or {}
-        m.rung_seconds[rung] = float(payload.get("seconds") or 0.0)
-        if detail.get("ok", True) and "score" in payload.get("scores", {}):
-            m.rung_scores[rung] = float(payload["scores"]["score"])
-            m.rung_metrics[rung] = dict(payload["scores"])
+    if "novelty" in results:
+        novelty = NoveltyResult.from_note(results["novelty"])
+        m.structural, m.functional = novelty.structural, novelty.functional
+        m.duplicate_of = novelty.duplicate_of
+    for rung, result in rung_results(results).items():
+        m.rung_seconds[rung] = result.seconds
+        if result.ok:
+            m.rung_scores[rung] = float(result.scores["score"])
+            m.rung_metrics[rung] = dict(result.scores)
         else:
             m.failed_rungs.add(rung)
     return m

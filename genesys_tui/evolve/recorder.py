@@ -10,6 +10,7 @@ recorder only says which design is due a check.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.population import Population, member_from_store
 from genesys_tui.evolve.runner import JobResult
 from genesys_tui.evolve.selection import Choice
+from genesys_tui.results import CheckResult, NoveltyResult, RungResult
 
 
 class Recorder:
@@ -107,7 +109,7 @@ class Recorder:
             status="rejected" if dup else "proposed",
             reason=f"duplicate of {dup} (same structure)" if dup else None,
         )
-        self.repo.attach(record.id, "novelty", {"structural": h, "duplicate_of": dup or ""})
+        self.repo.attach(record.id, "novelty", NoveltyResult(h, "", dup or "").to_note())
         member = member_from_store(record, {})
         member.structural, member.duplicate_of = h, dup or ""
         self.population.add(member)
@@ -132,79 +134,62 @@ class Recorder:
         return None if dup else record.id
 
     def check(self, design_id: str, result: JobResult) -> None:
-        """Attach a check's result (``ok``, ``summary``, ``findings``, ``seconds``); a design
-        that passed gets its functional fingerprint compared with the others' (novelty)."""
-        value = result.value or {}
-        ok = bool(result.ok and value.get("ok"))
-        summary = value.get("summary") or result.error or "check failed"
+        """Attach a check's result (a ``CheckResult``, or the job's error when the checker
+        could not run); a design that passed gets its functional fingerprint compared with the
+        others' (novelty)."""
+        check = result.value if isinstance(result.value, CheckResult) else None
+        if check is None or not result.ok:
+            check = CheckResult(False, result.error or "check failed", seconds=result.seconds)
         member = self.population.members[design_id]
-        if not ok and member.is_seed:
+        if not check.ok and member.is_seed:
             # A library seed is a trusted reference and every rung's baseline: a check that
             # fails it is a bug of Genesys (or a broken install), not a design result. Say so
             # loudly and keep the seed; its findings stay in the check result.
             self.bus.emit(
                 ev.LoopError(
-                    message=f"bug: the library seed {design_id} failed the checker ({summary}); "
-                    "seeds are kept and verified all the same. Please report this with the "
-                    "check result (genesys show --namespace NS " + design_id + ")",
+                    message=f"bug: the library seed {design_id} failed the checker "
+                    f"({check.summary}); seeds are kept and verified all the same. Please report "
+                    f"this with the check result (genesys show --namespace NS {design_id})",
                     design=design_id,
                 )
             )
-            summary = f"library seed, kept although the checker said: {summary}"
-            ok = True
-        payload = {
-            "ok": ok,
-            "summary": summary[:2000],
-            "findings": value.get("findings", []),
-            "seconds": float(value.get("seconds", result.seconds)),
-        }
-        record = self.repo.attach(design_id, "check", payload)
+            summary = f"library seed, kept although the checker said: {check.summary}"
+            check = dataclasses.replace(check, ok=True, summary=summary)
+        record = self.repo.attach(design_id, "check", check.to_note())
         member.status = record.status
-        fp = value.get("fingerprint", "")
-        if ok and hasattr(self.designer, "pool"):
+        fp = check.fingerprint
+        if check.ok and hasattr(self.designer, "pool"):
             self.designer.pool.add(self.repo.read_design(design_id))
-        if ok and fp:
+        if check.ok and fp:
             dup = self.population.find_functional(fp, exclude=design_id)
             member.functional, member.duplicate_of = fp, dup or ""
-            self.repo.attach(
-                design_id,
-                "novelty",
-                {"structural": member.structural, "functional": fp, "duplicate_of": dup or ""},
-            )
+            novelty = NoveltyResult(member.structural, fp, dup or "")
+            self.repo.attach(design_id, "novelty", novelty.to_note())
         self.bus.emit(
-            ev.CheckFinished(design=design_id, ok=ok, summary=summary[:300], seconds=result.seconds)
+            ev.CheckFinished(
+                design=design_id, ok=check.ok, summary=check.summary[:300], seconds=result.seconds
+            )
         )
 
     def verify(self, design_id: str, rung: str, result: JobResult) -> None:
-        """Attach a verification's result as ``rung:<rung>``: on success the scores, seconds,
-        tokens, parameters and a detail with the evaluations, the thinned loss curve and the
-        verifier's notes, then the design's fitness; on failure the reason, and the rung is
-        marked failed."""
-        value = result.value or {}
+        """Attach a verification's ``RungResult`` (decoded from the worker's JSON) as
+        ``rung:<rung>``, then the design's fitness; a job that died without a result is
+        recorded as a failed rung with the job's error, and the rung is marked failed."""
         member = self.population.members[design_id]
-        ok = bool(result.ok and value.get("ok"))
-        seconds = float(value.get("seconds", result.seconds)) if ok else float(result.seconds)
-        member.rung_seconds[rung] = seconds  # what the scheduler shares time by
-        if ok:
-            scores = {k: float(v) for k, v in value.get("scores", {}).items()}
-            self.repo.attach(
-                design_id,
-                f"rung:{rung}",
-                {
-                    "scores": scores,
-                    "seconds": seconds,
-                    "tokens": int(value.get("tokens", 0)),
-                    "params": int(value.get("params", 0)),
-                    "detail": {
-                        "ok": True,
-                        "evals": value.get("evals", {}),
-                        "curve": value.get("curve", []),
-                        "notes": value.get("notes", []),
-                    },
-                },
+        if result.ok and result.value is not None:
+            rung_result = RungResult.from_wire(result.value)
+        else:
+            rung_result = RungResult.failed(result.error or "verification failed", result.seconds)
+        if not rung_result.ok:
+            reason = rung_result.reason or result.error or "verification failed"
+            rung_result = dataclasses.replace(
+                rung_result, seconds=float(result.seconds), reason=reason
             )
-            member.rung_scores[rung] = scores.get("score", 0.0)
-            member.rung_metrics[rung] = scores
+        member.rung_seconds[rung] = rung_result.seconds  # what the scheduler shares time by
+        self.repo.attach(design_id, f"rung:{rung}", rung_result.to_note())
+        if rung_result.ok:
+            member.rung_scores[rung] = rung_result.scores.get("score", 0.0)
+            member.rung_metrics[rung] = dict(rung_result.scores)
             fitness = self.population.fitness(member)
             if fitness is not None:
                 self.repo.attach(
@@ -213,26 +198,16 @@ class Recorder:
                     {"value": fitness, "detail": {"rungs": member.rung_scores}},
                 )
         else:
-            reason = value.get("reason") or result.error or "verification failed"
-            self.repo.attach(
-                design_id,
-                f"rung:{rung}",
-                {
-                    "scores": {},
-                    "seconds": seconds,
-                    "detail": {"ok": False, "reason": reason[:2000]},
-                },
-            )
             member.failed_rungs.add(rung)
         member.status = self.repo.get(design_id).status
         self.bus.emit(
             ev.RungFinished(
                 design=design_id,
                 rung=rung,
-                ok=ok,
-                bpb=value.get("scores", {}).get("bpb") if ok else None,
-                fitness=self.population.fitness(member) if ok else None,
-                reason="" if ok else str(value.get("reason") or result.error)[:300],
+                ok=rung_result.ok,
+                bpb=rung_result.bpb,
+                fitness=self.population.fitness(member) if rung_result.ok else None,
+                reason=rung_result.reason[:300],
                 seconds=result.seconds,
             )
         )

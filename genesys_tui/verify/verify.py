@@ -82,6 +82,7 @@ class VerifyResult:
     evals: dict[str, float]  # task (and group, and probe_<name>) -> accuracy
     fitness: float | None  # the rung score (verify.fitness.rung_score)
     tokens_per_second: float  # training throughput
+    tokens: int  # training tokens the trainer consumed (0 when not trained)
     params: int  # parameters of the trained model (0 when not trained)
     non_embedding_params: int
     seconds: dict[str, float]  # wall seconds per phase: check, train, eval, probes
@@ -99,7 +100,7 @@ class VerifyResult:
 
 def _failed(design: str, rung: str, reason: str, seconds: dict[str, float], **kw: Any):
     base: dict[str, Any] = dict(
-        bpb=None, val_loss=None, evals={}, fitness=None, tokens_per_second=0.0, params=0,
+        bpb=None, val_loss=None, evals={}, fitness=None, tokens_per_second=0.0, tokens=0, params=0,
         non_embedding_params=0, weights_sha256="", checkpoint=None,
     )  # fmt: skip
     base.update(kw)
@@ -170,7 +171,7 @@ def _train_and_evaluate(
     )  # fmt: skip
     seconds["train"] = time.perf_counter() - t0
     common: dict[str, Any] = dict(
-        tokens_per_second=trained.tokens_per_second, params=trained.params,
+        tokens_per_second=trained.tokens_per_second, tokens=trained.tokens, params=trained.params,
         non_embedding_params=trained.non_embedding_params, check=report,
         bpb=trained.bpb, val_loss=trained.val_loss,
     )  # fmt: skip

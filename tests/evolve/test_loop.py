@@ -186,3 +186,19 @@ def test_killed_run_resumes_without_losing_designs(tmp_path: Path) -> None:
         ["git", "fsck", "--no-progress"], cwd=tmp_path / "k", capture_output=True, text=True
     )
     assert fsck.returncode == 0, fsck.stderr
+
+
+def test_a_rung_note_holds_the_tokens_the_trainer_trained(finished_run: tuple[Path, str]) -> None:
+    from genesys_tui.ladder import load_ladder
+    from genesys_tui.results import RungResult
+
+    root, ns = finished_run
+    rung = load_ladder(LADDER).rung("tiny-0")
+    with DesignsRepo.open(root / ns) as repo:
+        seed = next(r for r in repo.records() if r.origin == "seed")
+        note = repo.results(seed.id)["rung:tiny-0"]
+    result = RungResult.from_note(note)
+    assert note["schema"] == 2 and result.tokens == rung.steps * rung.tokens_per_step > 0
+    # Throughput times the verification's seconds covers at least the trained tokens (the
+    # seconds include the evaluation, so it is more).
+    assert result.scores["tokens_per_second"] * result.seconds >= result.tokens

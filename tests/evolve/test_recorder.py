@@ -20,6 +20,7 @@ from genesys_tui.evolve.recorder import Recorder
 from genesys_tui.evolve.runner import Job, JobResult
 from genesys_tui.evolve.selection import Choice
 from genesys_tui.evolve.settings import EvolveConfig
+from genesys_tui.results import CheckResult, RungResult
 
 GPT = load_design("gpt")
 RETNET = load_design("retnet")  # another structure: not a duplicate of GPT
@@ -184,7 +185,7 @@ def test_a_passed_check_marks_a_functional_duplicate(recorder: Recorder, repo: _
     recorder.population.members["gpt-1"].functional = "fp-1"
     design_id = recorder.design(_choice(), Proposal(RWKV7, "b", "why"))
     assert design_id is not None
-    value = {"ok": True, "summary": "passed", "findings": [], "fingerprint": "fp-1"}
+    value = CheckResult(True, "passed", seconds=1.5, fingerprint="fp-1")
     recorder.check(design_id, JobResult(f"check-{design_id}", True, value, seconds=1.5))
     member = recorder.population.members[design_id]
     assert member.status == "checked" and member.duplicate_of == "gpt-1"
@@ -196,7 +197,7 @@ def test_a_seed_is_never_rejected_and_its_failed_check_is_reported_loudly(
     recorder: Recorder, repo: _Repo, events: list[ev.Event]
 ) -> None:
     slow = "speed: a training step takes 180.0 CPU ms against 50.0 CPU ms: 3.60x"
-    value = {"ok": False, "summary": slow, "findings": [{"check": "speed"}]}
+    value = CheckResult(False, slow, ({"check": "speed"},))
     recorder.check("gpt-1", JobResult("check-gpt-1", True, value, seconds=4.0))
     assert recorder.population.members["gpt-1"].status == "checked"
     check = repo.attached["gpt-1"]["check"]
@@ -213,16 +214,16 @@ def test_a_seed_is_never_rejected_and_its_failed_check_is_reported_loudly(
 def test_a_verified_rung_keeps_scores_evals_curve_notes_and_fitness(
     recorder: Recorder, repo: _Repo, events: list[ev.Event]
 ) -> None:
-    value = {
-        "ok": True,
-        "scores": {"score": 0.75, "bpb": 1.25},
-        "seconds": 12.0,
-        "tokens": 50_000,
-        "params": 1_000,
-        "evals": {"blimp": 0.5},
-        "curve": [[1, 5.0], [2, 4.5]],
-        "notes": ["tasks skipped: under 1M tokens"],
-    }
+    value = RungResult(
+        ok=True,
+        scores={"score": 0.75, "bpb": 1.25},
+        seconds=12.0,
+        tokens=50_000,
+        params=1_000,
+        evals={"blimp": 0.5},
+        curve=((1, 5.0), (2, 4.5)),
+        notes=("tasks skipped: under 1M tokens",),
+    ).to_wire()  # as the worker's result file holds it
     recorder.verify("gpt-1", "cpu-xs", JobResult("verify-gpt-1-cpu-xs", True, value))
     result = repo.attached["gpt-1"]["rung:cpu-xs"]
     assert result["scores"] == {"score": 0.75, "bpb": 1.25}
