@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genesys_tui.evolve.population import Population
+from genesys_tui.scores import format_fitness
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def format_leaderboard(rows: list[Row], limit: int = 20) -> str:
         name = r.design + (" *" if r.is_seed else "")
         lines.append(
             f"{name:<22} {r.parents[:24]:<24} {r.rungs:>5} {num(r.bpb, '.4f'):>7} "
-            f"{num(r.evaluation, '.3f'):>6} {num(r.fitness, '+.4f'):>8}"
+            f"{num(r.evaluation, '.3f'):>6} {format_fitness(r.fitness):>8}"
         )
     if any(r.is_seed for r in rows[:limit]):
         lines.append("* library seed (baseline); fitness is the margin over the seeds' mean")
