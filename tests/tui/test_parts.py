@@ -12,7 +12,14 @@ from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.settings import EvolveConfig
 from genesys_tui.store.records import DesignRecord
 from genesys_tui.tui.activity import Activity, duration
-from genesys_tui.tui.board import matches, row_of, rung_order
+from genesys_tui.tui.board import (
+    ladder_counts,
+    matches,
+    reason_of,
+    row_of,
+    rung_order,
+    shown_status,
+)
 from genesys_tui.tui.curves import CurveLog, curve_of
 from genesys_tui.tui.family import family, lineage
 from genesys_tui.tui.sampler import FixedSampler, ResourceSample, SystemSampler
@@ -249,3 +256,39 @@ def test_a_rung_result_shows_the_verifiers_notes(tmp_path: Path) -> None:
     finally:
         catalog.close()
     assert rung.notes == (note,) and rung.curve == [(1, 5.5), (2, 5.0)] and rung.ok
+
+
+# ---- ladder counts and reasons -------------------------------------------------------------
+
+
+def test_ladder_counts_agree_with_the_leaderboards_rungs_column() -> None:
+    recs = [
+        record(1, rungs={"cpu-xs": {"bpb": 2.0}}),  # a seed
+        record(2, rungs={"cpu-xs": {"bpb": 2.1}}),  # a seed
+        record(3, ("d-1",), rungs={"cpu-xs": {"bpb": 1.9}, "cpu-s": {"bpb": 1.7}}),
+        record(4, ("d-1",), rungs={"cpu-xs": {}}, status="verified"),  # its run failed
+        record(5, ("d-1",), status="checked"),
+    ]
+    rungs = ["cpu-xs", "cpu-s"]
+    counts = ladder_counts(recs, rungs)
+    rows = [row_of(r, rungs) for r in recs]
+    for i, rung in enumerate(rungs):
+        assert counts[rung].passed == sum(1 for row in rows if row.rungs > i)
+    xs = counts["cpu-xs"]
+    assert (xs.passed, xs.seeds, xs.designs, xs.failed, xs.used) == (3, 2, 1, 1, 2)
+    assert (counts["cpu-s"].passed, counts["cpu-s"].used) == (1, 1)
+
+
+def test_rejected_seed_shows_its_status_and_reason() -> None:
+    seed = record(1, status="rejected", reason="check: causality")
+    row = row_of(seed, ["cpu-xs"])
+    assert (row.status, row.reason) == ("rejected", "check: causality")
+    assert shown_status(record(2)) == "seed"
+    assert matches(row, "causality")
+
+
+def test_failed_rung_or_missing_reason_is_still_said() -> None:
+    failed_run = record(2, ("d-1",), rungs={"cpu-xs": {}})
+    assert reason_of(failed_run, ["cpu-xs"]) == "failed at cpu-xs (see the inspector)"
+    assert reason_of(record(3, ("d-1",), status="rejected")) == "rejected; no reason recorded"
+    assert reason_of(record(4, ("d-1",), rungs={"cpu-xs": {"bpb": 2.0}})) == ""

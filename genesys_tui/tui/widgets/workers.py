@@ -1,8 +1,9 @@
 """Workers and ladder: each job in flight with a progress bar and ETA; rung budgets used/left.
 
 Training shows step, loss, throughput and the ETA at the pace so far; checking and designing
-show how long they have run. The ladder lists, per rung, how many designs (seeds apart) it has
-verified, how many are training, and what is left of its budget where a run is attached.
+show how long they have run. The ladder lists, per rung, its budget used where a run is
+attached (seeds apart, as the scheduler counts), how many designs passed it (seeds included, as
+the leaderboard's rungs column counts; ``board.ladder_counts``), failed and are training.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from genesys_tui.store.records import DesignRecord
 from genesys_tui.tui.activity import Activity, Job, duration
+from genesys_tui.tui.board import ladder_counts
 
 
 class JobRow(Horizontal):
@@ -106,24 +108,21 @@ class WorkersPanel(Vertical):
         budgets: Mapping[str, int] | None,
         activity: Activity,
     ) -> None:
-        used = dict.fromkeys(rungs, 0)
-        for record in records.values():
-            if record.origin == "seed":
-                continue
-            for rung in record.rungs:
-                used[rung] = used.get(rung, 0) + 1
+        counts = ladder_counts(records.values(), rungs)
         lines = Text()
         for rung in rungs:
-            done, training = used.get(rung, 0), activity.verifying.get(rung, 0)
+            count, training = counts[rung], activity.verifying.get(rung, 0)
             lines.append(f"{rung:<10}", style="bold")
             if budgets is not None and rung in budgets:
                 total = max(budgets[rung], 1)
-                filled = min(round(10 * (done + training) / total), 10)
+                filled = min(round(10 * (count.used + training) / total), 10)
                 lines.append("▰" * filled + "▱" * (10 - filled))
-                left = max(budgets[rung] - done - training, 0)
-                lines.append(f" {done}/{budgets[rung]} used, {left} left")
-            else:
-                lines.append(f" {done} verified")
+                lines.append(f" {count.used}/{budgets[rung]} used,")
+            lines.append(f" {count.passed} passed")
+            if count.seeds:
+                lines.append(f" ({count.seeds} seed{'s' if count.seeds > 1 else ''})", style="dim")
+            if count.failed + count.failed_seeds:
+                lines.append(f", {count.failed + count.failed_seeds} failed")
             if training:
                 lines.append(f", {training} training")
             lines.append("\n")
