@@ -25,6 +25,7 @@ from textual.widgets import (
     Tree,
 )
 
+from genesys_tui.tui.board import shown_status
 from genesys_tui.tui.details import DesignDetails, RungDetail
 from genesys_tui.tui.widgets.palette import colours, glyph, signed
 from genesys_tui.tui.widgets.plot import LossPlot
@@ -37,6 +38,23 @@ TABS = (
     ("checks", "Checks", "k"),
     ("rungs", "Rungs", "l"),
 )
+
+
+def stop_reasons(d: DesignDetails) -> list[str]:
+    """Why the design was rejected or failed, a line each: the store's reason (its check or
+    failure), each rung whose verification failed, or that none was recorded."""
+    r = d.record
+    lines = []
+    if r.reason:
+        lines.append(f"{r.status}: {r.reason}")
+    lines += [
+        f"{rung.rung} failed: {rung.reason or 'no reason recorded'}"
+        for rung in d.rungs
+        if not rung.ok
+    ]
+    if not lines and r.status in ("rejected", "failed"):
+        lines.append(f"{r.status}: no reason recorded")
+    return lines
 
 
 class InspectorScreen(Screen[None]):
@@ -88,18 +106,25 @@ class InspectorScreen(Screen[None]):
         body.mount_all(widgets)
 
     def _facts(self, d: DesignDetails) -> Text:
+        """Why a design stopped comes first, where it stopped; then what it is."""
         r = d.record
         palette = colours(self.app)
-        status = "seed" if r.origin == "seed" else r.status
-        text = Text.assemble(glyph(status, palette), " ", (r.id, "bold"), f"  {r.title}\n")
+        status = shown_status(r)
+        text = Text()
+        for line in stop_reasons(d):
+            text.append(f"{line}\n", style=palette["bad"])
+        text.append_text(
+            Text.assemble(glyph(status, palette), " ", (r.id, "bold"), f"  {r.title}\n")
+        )
         created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r.created))
         text.append(
             f"{r.status} · {r.origin} of {', '.join(r.parents) or 'nothing'} · by {r.designer}"
             f" · {created} · cost ${r.cost_usd:.2f} · fitness "
         )
         text.append_text(signed(r.fitness, palette))
-        if r.reason:
-            text.append(f"\n{r.reason}", style=palette["bad"])
+        for rung in d.rungs:
+            for note in rung.notes:
+                text.append(f"\n{rung.rung}: {note}", style=palette["muted"])
         return text
 
     @staticmethod

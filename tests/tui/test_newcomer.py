@@ -1,0 +1,166 @@
+"""What a newcomer expects of the dashboard: a help screen, the run's keys in read-only view,
+reasons for rejected designs, ladder counts that agree, errors that stay on screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Footer, Static
+from textual.widgets._footer import FooterKey
+
+from genesys_tui.evolve import events as ev
+from genesys_tui.tui.app import LoopEvent
+from genesys_tui.tui.screens.confirm import ConfirmScreen
+from genesys_tui.tui.screens.errors import ErrorsScreen
+from genesys_tui.tui.screens.help import HelpScreen
+from genesys_tui.tui.screens.inspector import InspectorScreen
+from genesys_tui.tui.widgets.errors import ErrorsPanel
+from genesys_tui.tui.widgets.leaderboard import Leaderboard
+from tests.tui.helpers import SIZE, make_app, settled, until
+
+pytestmark = pytest.mark.asyncio
+
+
+def _text(widget: Static) -> str:
+    return str(widget.render())
+
+
+async def test_rejected_design_says_why_in_its_row_and_the_inspectors_first_line(
+    snapshot_ns: Path,
+) -> None:
+    async with make_app(snapshot_ns).run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        board = pilot.app.screen.query_one(Leaderboard)
+        assert board.rows_by_id["gpt-narrow-5"].reason == "check: param_budget"
+        row = board.shown.index(board.rows_by_id["gpt-narrow-5"])
+        assert "check: param_budget" in board.render_line(row + 1).text
+        assert board.select_design("gpt-narrow-5")
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(pilot.app.screen, "details", None) is not None)
+        screen = pilot.app.screen
+        assert isinstance(screen, InspectorScreen)
+        first = _text(screen.query_one("#facts", Static)).splitlines()[0]
+        assert first == "rejected: check: param_budget"
+
+
+async def test_ladder_counts_match_the_leaderboard(snapshot_ns: Path) -> None:
+    async with make_app(snapshot_ns).run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        board = pilot.app.screen.query_one(Leaderboard)
+        ladder = _text(pilot.app.screen.query_one("#ladder", Static))
+        at_first = sum(1 for r in board.rows_by_id.values() if r.rungs >= 1)
+        at_second = sum(1 for r in board.rows_by_id.values() if r.rungs >= 2)
+        assert (at_first, at_second) == (4, 1)
+        assert f"cpu-xs     {at_first} passed (1 seed)" in ladder
+        assert f"cpu-s      {at_second} passed" in ladder
+
+
+@pytest.mark.parametrize("key", ["question_mark", "f1"])
+async def test_help_lists_every_key_and_closes(snapshot_ns: Path, key: str) -> None:
+    async with make_app(snapshot_ns).run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, HelpScreen)
+        where = dict(screen.sections)
+        assert {"everywhere", "main screen", "leaderboard", "evolution tree"} <= set(where)
+        everywhere = dict((what, keys) for keys, what in where["everywhere"])
+        assert everywhere["help"] == "?/f1" and everywhere["errors"] == "e"
+        for what in ("quit", "pause/resume", "stop", "start", "jump", "namespace", "theme"):
+            assert what in everywhere
+        board = dict((what, keys) for keys, what in where["leaderboard"])
+        assert (board["inspect"], board["sort"], board["reverse"]) == ("⏎", "s", "r")
+        for close in ("escape", "q", "question_mark"):
+            await pilot.press(close)
+            await until(pilot, lambda: not isinstance(pilot.app.screen, HelpScreen))
+            await pilot.press(key)
+            await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is pilot.app.main)  # type: ignore[attr-defined]
+
+
+async def test_help_in_the_inspector_lists_its_tab_keys(snapshot_ns: Path) -> None:
+    async with make_app(snapshot_ns).run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, InspectorScreen))
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        inspector = dict(pilot.app.screen.sections)["design inspector"]  # type: ignore[attr-defined]
+        assert ("k", "Checks") in inspector and ("esc/q", "back") in inspector
+
+
+async def test_read_only_footer_still_offers_pause_stop_and_start(snapshot_ns: Path) -> None:
+    async with make_app(snapshot_ns).run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        assert "read-only" in pilot.app.screen.sub_title
+        footer = pilot.app.screen.query_one(Footer)
+        shown = {key.key: key.description for key in footer.query(FooterKey)}
+        assert (shown["p"], shown["x"], shown["g"]) == ("pause/resume", "stop", "start")
+        assert shown["question_mark"] == "help"
+        for key in ("p", "x", "g"):
+            await pilot.press(key)
+            await pilot.pause()
+            said = [n.message for n in pilot.app._notifications]
+            assert said and "read-only" in said[-1]
+            pilot.app.clear_notifications()
+
+
+async def test_loop_errors_stay_in_a_panel_and_open_with_their_traceback(
+    snapshot_ns: Path,
+) -> None:
+    app = make_app(snapshot_ns)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        panel = app.main.query_one(ErrorsPanel)
+        assert not panel.display  # no errors: no panel
+        for i in range(3):
+            error = ev.LoopError(
+                message=f"boom {i}\nsecond line", design=f"gpt-{i}",
+                traceback=f"Traceback (most recent call last):\n  File x, line {i}\nValueError",
+            )  # fmt: skip
+            app.post_message(LoopEvent(error))
+        await until(pilot, lambda: panel.count == 3)
+        await pilot.pause()
+        assert panel.display
+        lines = _text(panel).splitlines()
+        assert lines[0].startswith("3 errors")
+        assert "[gpt-2] boom 2" in lines[1] and "[gpt-1] boom 1" in lines[2]
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ErrorsScreen))
+        shown = [_text(s) for s in app.screen.query(Static)]
+        assert any(t == "boom 0\nsecond line" for t in shown)
+        assert any("File x, line 2" in t for t in shown)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.main)
+        assert panel.display  # still there: errors are not only toasts
+
+
+async def test_quitting_with_jobs_in_flight_asks_first(pilot_ns: Path) -> None:
+    from genesys_tui.evolve.settings import EvolveConfig
+
+    app = make_app(pilot_ns, evolve=EvolveConfig(max_designs=4, check_timeout=60), paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await until(pilot, lambda: app.live is not None and app.live.loop is not None)
+        app.post_message(LoopEvent(ev.RungStarted(design="gpt-1", rung="cpu-m")))
+        await until(pilot, lambda: app.jobs_in_flight == 1)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # cancel: the dashboard stays
+        await until(pilot, lambda: app.screen is app.main)
+        assert app.is_running
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_quitting_without_jobs_does_not_ask(snapshot_ns: Path) -> None:
+    app = make_app(snapshot_ns)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
