@@ -171,8 +171,8 @@ class GenesysApp(App[None]):
         for event in events:
             if isinstance(event, DIALOGUE_EVENTS):
                 self.main.add_dialogue(event)
-            elif isinstance(event, ev.CostUpdate):
-                self.activity.apply(event)
+            elif isinstance(event, ev.CostUpdate | ev.CheckFinished | ev.RungFinished):
+                self.activity.apply(event)  # costs, and how long checks and trainings take
         # The errors of earlier runs stay in the errors panel, beside any the loop sent since.
         replayed = [e for e in events if isinstance(e, ev.LoopError)]
         merged = {*replayed, *self.activity.errors}

@@ -3,10 +3,11 @@ reasons for rejected designs, ladder counts that agree, errors that stay on scre
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Label, Static
 from textual.widgets._footer import FooterKey
 
 from genesys_tui.evolve import events as ev
@@ -15,8 +16,10 @@ from genesys_tui.tui.screens.confirm import ConfirmScreen
 from genesys_tui.tui.screens.errors import ErrorsScreen
 from genesys_tui.tui.screens.help import HelpScreen
 from genesys_tui.tui.screens.inspector import InspectorScreen
+from genesys_tui.tui.widgets.dialogue import PLACEHOLDER, DialogueLog
 from genesys_tui.tui.widgets.errors import ErrorsPanel
 from genesys_tui.tui.widgets.leaderboard import Leaderboard
+from genesys_tui.tui.widgets.workers import JobRow, LossSpark
 from tests.tui.helpers import SIZE, make_app, settled, until
 
 pytestmark = pytest.mark.asyncio
@@ -164,3 +167,67 @@ async def test_quitting_without_jobs_does_not_ask(snapshot_ns: Path) -> None:
         await settled(pilot)
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running)
+
+
+async def test_main_screen_shows_training_loss_sparkline_and_etas(snapshot_ns: Path) -> None:
+    app = make_app(snapshot_ns)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        now = time.time()
+        events: list[ev.Event] = [
+            ev.CheckFinished(design="gpt-1", ok=True, summary="passed", seconds=600.0),
+            ev.WorkerStatus(worker="checker", state="checking", job="gpt-narrow-5", ts=now),
+            ev.RungStarted(design="gpt-cross-4", rung="cpu-m", ts=now),
+        ]
+        events += [
+            ev.TrainingProgress("gpt-cross-4", "cpu-m", step, 1000, 8.0 - step / 10, 900.0,
+                                elapsed=step * 2.0)
+            for step in range(1, 21)
+        ]  # fmt: skip
+        for event in events:
+            app.post_message(LoopEvent(event))
+        await until(pilot, lambda: len(app.main.query(LossSpark)) == 1)
+        await pilot.pause(0.3)
+        rows = {row.job.kind: row for row in app.main.query(JobRow)}
+        train = str(rows["train"].query_one("#what", Label).render())
+        assert train == "train gpt-cross-4  ETA 32m40s"  # 2 s a step
+        check = str(rows["check"].query_one("#what", Label).render())
+        assert check.startswith("check gpt-narrow-5  ETA 9m") or check.startswith(
+            "check gpt-narrow-5  ETA 10m"
+        )
+        spark = str(app.main.query_one(LossSpark).render())
+        assert spark.startswith("cpu-m  loss █")
+        assert spark.endswith("▁ 6.000 · 20/1000 · 900 tok/s")
+
+
+async def test_dialogue_reads_in_order_and_says_when_it_is_empty(tmp_path: Path) -> None:
+    from genesys_tui.store.repo import DesignsRepo
+
+    path = tmp_path / "designs" / "empty"
+    DesignsRepo.create(path, seeds=False).close()
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        log = app.main.query_one(DialogueLog)
+        shown = lambda: " ".join(s.text.strip() for s in log.lines)  # noqa: E731
+        assert log.lines_text == [] and shown() == PLACEHOLDER
+        for event in (
+            ev.Dialogue(role="designer", text="Swap the norm\nfor a LayerNorm.\n", session="d-7"),
+            ev.DesignProposed(
+                title="LayerNorm",
+                parents=("gpt-1",),
+                designer="offline",
+                operation="mutation",
+                reason="explore",
+            ),
+            ev.DesignCommitted(design="gpt-7", commit="0" * 40, parents=("gpt-1",), status="valid"),
+        ):
+            app.post_message(LoopEvent(event))
+        await until(pilot, lambda: len(log.lines_text) == 4)
+        assert log.lines_text == [
+            "· offline proposes 'LayerNorm': mutation of gpt-1",  # the session's headline first
+            "designer  d-7",
+            "Swap the norm\nfor a LayerNorm.",
+            "· committed gpt-7 [valid]",
+        ]
+        assert PLACEHOLDER not in shown()

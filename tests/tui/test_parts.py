@@ -292,3 +292,27 @@ def test_failed_rung_or_missing_reason_is_still_said() -> None:
     assert reason_of(failed_run, ["cpu-xs"]) == "failed at cpu-xs (see the inspector)"
     assert reason_of(record(3, ("d-1",), status="rejected")) == "rejected; no reason recorded"
     assert reason_of(record(4, ("d-1",), rungs={"cpu-xs": {"bpb": 2.0}})) == ""
+
+
+def test_eta_from_the_first_step_or_from_typical_durations() -> None:
+    act = Activity()
+    act.apply(ev.CheckFinished(design="d-1", ok=True, summary="passed", seconds=10.0))
+    act.apply(ev.CheckFinished(design="d-2", ok=True, summary="passed", seconds=30.0))
+    act.apply(ev.WorkerStatus(worker="checker", state="checking", job="d-3", ts=100.0))
+    assert act.eta(act.jobs["check:d-3"], now=105.0) == 15.0  # median 20 s, 5 s gone
+    act.apply(ev.RungStarted(design="d-3", rung="cpu-xs", ts=200.0))
+    train = act.jobs["train:d-3@cpu-xs"]
+    assert act.eta(train, now=201.0) is None  # no step yet, no training seen at this rung
+    act.apply(ev.TrainingProgress("d-3", "cpu-xs", 1, 100, 5.0, 900.0, elapsed=0.0))
+    assert act.eta(train, now=202.0) == 198.0  # step 1 of 100 in 2 s of wall clock
+    act.apply(ev.RungFinished(design="d-3", rung="cpu-xs", ok=True, seconds=60.0))
+    act.apply(ev.RungStarted(design="d-4", rung="cpu-xs", ts=300.0))
+    assert act.eta(act.jobs["train:d-4@cpu-xs"], now=310.0) == 50.0  # a typical 60 s run
+
+
+def test_loss_sparkline_scales_to_its_own_range() -> None:
+    from genesys_tui.tui.widgets.workers import loss_spark
+
+    assert loss_spark([5.0, 4.0, 3.0], 3) == "█▅▁"
+    assert loss_spark([5.0, float("nan"), 3.0, 4.0], 2) == "▁█"  # the last two finite ones
+    assert loss_spark([2.0, 2.0], 5) == "▄▄" and loss_spark([], 5) == ""
