@@ -3,11 +3,14 @@ reasons for rejected designs, ladder counts that agree, errors that stay on scre
 
 from __future__ import annotations
 
+import io
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import Footer, Label, Static
+from rich.console import Console
+from textual.widgets import Footer, Label, Static, Tab, Tabs
 from textual.widgets._footer import FooterKey
 
 from genesys_tui.evolve import events as ev
@@ -98,7 +101,7 @@ async def test_help_in_the_inspector_lists_its_tab_keys(snapshot_ns: Path) -> No
 async def test_read_only_footer_still_offers_pause_stop_and_start(snapshot_ns: Path) -> None:
     async with make_app(snapshot_ns).run_test(size=SIZE) as pilot:
         await settled(pilot)
-        assert "read-only" in pilot.app.screen.sub_title
+        assert "read-only" in str(pilot.app.screen.sub_title)
         footer = pilot.app.screen.query_one(Footer)
         shown = {key.key: key.description for key in footer.query(FooterKey)}
         assert (shown["p"], shown["x"], shown["g"]) == ("pause/resume", "stop", "start")
@@ -231,3 +234,54 @@ async def test_dialogue_reads_in_order_and_says_when_it_is_empty(tmp_path: Path)
             "· committed gpt-7 [valid]",
         ]
         assert PLACEHOLDER not in shown()
+
+
+async def test_code_tab_switches_between_the_designs_unit_files(snapshot_ns: Path) -> None:
+    async with make_app(snapshot_ns).run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        pilot.app.main.select_design("gpt-cross-4")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(pilot.app.screen, "details", None) is not None)
+        screen = pilot.app.screen
+        assert isinstance(screen, InspectorScreen) and screen.details is not None
+        files = screen.details.code_files
+        assert len(files) > 1
+        await pilot.press("c")
+        await pilot.pause()
+        tabs = screen.query_one("#code-files", Tabs)
+        assert [str(t.label) for t in tabs.query(Tab)] == files
+        assert screen.code_file == files[0]
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: screen.code_file == files[1])
+        view = screen.query_one("#code-view", Static)
+        assert view.visual is not None
+        assert screen.details.files[files[1]].splitlines()[0] in _plain(view, 200)
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await until(pilot, lambda: screen.code_file == files[-1])
+
+
+def _plain(widget: Static, width: int) -> str:
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def test_checks_tab_wraps_a_long_hint(snapshot_ns: Path) -> None:
+    hint = " ".join(f"word{i}" for i in range(60))
+    async with make_app(snapshot_ns).run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        pilot.app.main.select_design("gpt-narrow-5")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(pilot.app.screen, "details", None) is not None)
+        screen = pilot.app.screen
+        assert isinstance(screen, InspectorScreen) and screen.details is not None
+        await pilot.press("k")
+        await pilot.pause()
+        assert "reduce expand" in _plain(screen.query_one("#findings", Static), SIZE[0] - 4)
+        details = screen.details
+        assert details.check is not None
+        finding = {**details.check["findings"][0], "hint": hint}
+        long = replace(details, check={**details.check, "findings": [finding]})
+        table = InspectorScreen._checks(long)[-1]
+        shown = _plain(table, SIZE[0] - 4)
+        assert all(f"word{i}" in shown.split() for i in range(60))  # every word, none cut
