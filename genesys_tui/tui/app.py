@@ -68,14 +68,15 @@ class GenesysApp(App[None]):
     TITLE = "Genesys"
     CSS_PATH = "styles/app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "quit"),
+        # The run's keys first: a narrow footer cuts from the end (? lists every key).
         Binding("p", "pause", "pause/resume"),
         Binding("x", "stop", "stop"),
         Binding("g", "start", "start"),
+        Binding("q", "quit", "quit"),
+        Binding("e", "errors", "errors"),
         Binding("j", "jump", "jump"),
         Binding("n", "switch_namespace", "namespace"),
         Binding("t", "change_theme", "theme"),
-        Binding("e", "errors", "errors"),
         Binding("question_mark,f1", "help", "help", show=False),  # MainScreen shows "? help"
     ]
 

@@ -79,6 +79,10 @@ class MainScreen(Screen[None]):
         yield ErrorsPanel(id="errors")
         yield Footer()
 
+    def on_resize(self) -> None:
+        # A narrow footer packs its keys closer, so the run's keys stay on screen.
+        self.query_one(Footer).compact = self.size.width < 120
+
     def on_mount(self) -> None:
         self.query_one("#board-box").border_title = "leaderboard"
         self.query_one("#filter", Input).display = False

@@ -65,7 +65,7 @@ class Leaderboard(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "inspect", "inspect"),
         Binding("s", "cycle_sort", "sort"),
-        Binding("r", "reverse_sort", "reverse"),
+        Binding("r", "reverse_sort", "reverse", show=False),
         Binding("up", "cursor(-1)", "up", show=False),
         Binding("down", "cursor(1)", "down", show=False),
         Binding("pageup", "page(-1)", "page up", show=False),
