@@ -285,3 +285,59 @@ async def test_checks_tab_wraps_a_long_hint(snapshot_ns: Path) -> None:
         table = InspectorScreen._checks(long)[-1]
         shown = _plain(table, SIZE[0] - 4)
         assert all(f"word{i}" in shown.split() for i in range(60))  # every word, none cut
+
+
+async def test_eval_dash_is_explained_under_the_board_and_in_the_inspector(
+    pilot_ns: Path,
+) -> None:
+    from genesys_tui.store.repo import DesignsRepo
+
+    note = "tasks skipped: rung cpu-s trains 65,536 tokens, fewer than 1,000,000"
+    with DesignsRepo.open(pilot_ns, writer=True) as repo:
+        repo.attach("gpt-1", "rung:cpu-s", {
+            "scores": {"score": 0.5, "bpb": 1.9}, "seconds": 6.0,
+            "detail": {"ok": True, "evals": {}, "notes": [note]},
+        })  # fmt: skip
+    app = make_app(pilot_ns)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        board = app.main.query_one(Leaderboard)
+        assert board.rows_by_id["gpt-1"].evaluation is None
+        legend = str(app.main.query_one("#board-box").border_subtitle)
+        assert legend == "eval -: tasks skipped below 1,000,000 training tokens"
+        board.select_design("gpt-1")
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(app.screen, "details", None) is not None)
+        assert f"cpu-s: {note}" in _text(app.screen.query_one("#facts", Static)).splitlines()
+
+
+async def test_errors_of_earlier_runs_are_shown_on_opening(pilot_ns: Path) -> None:
+    bus = ev.EventBus(pilot_ns / ".git" / "genesys" / "events.jsonl")
+    bus.emit(ev.LoopError(message="the loop crashed", traceback="Traceback ...\nSystemError"))
+    bus.close()
+    app = make_app(pilot_ns)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        panel = app.main.query_one(ErrorsPanel)
+        await until(pilot, lambda: panel.count == 1)
+        assert panel.display and "the loop crashed" in _text(panel)
+
+
+async def test_narrow_worker_rows_keep_the_design_name(snapshot_ns: Path) -> None:
+    app = make_app(snapshot_ns)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
+        now = time.time()
+        for event in (
+            ev.WorkerStatus(worker="checker", state="checking", job="gpt-narrow-5", ts=now),
+            ev.RungStarted(design="gpt-cross-4", rung="cpu-m", ts=now),
+            ev.TrainingProgress("gpt-cross-4", "cpu-m", 1, 1000, 8.0, 900.0, elapsed=2.0),
+        ):
+            app.post_message(LoopEvent(event))
+        await until(pilot, lambda: len(app.main.query(JobRow)) == 2)
+        await pilot.pause(0.3)
+        for row in app.main.query(JobRow):
+            label = row.query_one("#what", Label)
+            assert str(label.render()).startswith(f"{row.job.kind} {row.job.design}")
+            assert label.size.width >= len(f"{row.job.kind} {row.job.design}")
+            assert not row.query_one("#bar").display  # the bar gave way to the name
