@@ -341,3 +341,14 @@ async def test_narrow_worker_rows_keep_the_design_name(snapshot_ns: Path) -> Non
             assert str(label.render()).startswith(f"{row.job.kind} {row.job.design}")
             assert label.size.width >= len(f"{row.job.kind} {row.job.design}")
             assert not row.query_one("#bar").display  # the bar gave way to the name
+
+
+async def test_dialogue_wraps_again_when_the_terminal_grows(snapshot_ns: Path) -> None:
+    app = make_app(snapshot_ns)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
+        log = app.main.query_one(DialogueLog)
+        narrow = len(log.lines)
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause(0.3)
+        assert len(log.lines) < narrow  # the same messages on fewer, longer lines

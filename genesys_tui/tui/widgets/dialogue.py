@@ -2,9 +2,10 @@
 
 LLM designers stream replies in small chunks (cut at whitespace); the offline designer says its
 rationale in one piece. Chunks of the same role and session are joined and written a line at a
-time; a new role or session starts a new message under a coloured heading. A session's
-proposal ("... proposes ...") arrives after its messages, but reads as their headline: it is
-placed before the session's first message. Empty, the pane says what will appear in it.
+time; a new role or session starts a new message under a coloured heading, and a resize wraps
+every line again at the new width. A session's proposal ("... proposes ...") arrives after its
+messages, but reads as their headline: it is placed before the session's first message.
+Empty, the pane says what will appear in it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from rich.console import RenderableType
 from rich.text import Text
+from textual import events
 from textual.widgets import RichLog
 
 from genesys_tui.evolve import events as ev
@@ -49,9 +51,17 @@ class DialogueLog(RichLog):
         self._pending = ""
         self._entries: list[_Entry] = []
         self._open: list[str] = []  # sessions with messages and no proposal yet, oldest first
+        self._wrapped_at = 0  # the width the lines were wrapped at
 
     def on_mount(self) -> None:
         self._redraw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # RichLog wraps a line once, at the width it had then: wrap everything again at the
+        # new width, or a terminal made wider keeps the narrow lines.
+        if event.size.width != self._wrapped_at:
+            self._wrapped_at = event.size.width
+            self._redraw()
 
     @property
     def lines_text(self) -> list[str]:
