@@ -44,14 +44,16 @@ class LossSpark(Static):
     and throughput."""
 
     DEFAULT_CSS = """
-    LossSpark { height: 1; color: $primary; padding: 0 0 0 2; }
+    LossSpark {
+        height: 1; color: $primary; padding: 0 0 0 2; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.losses: list[float] = []
         self.rung = ""  # where it trains, before the loss
-        self.figures = ""  # steps and throughput, after the latest loss
+        self.figures: list[str] = []  # steps and throughput, after the latest loss
 
     def render(self) -> Text:
         finite = [v for v in self.losses if math.isfinite(v)]
@@ -59,9 +61,12 @@ class LossSpark(Static):
         if not finite:
             return Text(f"{head}waiting for the first step", style="dim")
         figures = f" {finite[-1]:.3f}"
-        if self.figures:
-            figures += f" · {self.figures}"
-        width = max(min(self.content_size.width - len(head) - len(figures), 40), 12)
+        room = self.content_size.width - len(head)
+        for figure in self.figures:  # each only where the sparkline keeps 8 cells
+            if room - len(figures) - len(figure) - 3 < 8:
+                break
+            figures += f" · {figure}"
+        width = max(min(room - len(figures), 40), 4)
         return Text.assemble((head, "dim"), loss_spark(finite, width), (figures, "dim"))
 
 
@@ -110,7 +115,7 @@ class JobRow(Vertical):
                 figures.append(f"{job.tokens_per_second:,.0f} tok/s")
             for spark in self.query("#spark").results(LossSpark):
                 spark.losses, spark.rung = job.losses, job.rung
-                spark.figures = " · ".join(figures)
+                spark.figures = figures
                 spark.refresh()
         else:
             text.append(f"  {duration(now - job.started)}")
@@ -123,7 +128,9 @@ class WorkersPanel(Vertical):
     DEFAULT_CSS = """
     WorkersPanel { background: $surface; }
     WorkersPanel #jobs { height: 1fr; }
-    WorkersPanel #ladder { height: auto; max-height: 8; }
+    WorkersPanel #ladder {
+        height: auto; max-height: 8; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     WorkersPanel .idle { color: $foreground-muted; }
     WorkersPanel.-narrow JobRow ProgressBar { display: none; }
     """
@@ -134,6 +141,10 @@ class WorkersPanel(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self._rows: dict[str, JobRow] = {}
+        self._ladder: (
+            tuple[Sequence[str], Mapping[str, DesignRecord], Mapping[str, int] | None, Activity]
+            | None
+        ) = None  # what the ladder shows, to draw it again at a new width
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="jobs"):
@@ -141,7 +152,11 @@ class WorkersPanel(Vertical):
         yield Static(id="ladder")
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < self.NARROW, "-narrow")
+        narrow = self.size.width < self.NARROW
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            if self._ladder is not None:
+                self.show_ladder(*self._ladder)
 
     def show_jobs(self, activity: Activity) -> None:
         jobs = self.query_one("#jobs", VerticalScroll)
@@ -171,23 +186,27 @@ class WorkersPanel(Vertical):
         budgets: Mapping[str, int] | None,
         activity: Activity,
     ) -> None:
+        self._ladder = (rungs, records, budgets, activity)
         counts = ladder_counts(records.values(), rungs)
+        bars = not self.has_class("-narrow")
+        pad = 10 if bars else max((len(r) for r in rungs), default=0) + 1
         lines = Text()
         for rung in rungs:
             count, training = counts[rung], activity.verifying.get(rung, 0)
-            lines.append(f"{rung:<10}", style="bold")
+            lines.append(f"{rung:<{pad}}", style="bold")
             if budgets is not None and rung in budgets:
                 total = max(budgets[rung], 1)
-                filled = min(round(10 * (count.used + training) / total), 10)
-                lines.append("▰" * filled + "▱" * (10 - filled))
-                lines.append(f" {count.used}/{budgets[rung]} used,")
-            lines.append(f" {count.passed} passed")
+                if bars:
+                    filled = min(round(10 * (count.used + training) / total), 10)
+                    lines.append("▰" * filled + "▱" * (10 - filled) + " ")
+                lines.append(f"{count.used}/{budgets[rung]} used · ")
+            lines.append(f"{count.passed} passed")
             if count.seeds:
                 lines.append(f" ({count.seeds} seed{'s' if count.seeds > 1 else ''})", style="dim")
             if count.failed + count.failed_seeds:
-                lines.append(f", {count.failed + count.failed_seeds} failed")
+                lines.append(f" · {count.failed + count.failed_seeds} failed")
             if training:
-                lines.append(f", {training} training")
+                lines.append(f" · {training} training")
             lines.append("\n")
         if not rungs:
             lines.append("no rung verified yet", style="dim")
