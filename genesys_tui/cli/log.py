@@ -6,6 +6,7 @@ import argparse
 import json
 
 from genesys_tui.cli._repo_args import add_repo_options, open_repo
+from genesys_tui.scores import format_fitness
 from genesys_tui.store.records import STATUSES, DesignRecord
 
 _MARK = "\x1e"
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def format_record(r: DesignRecord, id_width: int = 0) -> str:
     """One line: id, status, fitness, designer, parents, title."""
-    fitness = f"{r.fitness:.4g}" if r.fitness is not None else "-"
+    fitness = format_fitness(r.fitness)
     parents = f"<- {', '.join(r.parents)}" if r.parents else f"({r.origin})"
     return (
         f"{r.id:<{id_width}}  {r.status:<8}  fit {fitness:<7}  {r.designer:<16}  "

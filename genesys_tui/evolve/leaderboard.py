@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from genesys_tui.evolve.population import Member, Population
 from genesys_tui.evolve.terms import Term, fitness_terms, why
+from genesys_tui.scores import format_fitness
 
 #: What a design that has no verified rung shows in place of a "why".
 UNVERIFIED = {
@@ -91,7 +92,7 @@ def format_leaderboard(rows: list[Row], limit: int = 20) -> str:
         name = r.design + (" *" if r.is_seed else "")
         lines.append(
             f"{name:<22} {r.parents[:24]:<24} {r.rungs:>5} {num(r.bpb, '.4f'):>7} "
-            f"{num(r.evaluation, '.3f'):>6} {num(r.fitness, '+.4f'):>8}  {r.why}".rstrip()
+            f"{num(r.evaluation, '.3f'):>6} {format_fitness(r.fitness):>8}  {r.why}".rstrip()
         )
     if len(rows) > limit:
         lines.append(f"... {len(rows) - limit} more")

@@ -8,9 +8,14 @@ the rendering asks what time it is now, so folding the same events gives the sam
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 from genesys_tui.evolve import events as ev
+
+#: Losses a training job keeps for its sparkline, and durations kept to estimate an ETA.
+LOSS_HISTORY = 120
+DURATION_HISTORY = 20
 
 
 @dataclass
@@ -25,6 +30,7 @@ class Job:
     loss: float | None = None
     tokens_per_second: float = 0.0
     elapsed: float = 0.0  # seconds of training, as the trainer reports it
+    losses: list[float] = field(default_factory=list)  # the latest LOSS_HISTORY losses
 
     @property
     def fraction(self) -> float | None:
@@ -38,6 +44,18 @@ class Job:
             return None
         return self.elapsed / self.step * (self.total_steps - self.step)
 
+    def eta_at(self, now: float, typical: float | None) -> float | None:
+        """Seconds left: at the pace so far once a step is done (from the first one, the wall
+        clock standing in where the trainer reports no time), else ``typical`` (how long such
+        jobs took so far) less the time this one has run; None when neither is known."""
+        if self.total_steps and self.step:
+            spent = self.elapsed if self.elapsed > 0 else now - self.started
+            if spent > 0:
+                return spent / self.step * (self.total_steps - self.step)
+        if typical is None:
+            return None
+        return max(typical - (now - self.started), 0.0)
+
 
 @dataclass
 class Activity:
@@ -47,6 +65,18 @@ class Activity:
     cost_usd: float | None = None  # the loop's running total, once it reported one
     errors: list[ev.LoopError] = field(default_factory=list)  # the latest 20, oldest first
     verifying: dict[str, int] = field(default_factory=dict)  # rung -> trainings in flight
+    check_seconds: list[float] = field(default_factory=list)  # the latest checks' durations
+    train_seconds: dict[str, list[float]] = field(default_factory=dict)  # rung -> durations
+
+    def typical(self, job: Job) -> float | None:
+        """How long jobs like ``job`` took so far (median seconds), None before one finished:
+        checks for a check, trainings at the same rung for a training."""
+        seen = self.check_seconds if job.kind == "check" else self.train_seconds.get(job.rung)
+        return statistics.median(seen) if seen else None
+
+    def eta(self, job: Job, now: float) -> float | None:
+        """Seconds ``job`` has left, at ``now`` (see ``Job.eta_at``)."""
+        return job.eta_at(now, self.typical(job))
 
     def end_jobs(self) -> None:
         """The loop is gone (stopped, finished or crashed): none of its jobs runs any more."""
@@ -71,6 +101,8 @@ class Activity:
             self.jobs[key] = Job(key, "check", event.job, started=event.ts)
         elif isinstance(event, ev.CheckFinished):
             self.jobs.pop(f"check:{event.design}", None)
+            if event.seconds > 0:
+                self.check_seconds = [*self.check_seconds, event.seconds][-DURATION_HISTORY:]
         elif isinstance(event, ev.RungStarted):
             key = f"train:{event.design}@{event.rung}"
             self.jobs[key] = Job(key, "train", event.design, event.rung, started=event.ts)
@@ -83,9 +115,13 @@ class Activity:
             job.step, job.total_steps = event.step, event.total_steps
             job.loss, job.tokens_per_second = event.loss, event.tokens_per_second
             job.elapsed = event.elapsed
+            job.losses = [*job.losses, event.loss][-LOSS_HISTORY:]
         elif isinstance(event, ev.RungFinished):
             if self.jobs.pop(f"train:{event.design}@{event.rung}", None) is not None:
                 self.verifying[event.rung] = max(self.verifying.get(event.rung, 1) - 1, 0)
+            if event.ok and event.seconds > 0:
+                seen = self.train_seconds.get(event.rung, [])
+                self.train_seconds[event.rung] = [*seen, event.seconds][-DURATION_HISTORY:]
         elif isinstance(event, ev.LoopState):
             self.state, self.message = event.state, event.message
             if event.state in ("finished", "failed"):

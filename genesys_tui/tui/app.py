@@ -36,6 +36,9 @@ from genesys_tui.tui.curves import CurveLog, curves_dir
 from genesys_tui.tui.details import load_details
 from genesys_tui.tui.live import LiveRun
 from genesys_tui.tui.sampler import Sampler, SystemSampler
+from genesys_tui.tui.screens.confirm import ConfirmScreen
+from genesys_tui.tui.screens.errors import ErrorsScreen
+from genesys_tui.tui.screens.help import HelpScreen, key_sections
 from genesys_tui.tui.screens.inspector import InspectorScreen
 from genesys_tui.tui.screens.main import MainScreen
 from genesys_tui.tui.settings import DashboardConfig
@@ -66,13 +69,16 @@ class GenesysApp(App[None]):
     TITLE = "Genesys"
     CSS_PATH = "styles/app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "quit"),
+        # The run's keys first: a narrow footer cuts from the end (? lists every key).
         Binding("p", "pause", "pause/resume"),
         Binding("x", "stop", "stop"),
         Binding("g", "start", "start"),
+        Binding("q", "quit", "quit"),
+        Binding("e", "errors", "errors"),
         Binding("j", "jump", "jump"),
         Binding("n", "switch_namespace", "namespace"),
         Binding("t", "change_theme", "theme"),
+        Binding("question_mark,f1", "help", "help", show=False),  # MainScreen shows "? help"
     ]
 
     def __init__(
@@ -105,6 +111,7 @@ class GenesysApp(App[None]):
         self.activity = Activity()
         self.ladder = ladder_rungs(evolve or EvolveConfig())
         self.main = MainScreen(self.config, self.sampler)
+        self.main.tasks_min_tokens = (evolve or EvolveConfig()).tasks_min_tokens
         self._dirty: set[str] = set()
         self._loop_done = threading.Event()
         self._loop_done.set()
@@ -166,8 +173,12 @@ class GenesysApp(App[None]):
         for event in events:
             if isinstance(event, DIALOGUE_EVENTS):
                 self.main.add_dialogue(event)
-            elif isinstance(event, ev.CostUpdate):
-                self.activity.apply(event)
+            elif isinstance(event, ev.CostUpdate | ev.CheckFinished | ev.RungFinished):
+                self.activity.apply(event)  # costs, and how long checks and trainings take
+        # The errors of earlier runs stay in the errors panel, beside any the loop sent since.
+        replayed = [e for e in events if isinstance(e, ev.LoopError)]
+        merged = {*replayed, *self.activity.errors}
+        self.activity.errors = sorted(merged, key=lambda e: e.ts)[-20:]
         self._show_state()
 
     def _run_loop(self) -> None:
@@ -284,6 +295,41 @@ class GenesysApp(App[None]):
 
     # ---- actions -----------------------------------------------------------------------------
 
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(key_sections(self, self.screen)))
+
+    def action_errors(self) -> None:
+        if not isinstance(self.screen, ErrorsScreen):
+            self.push_screen(ErrorsScreen(self.activity.errors))
+
+    @property
+    def jobs_in_flight(self) -> int:
+        """Jobs the loop is running now (0 without a running loop)."""
+        if self.live is None or self._loop_done.is_set():
+            return 0
+        return len(self.activity.jobs)
+
+    async def action_quit(self) -> None:
+        """Quit, after asking when jobs are in flight (quitting abandons them)."""
+        jobs = self.jobs_in_flight
+        if not jobs:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        question = (
+            f"{jobs} job{'s are' if jobs > 1 else ' is'} in flight. Quitting abandons "
+            f"{'them' if jobs > 1 else 'it'} (a resume runs {'them' if jobs > 1 else 'it'} "
+            "again). Quit anyway?"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(question), answered)
+
     def _need_live(self) -> LiveRun | None:
         if self.live is None:
             self.notify("read-only view: no evolution run is attached", severity="warning")
@@ -378,6 +424,7 @@ class GenesysApp(App[None]):
         yield SystemCommand("Pause or resume evolution", "Toggle the pause", self.action_pause)
         yield SystemCommand("Stop evolution", "Finish jobs in flight, then stop", self.action_stop)
         yield SystemCommand("Jump to design", "Find a design by id or title", self.action_jump)
+        yield SystemCommand("Errors", "The loop's errors with their tracebacks", self.action_errors)
         yield SystemCommand(
             "Switch namespace", "Open another designs repository", self.action_switch_namespace
         )

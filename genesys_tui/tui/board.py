@@ -1,8 +1,11 @@
-"""Leaderboard rows from design records: what each design has shown on the ladder.
+"""Leaderboard rows and ladder counts from design records: what each design has shown on the
+ladder, and how many designs each rung has verified.
 
 A rung counts as passed when its result holds scores (a failed verification attaches an empty
-set). Bits per byte and evaluation accuracy are read at the highest rung passed, evaluation
-being the mean of the ``eval/*`` metrics there. Fitness is the loop's, as recorded.
+set): ``passed_rungs`` is the one place that says so, for the leaderboard's rungs column and the
+ladder's counts alike. Bits per byte and evaluation accuracy are read at the highest rung
+passed, evaluation being the mean of the ``eval/*`` metrics there. Fitness is the loop's, as
+recorded.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class BoardRow:
     evaluation: float | None  # mean evaluation accuracy there
     fitness: float | None
     text: str  # lower-cased words the filter searches
+    reason: str = ""  # why it was rejected or failed (or which rung failed), where it was
 
     def sort_key(self, column: str) -> tuple[object, ...]:
         """Ascending key for ``column``; designs without a value sort last either way."""
@@ -74,12 +78,79 @@ def rung_order(records: Iterable[DesignRecord], known: Sequence[str] = ()) -> li
     return [*known, *extra]
 
 
+def passed_rungs(record: DesignRecord, rungs: Sequence[str]) -> list[str]:
+    """The rungs of ``rungs`` (in that order) where ``record`` has scores."""
+    return [r for r in rungs if record.rungs.get(r)]
+
+
+def failed_rungs(record: DesignRecord, rungs: Sequence[str]) -> list[str]:
+    """The rungs of ``rungs`` whose verification of ``record`` failed (an empty result)."""
+    return [r for r in rungs if r in record.rungs and not record.rungs[r]]
+
+
+@dataclass(frozen=True)
+class RungCount:
+    """What one rung has verified. Seeds are counted apart: they are the baselines and, as in
+    the loop's scheduler, do not use the rung's budget."""
+
+    rung: str
+    designs: int = 0  # designs (seeds apart) that passed the rung
+    seeds: int = 0  # library seeds that passed it
+    failed: int = 0  # designs (seeds apart) whose verification there failed
+    failed_seeds: int = 0
+
+    @property
+    def passed(self) -> int:
+        """Every design with scores at the rung, seeds included (the leaderboard's count)."""
+        return self.designs + self.seeds
+
+    @property
+    def used(self) -> int:
+        """Verifications that used the rung's budget: designs passed or failed, seeds apart."""
+        return self.designs + self.failed
+
+
+def ladder_counts(records: Iterable[DesignRecord], rungs: Sequence[str]) -> dict[str, RungCount]:
+    """Per rung of ``rungs``, how many designs passed or failed it (see ``RungCount``)."""
+    counts = {r: [0, 0, 0, 0] for r in rungs}
+    for record in records:
+        seed = record.origin == "seed"
+        for rung in passed_rungs(record, rungs):
+            counts[rung][1 if seed else 0] += 1
+        for rung in failed_rungs(record, rungs):
+            counts[rung][3 if seed else 2] += 1
+    return {r: RungCount(r, *c) for r, c in counts.items()}
+
+
+def shown_status(record: DesignRecord) -> str:
+    """The status a view shows: "seed" for a library seed, unless it was rejected or failed
+    (a seed that fails is news, not a baseline), else the store's status."""
+    if record.origin == "seed" and record.status not in ("rejected", "failed"):
+        return "seed"
+    return record.status
+
+
+def reason_of(record: DesignRecord, rungs: Sequence[str] = ()) -> str:
+    """Why a design stopped, in a few words: the store's reason (``check: ...``, ``train:
+    ...``), else the rungs whose verification failed, else for a rejected or failed design
+    without one, that none was recorded; "" for a design that did not stop."""
+    if record.reason:
+        return record.reason
+    failed = failed_rungs(record, [*rungs, *(r for r in record.rungs if r not in rungs)])
+    if failed:
+        return f"failed at {', '.join(failed)} (see the inspector)"
+    if record.status in ("rejected", "failed"):
+        return f"{record.status}; no reason recorded"
+    return ""
+
+
 def row_of(record: DesignRecord, rungs: Sequence[str]) -> BoardRow:
-    passed = [r for r in rungs if record.rungs.get(r)]
+    passed = passed_rungs(record, rungs)
     top = record.rungs.get(passed[-1], {}) if passed else {}
     evals = [v for k, v in top.items() if k.startswith("eval/") and math.isfinite(v)]
-    status = "seed" if record.origin == "seed" else record.status
-    words = [record.id, record.name, record.designer, record.title, status, record.status]
+    status = shown_status(record)
+    reason = reason_of(record, rungs)
+    words = [record.id, record.name, record.designer, record.title, status, record.status, reason]
     words += record.parents
     return BoardRow(
         design=record.id,
@@ -92,6 +163,7 @@ def row_of(record: DesignRecord, rungs: Sequence[str]) -> BoardRow:
         evaluation=sum(evals) / len(evals) if evals else None,
         fitness=record.fitness,
         text=" ".join(words).lower(),
+        reason=reason,
     )
 
 

@@ -49,7 +49,7 @@ def test_log_lists_newest_first_with_status_fitness_and_parents(
 ) -> None:
     lines = run(capsys, "log").splitlines()
     assert lines[0].startswith("gpt-7") and "<- gpt-6, mamba2-2" in lines[0]
-    assert lines[1].startswith("gpt-6") and "verified" in lines[1] and "fit 0.42" in lines[1]
+    assert lines[1].startswith("gpt-6") and "verified" in lines[1] and "fit +0.4200" in lines[1]
     assert lines[-1].startswith("gpt-1") and "(seed)" in lines[-1]
     assert run(capsys, "log", "--status", "verified", "-n", "run").splitlines() == [lines[1]]
 

@@ -12,7 +12,14 @@ from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.settings import EvolveConfig
 from genesys_tui.store.records import DesignRecord
 from genesys_tui.tui.activity import Activity, duration
-from genesys_tui.tui.board import matches, row_of, rung_order
+from genesys_tui.tui.board import (
+    ladder_counts,
+    matches,
+    reason_of,
+    row_of,
+    rung_order,
+    shown_status,
+)
 from genesys_tui.tui.curves import CurveLog, curve_of
 from genesys_tui.tui.family import family, lineage
 from genesys_tui.tui.sampler import FixedSampler, ResourceSample, SystemSampler
@@ -249,3 +256,63 @@ def test_a_rung_result_shows_the_verifiers_notes(tmp_path: Path) -> None:
     finally:
         catalog.close()
     assert rung.notes == (note,) and rung.curve == [(1, 5.5), (2, 5.0)] and rung.ok
+
+
+# ---- ladder counts and reasons -------------------------------------------------------------
+
+
+def test_ladder_counts_agree_with_the_leaderboards_rungs_column() -> None:
+    recs = [
+        record(1, rungs={"cpu-xs": {"bpb": 2.0}}),  # a seed
+        record(2, rungs={"cpu-xs": {"bpb": 2.1}}),  # a seed
+        record(3, ("d-1",), rungs={"cpu-xs": {"bpb": 1.9}, "cpu-s": {"bpb": 1.7}}),
+        record(4, ("d-1",), rungs={"cpu-xs": {}}, status="verified"),  # its run failed
+        record(5, ("d-1",), status="checked"),
+    ]
+    rungs = ["cpu-xs", "cpu-s"]
+    counts = ladder_counts(recs, rungs)
+    rows = [row_of(r, rungs) for r in recs]
+    for i, rung in enumerate(rungs):
+        assert counts[rung].passed == sum(1 for row in rows if row.rungs > i)
+    xs = counts["cpu-xs"]
+    assert (xs.passed, xs.seeds, xs.designs, xs.failed, xs.used) == (3, 2, 1, 1, 2)
+    assert (counts["cpu-s"].passed, counts["cpu-s"].used) == (1, 1)
+
+
+def test_rejected_seed_shows_its_status_and_reason() -> None:
+    seed = record(1, status="rejected", reason="check: causality")
+    row = row_of(seed, ["cpu-xs"])
+    assert (row.status, row.reason) == ("rejected", "check: causality")
+    assert shown_status(record(2)) == "seed"
+    assert matches(row, "causality")
+
+
+def test_failed_rung_or_missing_reason_is_still_said() -> None:
+    failed_run = record(2, ("d-1",), rungs={"cpu-xs": {}})
+    assert reason_of(failed_run, ["cpu-xs"]) == "failed at cpu-xs (see the inspector)"
+    assert reason_of(record(3, ("d-1",), status="rejected")) == "rejected; no reason recorded"
+    assert reason_of(record(4, ("d-1",), rungs={"cpu-xs": {"bpb": 2.0}})) == ""
+
+
+def test_eta_from_the_first_step_or_from_typical_durations() -> None:
+    act = Activity()
+    act.apply(ev.CheckFinished(design="d-1", ok=True, summary="passed", seconds=10.0))
+    act.apply(ev.CheckFinished(design="d-2", ok=True, summary="passed", seconds=30.0))
+    act.apply(ev.WorkerStatus(worker="checker", state="checking", job="d-3", ts=100.0))
+    assert act.eta(act.jobs["check:d-3"], now=105.0) == 15.0  # median 20 s, 5 s gone
+    act.apply(ev.RungStarted(design="d-3", rung="cpu-xs", ts=200.0))
+    train = act.jobs["train:d-3@cpu-xs"]
+    assert act.eta(train, now=201.0) is None  # no step yet, no training seen at this rung
+    act.apply(ev.TrainingProgress("d-3", "cpu-xs", 1, 100, 5.0, 900.0, elapsed=0.0))
+    assert act.eta(train, now=202.0) == 198.0  # step 1 of 100 in 2 s of wall clock
+    act.apply(ev.RungFinished(design="d-3", rung="cpu-xs", ok=True, seconds=60.0))
+    act.apply(ev.RungStarted(design="d-4", rung="cpu-xs", ts=300.0))
+    assert act.eta(act.jobs["train:d-4@cpu-xs"], now=310.0) == 50.0  # a typical 60 s run
+
+
+def test_loss_sparkline_scales_to_its_own_range() -> None:
+    from genesys_tui.tui.widgets.workers import loss_spark
+
+    assert loss_spark([5.0, 4.0, 3.0], 3) == "█▅▁"
+    assert loss_spark([5.0, float("nan"), 3.0, 4.0], 2) == "▁█"  # the last two finite ones
+    assert loss_spark([2.0, 2.0], 5) == "▄▄" and loss_spark([], 5) == ""

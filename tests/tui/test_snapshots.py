@@ -46,3 +46,8 @@ def test_inspector_snapshot(snapshot_ns: Path, snap_compare: Any) -> None:
 def test_light_theme_snapshot(snapshot_ns: Path, snap_compare: Any) -> None:
     app = make_app(snapshot_ns, theme="light")
     assert snap_compare(app, terminal_size=SIZE, run_before=_main_screen)
+
+
+def test_narrow_main_screen_snapshot(snapshot_ns: Path, snap_compare: Any) -> None:
+    """100x30: the leaderboard drops parents and designer, keeps rungs, bpb, eval, fitness."""
+    assert snap_compare(make_app(snapshot_ns), terminal_size=(100, 30), run_before=_main_screen)

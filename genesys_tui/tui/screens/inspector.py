@@ -9,22 +9,27 @@ import time
 from typing import Any, ClassVar
 
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import (
     DataTable,
     Footer,
     Header,
     Markdown,
     Static,
+    Tab,
     TabbedContent,
     TabPane,
+    Tabs,
     Tree,
 )
 
+from genesys_tui.tui.board import shown_status
 from genesys_tui.tui.details import DesignDetails, RungDetail
 from genesys_tui.tui.widgets.palette import colours, glyph, signed
 from genesys_tui.tui.widgets.plot import LossPlot
@@ -39,16 +44,37 @@ TABS = (
 )
 
 
+def stop_reasons(d: DesignDetails) -> list[str]:
+    """Why the design was rejected or failed, a line each: the store's reason (its check or
+    failure), each rung whose verification failed, or that none was recorded."""
+    r = d.record
+    lines = []
+    if r.reason:
+        lines.append(f"{r.status}: {r.reason}")
+    lines += [
+        f"{rung.rung} failed: {rung.reason or 'no reason recorded'}"
+        for rung in d.rungs
+        if not rung.ok
+    ]
+    if not lines and r.status in ("rejected", "failed"):
+        lines.append(f"{r.status}: no reason recorded")
+    return lines
+
+
 class InspectorScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "back"),
+        Binding("question_mark", "app.help", "help"),
         *(Binding(key, f"tab('{tab}')", title) for tab, title, key in TABS),
+        Binding("left_square_bracket", "file(-1)", "previous file", show=False),
+        Binding("right_square_bracket", "file(1)", "next file", show=False),
     ]
 
     def __init__(self, design: str) -> None:
         super().__init__()
         self.design = design
         self.details: DesignDetails | None = None
+        self._code_file: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -69,6 +95,34 @@ class InspectorScreen(Screen[None]):
     def active_tab(self) -> str:
         return self.query_one(TabbedContent).active
 
+    @property
+    def code_file(self) -> str | None:
+        """The unit file the Code tab shows."""
+        return self._code_file
+
+    def action_file(self, step: int) -> None:
+        """Show the previous or next unit file in the Code tab (and go there)."""
+        files = self.details.code_files if self.details is not None else []
+        if not files:
+            return
+        self.action_tab("code")
+        at = files.index(self._code_file) if self._code_file in files else 0
+        self.query_one("#code-files", Tabs).active = f"file-{(at + step) % len(files)}"
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tabs.id != "code-files" or self.details is None or event.tab.id is None:
+            return
+        event.stop()
+        self._show_file(self.details.code_files[int(event.tab.id.removeprefix("file-"))])
+
+    def _show_file(self, path: str) -> None:
+        assert self.details is not None
+        self._code_file = path
+        code = Syntax(
+            self.details.files[path], "python", line_numbers=True, theme=self._syntax_theme()
+        )
+        self.query_one("#code-view", Static).update(code)
+
     # ---- filling -----------------------------------------------------------------------------
 
     def show(self, details: DesignDetails) -> None:
@@ -88,18 +142,25 @@ class InspectorScreen(Screen[None]):
         body.mount_all(widgets)
 
     def _facts(self, d: DesignDetails) -> Text:
+        """Why a design stopped comes first, where it stopped; then what it is."""
         r = d.record
         palette = colours(self.app)
-        status = "seed" if r.origin == "seed" else r.status
-        text = Text.assemble(glyph(status, palette), " ", (r.id, "bold"), f"  {r.title}\n")
+        status = shown_status(r)
+        text = Text()
+        for line in stop_reasons(d):
+            text.append(f"{line}\n", style=palette["bad"])
+        text.append_text(
+            Text.assemble(glyph(status, palette), " ", (r.id, "bold"), f"  {r.title}\n")
+        )
         created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r.created))
         text.append(
             f"{r.status} · {r.origin} of {', '.join(r.parents) or 'nothing'} · by {r.designer}"
             f" · {created} · cost ${r.cost_usd:.2f} · fitness "
         )
         text.append_text(signed(r.fitness, palette))
-        if r.reason:
-            text.append(f"\n{r.reason}", style=palette["bad"])
+        for rung in d.rungs:
+            for note in rung.notes:
+                text.append(f"\n{rung.rung}: {note}", style=palette["muted"])
         return text
 
     @staticmethod
@@ -135,16 +196,15 @@ class InspectorScreen(Screen[None]):
     def _syntax_theme(self) -> str:
         return "monokai" if self.app.current_theme.dark else "default"
 
-    def _code(self, d: DesignDetails) -> list[Static]:
-        out: list[Static] = []
-        for path in d.code_files:
-            out.append(Static(Text(path, style="bold"), classes="file-title"))
-            out.append(
-                Static(
-                    Syntax(d.files[path], "python", line_numbers=True, theme=self._syntax_theme())
-                )
-            )
-        return out or [Static("this design has no unit code")]
+    def _code(self, d: DesignDetails) -> list[Widget]:
+        """A tab per unit file (``[`` and ``]`` step through them) above the file's code."""
+        if not d.code_files:
+            return [Static("this design has no unit code")]
+        first = d.code_files[0]
+        self._code_file = first
+        tabs = Tabs(*(Tab(p, id=f"file-{i}") for i, p in enumerate(d.code_files)), id="code-files")
+        code = Syntax(d.files[first], "python", line_numbers=True, theme=self._syntax_theme())
+        return [tabs, Static(code, id="code-view")]
 
     def _diffs(self, d: DesignDetails) -> list[Static]:
         out: list[Static] = []
@@ -165,8 +225,13 @@ class InspectorScreen(Screen[None]):
         findings = d.check.get("findings") or []
         if not findings:
             return [Markdown(head + "\n\nNo findings.")]
-        table: DataTable[str] = DataTable(id="findings", cursor_type="row", zebra_stripes=True)
-        table.add_columns("severity", "check", "where", "message", "hint")
+        # A Rich table in a Static: the message and hint columns wrap instead of being cut.
+        table = Table(expand=True, show_edge=False, row_styles=["", "dim"], header_style="bold")
+        table.add_column("severity", no_wrap=True)
+        table.add_column("check", no_wrap=True)
+        table.add_column("where", no_wrap=True)
+        table.add_column("message", ratio=3, overflow="fold")
+        table.add_column("hint", ratio=2, overflow="fold")
         for f in findings:
             where = f.get("file") or f.get("unit") or f.get("stage") or ""
             if f.get("line"):
@@ -178,7 +243,7 @@ class InspectorScreen(Screen[None]):
                 str(f.get("message", "")),
                 str(f.get("hint", "")),
             )
-        return [Markdown(head), table]
+        return [Markdown(head), Static(table, id="findings")]
 
     def _rungs(self, d: DesignDetails) -> list[Any]:
         if not d.rungs:

@@ -24,6 +24,7 @@ from genesys_tui.tui.sampler import Sampler
 from genesys_tui.tui.settings import DashboardConfig
 from genesys_tui.tui.widgets.budget import BudgetPanel
 from genesys_tui.tui.widgets.dialogue import DialogueLog
+from genesys_tui.tui.widgets.errors import ErrorsPanel
 from genesys_tui.tui.widgets.evolution_tree import EvolutionTree
 from genesys_tui.tui.widgets.leaderboard import Leaderboard
 from genesys_tui.tui.widgets.resources import ResourcesPanel
@@ -32,6 +33,7 @@ from genesys_tui.tui.widgets.workers import WorkersPanel
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "app.help", "help"),
         Binding("slash", "filter", "filter"),
         Binding("escape", "clear_filter", "clear filter", show=False),
         Binding("f", "toggle_focus", "tree/board"),
@@ -45,6 +47,8 @@ class MainScreen(Screen[None]):
         self.rungs: list[str] = []
         self.loaded = False
         self._filter_timer: Timer | None = None
+        #: Rungs training fewer tokens skip the evaluation tasks (the eval column's "-").
+        self.tasks_min_tokens = EvolveConfig().tasks_min_tokens
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -72,7 +76,12 @@ class MainScreen(Screen[None]):
                 budget = BudgetPanel(id="budget")
                 budget.border_title = "budget"
                 yield budget
+        yield ErrorsPanel(id="errors")
         yield Footer()
+
+    def on_resize(self) -> None:
+        # A narrow footer packs its keys closer, so the run's keys stay on screen.
+        self.query_one(Footer).compact = self.size.width < 120
 
     def on_mount(self) -> None:
         self.query_one("#board-box").border_title = "leaderboard"
@@ -89,6 +98,7 @@ class MainScreen(Screen[None]):
         self.query_one(EvolutionTree).load(list(records))
         self.query_one(Leaderboard).load([row_of(r, self.rungs) for r in records])
         self.loaded = True
+        self._legend()
 
     def update(self, records: Sequence[DesignRecord], rungs: Sequence[str]) -> None:
         """Show new or changed designs in place."""
@@ -100,6 +110,17 @@ class MainScreen(Screen[None]):
             self.records[record.id] = record
             tree.upsert(record)
             board.upsert(row_of(record, self.rungs))
+        self._legend()
+
+    def _legend(self) -> None:
+        """Under the leaderboard, what an eval of "-" means, while a verified design has one."""
+        rows = self.query_one(Leaderboard).rows_by_id.values()
+        unexplained = any(r.rungs and r.evaluation is None for r in rows)
+        self.query_one("#board-box").border_subtitle = (
+            f"eval -: tasks skipped below {self.tasks_min_tokens:,} training tokens"
+            if unexplained
+            else ""
+        )
 
     def show_run(
         self,
@@ -112,6 +133,7 @@ class MainScreen(Screen[None]):
         workers.show_jobs(activity)
         workers.show_ladder(self.rungs, self.records, budgets, activity)
         self.query_one(BudgetPanel).show(self.records.values(), config, activity.cost_usd)
+        self.query_one(ErrorsPanel).show(activity.errors)
 
     def add_dialogue(self, event: ev.Event) -> None:
         self.query_one(DialogueLog).add(event)

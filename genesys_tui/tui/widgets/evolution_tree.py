@@ -17,13 +17,16 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from genesys_tui.store.records import DesignRecord
+from genesys_tui.tui.board import shown_status
 from genesys_tui.tui.family import Family, Placement, family, lineage
 from genesys_tui.tui.widgets.palette import colours, glyph, signed
 
 
 class EvolutionTree(Tree[str]):
     DEFAULT_CSS = """
-    EvolutionTree { background: $surface; scrollbar-size-vertical: 1; }
+    EvolutionTree {
+        background: $surface; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0;
+    }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "inspect")]
 
@@ -127,8 +130,7 @@ class EvolutionTree(Tree[str]):
 
     @staticmethod
     def _label(record: DesignRecord, palette: dict[str, str]) -> Text:
-        status = "seed" if record.origin == "seed" else record.status
-        text = Text.assemble(glyph(status, palette), " ", record.id)
+        text = Text.assemble(glyph(shown_status(record), palette), " ", record.id)
         if record.fitness is not None:
             text.append(" ")
             text.append_text(signed(record.fitness, palette))

@@ -27,19 +27,23 @@ from genesys_tui.tui.board import COLUMNS, BoardRow, fmt, matches
 from genesys_tui.tui.widgets.palette import colours, glyph, signed
 
 SORTABLE = [key for key, _ in COLUMNS]
-#: Column widths in cells; "parents" takes what is left (at least its minimum).
+#: Least column widths in cells; "parents" (or, once it is dropped, "design") takes what is left.
 WIDTHS = {
     "status": 1,
-    "design": 20,
-    "parents": 16,
+    "design": 18,
+    "parents": 12,
     "designer": 15,
     "rungs": 5,
-    "bpb": 7,
-    "eval": 6,
+    "bpb": 6,
+    "eval": 5,
     "fitness": 8,
 }
+#: Columns a narrow board drops, first to last: the ladder's figures stay longest.
+DROP_ORDER = ("parents", "designer", "eval")
 RIGHT = {"rungs", "bpb", "eval", "fitness"}
 DESCENDING_FIRST = {"rungs", "eval", "fitness"}
+#: Columns a design that stopped without a score (rejected, failed) spans with its reason.
+REASON_SPAN = ("rungs", "bpb", "eval", "fitness")
 
 
 class Leaderboard(ScrollView, can_focus=True):
@@ -61,7 +65,7 @@ class Leaderboard(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "inspect", "inspect"),
         Binding("s", "cycle_sort", "sort"),
-        Binding("r", "reverse_sort", "reverse"),
+        Binding("r", "reverse_sort", "reverse", show=False),
         Binding("up", "cursor(-1)", "up", show=False),
         Binding("down", "cursor(1)", "down", show=False),
         Binding("pageup", "page(-1)", "page up", show=False),
@@ -86,7 +90,7 @@ class Leaderboard(ScrollView, can_focus=True):
         self.sort_column = "fitness"
         self.descending = True
         self._palette: dict[str, str] | None = None
-        self._cells: dict[str, list[Text]] = {}  # rendered cells by design, until it changes
+        self._cells: dict[str, dict[str, Text]] = {}  # rendered cells by design, until it changes
 
     # ---- content ---------------------------------------------------------------------------
 
@@ -211,9 +215,16 @@ class Leaderboard(ScrollView, can_focus=True):
     # ---- rendering -------------------------------------------------------------------------
 
     def _widths(self) -> dict[str, int]:
+        """The columns shown at the board's width, with their widths: a narrow board drops
+        ``DROP_ORDER`` columns in turn; what is left over widens parents (else design)."""
         widths = dict(WIDTHS)
-        fixed = sum(widths.values()) - widths["parents"] + 2 * len(widths)
-        widths["parents"] = max(widths["parents"], self.size.width - fixed - 1)
+        room = self.size.width - 1  # the vertical scrollbar
+        for key in DROP_ORDER:
+            if sum(w + 2 for w in widths.values()) <= room:
+                break
+            del widths[key]
+        flex = "parents" if "parents" in widths else "design"
+        widths[flex] += max(room - sum(w + 2 for w in widths.values()), 0)
         return widths
 
     def _total_width(self) -> int:
@@ -227,37 +238,48 @@ class Leaderboard(ScrollView, can_focus=True):
             left += width + 2
         return None
 
-    def _row_cells(self, row: BoardRow) -> list[Text]:
+    def _row_cells(self, row: BoardRow) -> dict[str, Text]:
         cells = self._cells.get(row.design)
         if cells is None:
             if self._palette is None:
                 self._palette = colours(self.app)
             p = self._palette
-            cells = [
-                glyph(row.status, p),
-                Text(row.design, style="bold"),
-                Text(", ".join(row.parents) or "-"),
-                Text(row.designer),
-                Text(str(row.rungs)),
-                Text(fmt(row.bpb, ".4f")),
-                Text(fmt(row.evaluation, ".3f")),
-                signed(row.fitness, p),
-            ]
+            cells = {
+                "status": glyph(row.status, p),
+                "design": Text(row.design, style="bold"),
+                "parents": Text(", ".join(row.parents) or "-"),
+                "designer": Text(row.designer),
+                "rungs": Text(str(row.rungs)),
+                "bpb": Text(fmt(row.bpb, ".4f")),
+                "eval": Text(fmt(row.evaluation, ".3f")),
+                "fitness": signed(row.fitness, p),
+            }
+            if row.reason and not row.rungs:  # nothing to score: say why instead
+                cells["reason"] = Text(row.reason, style=p["bad"])
             self._cells[row.design] = cells
         return cells
 
-    def _header_cells(self) -> list[Text]:
-        out = []
+    def _header_cells(self) -> dict[str, Text]:
+        out = {}
         for key, label in COLUMNS:
             if key == self.sort_column:
                 label = f"{label}{'▼' if self.descending else '▲'}"
-            out.append(Text(label))
+            out[key] = Text(label)
         return out
 
-    def _line(self, cells: list[Text], style: Style) -> Strip:
+    def _line(self, cells: dict[str, Text], style: Style) -> Strip:
+        """One row: each shown column's cell, or the reason across ``REASON_SPAN``."""
+        spans: list[tuple[str, int]] = []
+        for key, width in self._widths().items():
+            if "reason" in cells and key in REASON_SPAN:
+                if spans and spans[-1][0] == "reason":
+                    spans[-1] = ("reason", spans[-1][1] + width + 2)
+                    continue
+                key = "reason"
+            spans.append((key, width))
         segments: list[Segment] = []
-        for (key, width), cell in zip(self._widths().items(), cells, strict=True):
-            text = cell.copy()
+        for key, width in spans:
+            text = cells[key].copy()
             text.truncate(width, overflow="ellipsis")
             if key in RIGHT:
                 text.pad_left(width - text.cell_len)

@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.color import Color
 
+from genesys_tui.scores import format_fitness
 from genesys_tui.tui.board import GLYPHS
 
 _STATUS_VAR = {
@@ -42,8 +43,10 @@ def glyph(status: str, palette: dict[str, str]) -> Text:
     return Text(GLYPHS.get(status, "?"), style=palette.get(status, ""))
 
 
-def signed(value: float | None, palette: dict[str, str], spec: str = "+.4f") -> Text:
-    """A fitness: green above the seeds' mean, red below, muted when there is none."""
-    if value is None:
-        return Text("-", style=palette["muted"])
-    return Text(format(value, spec), style=palette["good"] if value >= 0 else palette["bad"])
+def signed(value: float | None, palette: dict[str, str]) -> Text:
+    """A fitness (``format_fitness``): green above the seeds' mean, red below, muted when
+    there is none."""
+    text = format_fitness(value)
+    if text == "-":
+        return Text(text, style=palette["muted"])
+    return Text(text, style=palette["bad"] if text.startswith("-") else palette["good"])
