@@ -208,6 +208,8 @@ class GenesysApp(App[None]):
 
     def on_loop_ended(self, message: LoopEnded) -> None:
         self.activity.end_jobs()  # the run is closed: none of its jobs is running any more
+        if not self.is_running:
+            return
         self.notify(f"evolution ended: {message.reason}", timeout=8)
         self._show_state()
         if self.viewing_live:
@@ -229,6 +231,8 @@ class GenesysApp(App[None]):
     def on_loop_event(self, message: LoopEvent) -> None:
         event = message.event
         self.activity.apply(event)
+        if not self.is_running:  # shutting down: the loop still reports while the screens go
+            return
         if isinstance(event, DIALOGUE_EVENTS):
             self.main.add_dialogue(event)
         if isinstance(event, DESIGN_EVENTS) and self.viewing_live:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from genesys_tui.evolve.events import TrainingProgress
+from genesys_tui.results import RungResult
 
 Curve = list[tuple[int, float]]
 
@@ -65,18 +64,8 @@ class CurveLog:
         return sorted(points.items())
 
 
-def curve_of(result: Mapping[str, Any], log: CurveLog | None, design: str, rung: str) -> Curve:
-    """A rung's loss curve: from the result's ``detail.curve`` if it has one, else the log."""
-    detail = result.get("detail") or {}
-    raw = detail.get("curve") if isinstance(detail, Mapping) else None
-    if isinstance(raw, list):
-        points = []
-        for item in raw:
-            if isinstance(item, Sequence) and len(item) == 2:
-                try:
-                    points.append((int(item[0]), float(item[1])))
-                except (TypeError, ValueError):
-                    continue
-        if points:
-            return sorted(points)
+def curve_of(result: RungResult, log: CurveLog | None, design: str, rung: str) -> Curve:
+    """A rung's loss curve: the result's own (kept with it) if it has one, else the log."""
+    if result.curve:
+        return sorted(result.curve)
     return log.read(design, rung) if log is not None else []

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from genesys_tui.results import rung_results
 from genesys_tui.store.records import DesignRecord
 from genesys_tui.tui.catalog import Catalog
 from genesys_tui.tui.curves import Curve, CurveLog, curve_of
@@ -104,31 +105,25 @@ def load_details(
         diffs = {p: catalog.diff(record.id, p) for p in record.parents}
     else:
         diffs = {"": catalog.diff(record.id)}
-    rung_names = [k.partition(":")[2] for k in results if k.startswith("rung:")]
+    by_rung = rung_results(results)
     order = {r: i for i, r in enumerate(rungs)}
-    rung_names.sort(key=lambda r: (order.get(r, len(order)), r))
-    details = []
-    for rung in rung_names:
-        payload = results[f"rung:{rung}"]
-        detail = payload.get("detail") or {}
-        details.append(
-            RungDetail(
-                rung=rung,
-                ok=bool(detail.get("ok", True)) and bool(payload.get("scores")),
-                scores=dict(payload.get("scores", {})),
-                evals={
-                    k: float(v)
-                    for k, v in (detail.get("evals") or {}).items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)
-                },
-                seconds=float(payload.get("seconds", 0.0)),
-                tokens=int(payload.get("tokens", 0)),
-                params=int(payload.get("params", 0)),
-                reason=str(detail.get("reason", "")),
-                curve=curve_of(payload, curves, record.id, rung),
-                notes=tuple(str(n) for n in detail.get("notes") or () if isinstance(n, str)),
-            )
+    details = [
+        RungDetail(
+            rung=rung,
+            ok=result.ok,
+            scores=dict(result.scores),
+            evals=dict(result.evals),
+            seconds=result.seconds,
+            tokens=result.tokens,
+            params=result.params,
+            reason="" if result.ok else result.reason,
+            curve=curve_of(result, curves, record.id, rung),
+            notes=result.notes,
         )
+        for rung, result in sorted(
+            by_rung.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])
+        )
+    ]
     others = {k: v for k, v in results.items() if not k.startswith("rung:") and k != "check"}
     return DesignDetails(
         record=record,

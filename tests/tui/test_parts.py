@@ -10,6 +10,7 @@ import pytest
 from genesys_tui.errors import ConfigError
 from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.settings import EvolveConfig
+from genesys_tui.results import RungResult
 from genesys_tui.store.records import DesignRecord
 from genesys_tui.tui.activity import Activity, duration
 from genesys_tui.tui.board import (
@@ -178,10 +179,11 @@ def test_curve_log_keeps_each_step_once_and_skips_a_torn_line(tmp_path: Path) ->
 def test_curve_in_the_rung_result_wins_over_the_log(tmp_path: Path) -> None:
     log = CurveLog(tmp_path)
     log.record(ev.TrainingProgress("d-1", "r", 1, 1, 9.0, 1.0))
-    assert curve_of({"detail": {"curve": [[2, 1.5], [1, 2.5]]}}, log, "d-1", "r") == [
-        (1, 2.5), (2, 1.5)
-    ]  # fmt: skip
-    assert curve_of({"detail": {}}, log, "d-1", "r") == [(1, 9.0)]
+    kept = RungResult.from_note(
+        {"scores": {"score": 0.5}, "detail": {"curve": [[2, 1.5], [1, 2.5]]}}
+    )
+    assert curve_of(kept, log, "d-1", "r") == [(1, 2.5), (2, 1.5)]
+    assert curve_of(RungResult.from_note({"detail": {}}), log, "d-1", "r") == [(1, 9.0)]
 
 
 def test_braille_plot_draws_one_dot_per_column_of_a_falling_line() -> None:
