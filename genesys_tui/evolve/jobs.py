@@ -86,17 +86,17 @@ def verify_job(
         tokens=int(result.tokens),
         params=int(result.params),
         evals=dict(result.evals),
-        curve=thin(curve),
+        curve=tuple((int(s), loss) for s, loss in thin(curve)),
         notes=tuple(result.notes),
         reason=result.reason or "",
     ).to_wire()
 
 
-def thin(curve: list[tuple[int, float]], most: int = CURVE_POINTS) -> tuple[tuple[int, float], ...]:
+def thin(curve: list[tuple[int, float]], most: int = CURVE_POINTS) -> list[list[float]]:
     """At most ``most`` points of a loss curve, evenly spread, the first and last kept; NaN and
     infinite losses (a diverging run's last steps) are left out, as JSON cannot hold them."""
     points = [(s, loss) for s, loss in curve if math.isfinite(loss)]
     if len(points) > most:
         last = len(points) - 1
         points = [points[round(i * last / (most - 1))] for i in range(most)]
-    return tuple((s, round(loss, 5)) for s, loss in points)
+    return [[s, round(loss, 5)] for s, loss in points]

@@ -63,6 +63,7 @@ class Activity:
     state: str = "idle"  # the loop's: idle, running, paused, stopping, finished
     message: str = ""
     cost_usd: float | None = None  # the loop's running total, once it reported one
+    defaulted_prices: list[str] = field(default_factory=list)  # models charged at a guess
     errors: list[ev.LoopError] = field(default_factory=list)  # the latest 20, oldest first
     verifying: dict[str, int] = field(default_factory=dict)  # rung -> trainings in flight
     check_seconds: list[float] = field(default_factory=list)  # the latest checks' durations
@@ -128,6 +129,7 @@ class Activity:
                 self.end_jobs()
         elif isinstance(event, ev.CostUpdate):
             self.cost_usd = event.total_usd
+            self.defaulted_prices = sorted({*self.defaulted_prices, *event.defaulted_prices})
         elif isinstance(event, ev.LoopError):
             self.errors = [*self.errors, event][-20:]
         else:

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from genesys_tui.evolve.terms import record_terms, why
 from genesys_tui.store.records import DesignRecord
 
 #: Status glyphs, one cell wide, for the tree and the leaderboard.
@@ -35,6 +36,7 @@ COLUMNS = (
     ("bpb", "bpb"),
     ("eval", "eval"),
     ("fitness", "fitness"),
+    ("why", "why"),
 )
 
 
@@ -51,6 +53,7 @@ class BoardRow:
     fitness: float | None
     text: str  # lower-cased words the filter searches
     reason: str = ""  # why it was rejected or failed (or which rung failed), where it was
+    why: str = ""  # the fitness terms that add or take the most (evolve.terms.why)
 
     def sort_key(self, column: str) -> tuple[object, ...]:
         """Ascending key for ``column``; designs without a value sort last either way."""
@@ -63,6 +66,7 @@ class BoardRow:
             "bpb": self.bpb,
             "eval": self.evaluation,
             "fitness": self.fitness,
+            "why": self.why or None,
         }[column]
         return (value is None, value if value is not None else 0, self.seq)
 
@@ -144,7 +148,11 @@ def reason_of(record: DesignRecord, rungs: Sequence[str] = ()) -> str:
     return ""
 
 
-def row_of(record: DesignRecord, rungs: Sequence[str]) -> BoardRow:
+def row_of(
+    record: DesignRecord, rungs: Sequence[str], seeds: Sequence[DesignRecord] = ()
+) -> BoardRow:
+    """The leaderboard row of ``record``; ``seeds`` (the library seeds' records) give the
+    baselines its "why" is measured against."""
     passed = passed_rungs(record, rungs)
     top = record.rungs.get(passed[-1], {}) if passed else {}
     evals = [v for k, v in top.items() if k.startswith("eval/") and math.isfinite(v)]
@@ -164,6 +172,7 @@ def row_of(record: DesignRecord, rungs: Sequence[str]) -> BoardRow:
         fitness=record.fitness,
         text=" ".join(words).lower(),
         reason=reason,
+        why=why(record_terms(record, seeds)) if passed and record.origin != "seed" else "",
     )
 
 

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from genesys_tui.evolve.terms import format_terms, record_terms
 from genesys_tui.results import rung_results
 from genesys_tui.store.records import DesignRecord
 from genesys_tui.tui.catalog import Catalog
@@ -52,6 +53,7 @@ class DesignDetails:
     check: dict[str, Any] | None
     rungs: list[RungDetail] = field(default_factory=list)
     other_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    terms: str = ""  # the fitness terms against the seeds, as a table (evolve.terms)
 
     @property
     def code_files(self) -> list[str]:
@@ -135,4 +137,11 @@ def load_details(
         check=results.get("check"),
         rungs=details,
         other_results=others,
+        terms=_terms(record, catalog) if record.rungs and record.origin != "seed" else "",
     )
+
+
+def _terms(record: DesignRecord, catalog: Catalog) -> str:
+    """What makes ``record``'s fitness, term by term, against the namespace's seeds."""
+    terms = record_terms(record, [r for r in catalog.records() if r.origin == "seed"])
+    return format_terms(terms) if terms else ""

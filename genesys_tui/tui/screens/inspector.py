@@ -161,6 +161,9 @@ class InspectorScreen(Screen[None]):
         for rung in d.rungs:
             for note in rung.notes:
                 text.append(f"\n{rung.rung}: {note}", style=palette["muted"])
+        if d.terms:
+            text.append("\nfitness terms (what each adds over the library seeds):\n")
+            text.append(d.terms, style=palette["muted"])
         return text
 
     @staticmethod

@@ -96,7 +96,8 @@ class MainScreen(Screen[None]):
         self.records = {r.id: r for r in records}
         self.rungs = list(rungs)
         self.query_one(EvolutionTree).load(list(records))
-        self.query_one(Leaderboard).load([row_of(r, self.rungs) for r in records])
+        seeds = [r for r in records if r.origin == "seed"]
+        self.query_one(Leaderboard).load([row_of(r, self.rungs, seeds) for r in records])
         self.loaded = True
         self._legend()
 
@@ -108,8 +109,10 @@ class MainScreen(Screen[None]):
         tree, board = self.query_one(EvolutionTree), self.query_one(Leaderboard)
         for record in sorted(records, key=lambda r: r.seq):
             self.records[record.id] = record
+        seeds = [r for r in self.records.values() if r.origin == "seed"]
+        for record in sorted(records, key=lambda r: r.seq):
             tree.upsert(record)
-            board.upsert(row_of(record, self.rungs))
+            board.upsert(row_of(record, self.rungs, seeds))
         self._legend()
 
     def _legend(self) -> None:
@@ -132,7 +135,9 @@ class MainScreen(Screen[None]):
         workers = self.query_one(WorkersPanel)
         workers.show_jobs(activity)
         workers.show_ladder(self.rungs, self.records, budgets, activity)
-        self.query_one(BudgetPanel).show(self.records.values(), config, activity.cost_usd)
+        self.query_one(BudgetPanel).show(
+            self.records.values(), config, activity.cost_usd, activity.defaulted_prices
+        )
         self.query_one(ErrorsPanel).show(activity.errors)
 
     def add_dialogue(self, event: ev.Event) -> None:

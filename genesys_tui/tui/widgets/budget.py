@@ -3,17 +3,21 @@ the valid-design rate (designs that passed the checker, of those it has judged).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 from textual.widgets import Static
 
+from genesys_tui.agents.stats import defaulted_note
 from genesys_tui.evolve.settings import EvolveConfig
 from genesys_tui.store.records import DesignRecord
 
 
 def budget_text(
-    records: Iterable[DesignRecord], config: EvolveConfig | None, cost_usd: float | None = None
+    records: Iterable[DesignRecord],
+    config: EvolveConfig | None,
+    cost_usd: float | None = None,
+    defaulted: Sequence[str] = (),
 ) -> Text:
     """One line of figures; ``config`` None for a namespace viewed without a run."""
     made = judged = valid = 0
@@ -38,6 +42,8 @@ def budget_text(
     text.append("\nvalid    ", style="dim")
     text.append(f"{100 * valid / judged:.0f}%" if judged else "-", style="bold")
     text.append(f" ({valid} of {judged} checked)")
+    if defaulted:  # the cost above is partly a guess: say for which models
+        text.append(f"\n{defaulted_note(defaulted)}", style="bold red")
     return text
 
 
@@ -51,5 +57,6 @@ class BudgetPanel(Static):
         records: Iterable[DesignRecord],
         config: EvolveConfig | None,
         cost_usd: float | None = None,
+        defaulted: Sequence[str] = (),
     ) -> None:
-        self.update(budget_text(records, config, cost_usd))
+        self.update(budget_text(records, config, cost_usd, defaulted))

@@ -37,9 +37,10 @@ WIDTHS = {
     "bpb": 6,
     "eval": 5,
     "fitness": 8,
+    "why": 22,
 }
 #: Columns a narrow board drops, first to last: the ladder's figures stay longest.
-DROP_ORDER = ("parents", "designer", "eval")
+DROP_ORDER = ("why", "parents", "designer", "eval")
 RIGHT = {"rungs", "bpb", "eval", "fitness"}
 DESCENDING_FIRST = {"rungs", "eval", "fitness"}
 #: Columns a design that stopped without a score (rejected, failed) spans with its reason.
@@ -253,6 +254,7 @@ class Leaderboard(ScrollView, can_focus=True):
                 "bpb": Text(fmt(row.bpb, ".4f")),
                 "eval": Text(fmt(row.evaluation, ".3f")),
                 "fitness": signed(row.fitness, p),
+                "why": Text(row.why, style=p["muted"]),
             }
             if row.reason and not row.rungs:  # nothing to score: say why instead
                 cells["reason"] = Text(row.reason, style=p["bad"])
