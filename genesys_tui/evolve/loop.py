@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -88,6 +89,8 @@ class EvolutionLoop:
         self._paused = threading.Event()
         self._started = time.monotonic()
         self._work = Path(tempfile.mkdtemp(prefix="genesys-designs-"))
+        # A loop dropped without close() (a caller's bug, a test) still leaves nothing behind.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._work, ignore_errors=True)
         self.designs_started = 0
         self._record_failures = 0  # in a row; see MAX_RECORD_FAILURES
 
@@ -106,7 +109,7 @@ class EvolutionLoop:
         call it after ``run()`` has returned and the runner has shut down."""
         self._design_pool.shutdown(wait=False, cancel_futures=True)
         self._check_pool.shutdown(wait=False, cancel_futures=True)
-        shutil.rmtree(self._work, ignore_errors=True)
+        self._cleanup()  # removes the scratch directory, once
 
     def pause(self, paused: bool = True) -> None:
         (self._paused.set if paused else self._paused.clear)()

@@ -88,3 +88,17 @@ def test_an_error_in_scheduling_ends_the_loop_with_its_traceback(
         run.close()
     (error,) = _errors(run.path)
     assert "in crash" in error.traceback
+
+
+def test_a_loop_dropped_without_close_leaves_no_scratch_directory(tmp_path: Path) -> None:
+    import gc
+
+    run = open_run(EvolveConfig(namespace="ns", max_designs=1), root=tmp_path)
+    scratch = run.loop._work
+    assert scratch.is_dir()
+    run.runner.shutdown(cancel=True)
+    run.bus.close()
+    run.repo.close()  # type: ignore[attr-defined]
+    del run  # the loop is never closed
+    gc.collect()
+    assert not scratch.exists()
