@@ -169,7 +169,14 @@ def test_every_genesys_command_and_flag_the_readme_names_exists() -> None:
         sub = words[1] if len(words) > 1 and words[1] in COMMANDS else None
         if sub == "lm-eval":
             continue  # its flags are lm-eval's
-        known = {o for a in (subs[sub] if sub else parser)._actions for o in a.option_strings}
+        command = subs[sub] if sub else parser
+        # A command with commands of its own (`genesys study noise`): the flags are the named one's
+        nested = [
+            a for a in command._actions if isinstance(a.choices, dict) and a.option_strings == []
+        ]
+        if nested and len(words) > 2 and words[2] in nested[0].choices:  # type: ignore[operator]
+            command = nested[0].choices[words[2]]  # type: ignore[index]
+        known = {o for a in command._actions for o in a.option_strings}
         for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", span):
             assert flag in known, f"README: {span!r}: genesys {sub or ''} has no {flag}"
             checked += 1

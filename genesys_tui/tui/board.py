@@ -66,7 +66,6 @@ class BoardRow:
             "bpb": self.bpb,
             "eval": self.evaluation,
             "fitness": self.fitness,
-            "why": self.why or None,
         }[column]
         return (value is None, value if value is not None else 0, self.seq)
 

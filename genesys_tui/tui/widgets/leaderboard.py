@@ -26,7 +26,7 @@ from textual.strip import Strip
 from genesys_tui.tui.board import COLUMNS, BoardRow, fmt, matches
 from genesys_tui.tui.widgets.palette import colours, glyph, signed
 
-SORTABLE = [key for key, _ in COLUMNS]
+SORTABLE = [key for key, _ in COLUMNS if key != "why"]  # "why" is words: nothing to order by
 #: Least column widths in cells; "parents" (or, once it is dropped, "design") takes what is left.
 WIDTHS = {
     "status": 1,
@@ -203,7 +203,7 @@ class Leaderboard(ScrollView, can_focus=True):
         y = event.y
         if y == 0:
             column = self._column_at(event.x + int(self.scroll_offset.x))
-            if column is not None:
+            if column in SORTABLE:
                 same = column == self.sort_column
                 self.sort_by(column, not self.descending if same else None)
             return
