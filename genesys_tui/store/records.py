@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from genesys_tui.errors import StoreError
+from genesys_tui.results import CheckResult, rung_results
 
 #: What the store knows about a design, in the order a design usually moves through them.
 STATUSES: dict[str, str] = {
@@ -253,14 +254,11 @@ def derive_record(
     Status: the commit's own status, then the check's verdict, then "verified" once a rung has
     results, and a failure overrides all (stage "check" -> rejected, any other -> failed).
     """
-    check = results.get("check")
-    rungs = {
-        k.partition(":")[2]: dict(v["scores"])
-        for k, v in sorted(results.items())
-        if k.startswith("rung:")
-    }
+    check = CheckResult.from_note(results["check"]) if "check" in results else None
+    by_rung = rung_results(results)
+    rungs = {rung: dict(result.scores) for rung, result in sorted(by_rung.items())}
     if check is not None:
-        status = "checked" if check["ok"] else "rejected"
+        status = "checked" if check.ok else "rejected"
     if rungs and status != "rejected":
         status = "verified"
     failure = results.get("failure")
@@ -268,10 +266,11 @@ def derive_record(
     if failure is not None:
         status = "rejected" if failure["stage"] == "check" else "failed"
         reason = f"{failure['stage']}: {failure['reason']}"
-    elif check is not None and not check["ok"]:
-        reason = f"check: {check['summary']}"
+    elif check is not None and not check.ok:
+        reason = f"check: {check.summary}"
     fitness = results.get("fitness")
-    compute = float(sum(float(v.get("seconds", 0.0)) for v in results.values()))
+    # Only checks and rungs take compute; the other kinds record no seconds.
+    compute = sum(r.seconds for r in by_rung.values()) + (check.seconds if check else 0.0)
     updated = max([float(created)] + [float(v["at"]) for v in results.values()])
     return DesignRecord(
         id=design_id,
@@ -287,7 +286,7 @@ def derive_record(
         updated=updated,
         cost_usd=cost_usd,
         compute_s=compute,
-        check=None if check is None else {"ok": check["ok"], "summary": check["summary"]},
+        check=None if check is None else {"ok": check.ok, "summary": check.summary},
         rungs=rungs,
         fitness=None if fitness is None else float(fitness["value"]),
         reason=reason,

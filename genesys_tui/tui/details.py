@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genesys_tui.evolve.terms import format_terms, record_terms
-from genesys_tui.results import rung_results
+from genesys_tui.results import CheckResult, rung_results
 from genesys_tui.store.records import DesignRecord
 from genesys_tui.tui.catalog import Catalog
 from genesys_tui.tui.curves import Curve, CurveLog, curve_of
@@ -50,7 +50,7 @@ class DesignDetails:
     units: list[UnitLine]
     unit_error: str  # why the unit tree could not be read, if it could not
     diffs: dict[str, str]  # parent id (or "" for a root: against nothing) -> unified diff
-    check: dict[str, Any] | None
+    check: CheckResult | None
     rungs: list[RungDetail] = field(default_factory=list)
     other_results: dict[str, dict[str, Any]] = field(default_factory=dict)
     terms: str = ""  # the fitness terms against the seeds, as a table (evolve.terms)
@@ -134,7 +134,7 @@ def load_details(
         units=units,
         unit_error=unit_error,
         diffs=diffs,
-        check=results.get("check"),
+        check=CheckResult.from_note(results["check"]) if "check" in results else None,
         rungs=details,
         other_results=others,
         terms=_terms(record, catalog) if record.rungs and record.origin != "seed" else "",

@@ -282,8 +282,8 @@ async def test_checks_tab_wraps_a_long_hint(snapshot_ns: Path) -> None:
         assert "reduce expand" in _plain(screen.query_one("#findings", Static), SIZE[0] - 4)
         details = screen.details
         assert details.check is not None
-        finding = {**details.check["findings"][0], "hint": hint}
-        long = replace(details, check={**details.check, "findings": [finding]})
+        finding = {**details.check.findings[0], "hint": hint}
+        long = replace(details, check=replace(details.check, findings=(finding,)))
         table = InspectorScreen._checks(long)[-1]
         shown = _plain(table, SIZE[0] - 4)
         assert all(f"word{i}" in shown.split() for i in range(60))  # every word, none cut

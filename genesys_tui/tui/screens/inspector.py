@@ -221,11 +221,11 @@ class InspectorScreen(Screen[None]):
     def _checks(d: DesignDetails) -> list[Any]:
         if d.check is None:
             return [Static("not checked yet")]
-        verdict = "passed" if d.check.get("ok") else "rejected"
-        seconds = d.check.get("seconds")
-        head = f"**{verdict}**" + (f" in {seconds:.1f} s" if seconds is not None else "")
-        head += f": {d.check.get('summary', '')}"
-        findings = d.check.get("findings") or []
+        verdict = "passed" if d.check.ok else "rejected"
+        seconds = d.check.seconds
+        head = f"**{verdict}**" + (f" in {seconds:.1f} s" if seconds else "")
+        head += f": {d.check.summary}"
+        findings = d.check.findings
         if not findings:
             return [Markdown(head + "\n\nNo findings.")]
         # A Rich table in a Static: the message and hint columns wrap instead of being cut.
