@@ -107,8 +107,7 @@ class EvolutionLoop:
         """Release what the loop holds: its thread pools and the scratch directory of design
         files handed to the checker and the verifier. Every exit path calls it (``Run.close``);
         call it after ``run()`` has returned and the runner has shut down."""
-        self._design_pool.shutdown(wait=False, cancel_futures=True)
-        self._check_pool.shutdown(wait=False, cancel_futures=True)
+        self._stop_pools()
         self._cleanup()  # removes the scratch directory, once
 
     def pause(self, paused: bool = True) -> None:
@@ -211,9 +210,13 @@ class EvolutionLoop:
     def _cancel_all(self) -> None:
         """Kill every job in flight and forget it: nothing of this run keeps running."""
         self.runner.shutdown(cancel=True)
+        self._stop_pools()
+        self._futures.clear()
+
+    def _stop_pools(self) -> None:
+        """Start no queued design or check; the ones running finish on their own threads."""
         for pool in (self._design_pool, self._check_pool):
             pool.shutdown(wait=False, cancel_futures=True)
-        self._futures.clear()
 
     def _fill(self) -> None:
         if self.config.sync:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genesys_tui.errors import StoreError
-from genesys_tui.evolve.designers import DESIGNERS, designer_factory, make_designer
+from genesys_tui.evolve.designers import DESIGNERS, designer_factory
 from genesys_tui.evolve.events import EventBus
 from genesys_tui.evolve.loop import EvolutionLoop
 from genesys_tui.evolve.runner import Runner
@@ -77,11 +77,8 @@ def open_run(
     rungs, costs = ladder_rungs(config), ladder_costs(config)
     runner_factory(config.runner)  # an unknown runner is refused before anything is written
     # An LLM designer needs its key: built (and refused) now; the offline one reads the repo.
-    designer = (
-        None
-        if designer_factory(config.designer) is DESIGNERS["offline"]
-        else (make_designer(config.designer))
-    )
+    factory = designer_factory(config.designer)
+    designer = None if factory is DESIGNERS["offline"] else factory(config.designer, None)
     created = not exists and not path.exists()
     repo = None
     runner = None
@@ -96,7 +93,7 @@ def open_run(
         )
         loop = EvolutionLoop(
             repo,
-            designer or make_designer(config.designer, repo),
+            designer or factory(config.designer, repo),
             runner,
             config,
             rungs,
