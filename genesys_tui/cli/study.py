@@ -12,7 +12,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "study",
-        help="studies of the ladder: noise between training seeds",
+        help="studies of the ladder: noise between seeds, climbs to a rung",
         description="Studies of the ladder itself. `noise` trains one design with K training "
         "seeds (initialisation and data order both change) and reports each seed's held-out "
         "bits per byte, task accuracies and rung score, then their mean and standard deviation.",
@@ -28,6 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     noise.add_argument("--out", default=None, help="also write the study's JSON to this file")
     noise.add_argument("--json", action="store_true", help="print the study as JSON")
     noise.set_defaults(func=run_noise)
+
+    climb = studies.add_parser(
+        "climb", help="verify a namespace's designs at one rung and attach the results"
+    )
+    climb.add_argument("--namespace", required=True, help="designs/<namespace>/ holds the designs")
+    climb.add_argument("--rung", required=True, help="the rung to verify at (any ladder's)")
+    climb.add_argument("--ladder", default="cpu", help="cpu, paper or a ladder TOML file")
+    climb.add_argument("--designs", nargs="*", default=[], help="design ids (default: all checked)")
+    climb.add_argument("--seed", type=int, default=0, help="training seed")
+    climb.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    climb.set_defaults(func=run_climb)
 
 
 def run_noise(args: argparse.Namespace) -> int:
@@ -53,4 +64,27 @@ def run_noise(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(study.to_json(), encoding="utf-8")
     print(study.to_json() if args.json else format_study(study))
+    return 0
+
+
+def run_climb(args: argparse.Namespace) -> int:
+    from genesys_tui.ladder import load_ladder
+    from genesys_tui.results import RungResult
+    from genesys_tui.store import DesignsRepo, namespace_path
+    from genesys_tui.study.climb import climb, climb_targets
+
+    load_ladder(args.ladder).rung(args.rung)  # ConfigError (exit 2) before anything opens
+    with DesignsRepo.open(namespace_path(args.namespace), writer=True) as repo:
+        todo, done = climb_targets(repo, args.rung, args.designs)
+        print(f"{len(todo)} to verify at {args.rung}, {len(done)} done already", file=sys.stderr)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+
+        def show(design_id: str, r: RungResult) -> None:
+            figure = f"bpb {r.bpb:.4f}, score {r.scores.get('score', 0.0):.4f}" if r.ok else r.reason
+            print(f"{design_id}: {figure} ({r.seconds:.0f} s)", flush=True)
+
+        climb(repo, args.rung, args.designs, ladder=args.ladder, seed=args.seed, on_result=show)
     return 0

@@ -1,0 +1,74 @@
+"""Verify chosen designs of a namespace at one rung and attach the results: the measurements
+the fidelity study compares (``genesys study climb``).
+
+The loop promotes only the best designs, so two rungs rarely share enough designs to compare
+them. A climb verifies the designs a study names (default: every design that passed its check)
+at a rung of any ladder, a candidate rung from a ladder file included, and attaches each result
+as ``rung:<name>`` exactly as the loop would. Designs that already hold an ok result for the
+rung are skipped, so a climb stopped half way continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from genesys_tui.errors import ConfigError
+from genesys_tui.results import RungResult, rung_results
+
+
+def climb_targets(repo, rung: str, designs: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(to verify, already done): the named designs, or every design that passed its check,
+    in the order they were made. Unknown names raise ConfigError before anything runs."""
+    records = {r.id: r for r in repo.records()}
+    if designs:
+        unknown = [d for d in designs if d not in records]
+        if unknown:
+            raise ConfigError(f"no design {', '.join(unknown)} in namespace {repo.namespace!r}")
+        chosen = [records[d] for d in designs]
+    else:
+        chosen = sorted(
+            (r for r in records.values() if _passed_check(repo.results(r.id), r.origin)),
+            key=lambda r: r.seq,
+        )
+    todo, done = [], []
+    for record in chosen:
+        prior = rung_results(repo.results(record.id)).get(rung)
+        (done if prior is not None and prior.ok else todo).append(record.id)
+    return todo, done
+
+
+def _passed_check(results: dict, origin: str) -> bool:
+    check = results.get("check")
+    if check is not None:
+        return bool(check.get("ok"))
+    return origin == "seed"  # library seeds are trusted and may not carry a check
+
+
+def climb(
+    repo,
+    rung: str,
+    designs: Sequence[str] = (),
+    ladder: str = "cpu",
+    seed: int = 0,
+    on_result: Callable[[str, RungResult], None] | None = None,
+) -> dict[str, RungResult]:
+    """Verify each target design at ``rung`` in this process and attach its result."""
+    from genesys_tui.evolve.jobs import verify_job
+    from genesys_tui.ladder import load_ladder
+
+    load_ladder(ladder).rung(rung)  # an unknown rung fails here, before any training
+    todo, _ = climb_targets(repo, rung, designs)
+    out: dict[str, RungResult] = {}
+    for design_id in todo:
+        with tempfile.TemporaryDirectory(prefix="genesys-climb-") as tmp:
+            for rel, text in repo.read_design_files(design_id).items():
+                (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / rel).write_text(text, encoding="utf-8")
+            result = RungResult.from_wire(verify_job(tmp, rung, ladder=ladder, seed=seed))
+        repo.attach(design_id, f"rung:{rung}", result.to_note())
+        out[design_id] = result
+        if on_result is not None:
+            on_result(design_id, result)
+    return out
