@@ -1,12 +1,13 @@
-"""The child side of the sandbox: the runtime checks in a process of their own.
+"""The child side of the checker: the runtime checks in a walled cell (``genesys_tui.wall``).
 
-``serve`` is the target of a process forked from multiprocessing's fork server, which has
-already imported this module, and so torch (a check does not pay the seconds of importing it).
-In order, before any code of the design runs: a session of its own (the parent kills the whole
-process group), stdout to /dev/null and stderr to a file the parent reads (a faulthandler dump
-lands there on a crash), resource limits (address space, CPU seconds, file size, no core
-dumps), no GPU, then the audit hook and exit traps of ``guard.py``. Events go to the parent as
-JSON over a dedicated pipe, never stdout, so whatever the design prints cannot forge them.
+``serve_in_cell`` runs in a cell that has imported this module, and so torch, before the check
+was asked for (a check does not pay the seconds of importing it). The cell is a bubblewrap
+sandbox of its own (no network, a read-only filesystem but its scratch directory, no secrets in
+its environment); its stdout is already the stderr file the parent reads (a faulthandler dump
+lands there on a crash). In order, before any code of the design runs: resource limits
+(address space, CPU seconds, file size, no core dumps), no GPU, then the audit hook and exit
+traps of ``guard.py``, a fast first layer inside the wall. Events go to the parent on the
+cell's private channel, so whatever the design prints cannot forge them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import importlib
-import json
 import os
 import resource
 import select
@@ -23,7 +23,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any
 
 import torch
@@ -40,20 +39,7 @@ from genesys_tui.resources import library_dir
 INTERNAL_ERROR = 70
 
 
-def _redirect_output(stderr_path: str) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    null = os.open(os.devnull, os.O_RDWR)
-    err = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    os.dup2(err, 2)
-    os.close(null)
-    os.close(err)
-    faulthandler.enable(file=sys.stderr, all_threads=False)
-
-
-def _watchdog(conn: Connection, limit_s: float, real_exit: Callable[[int], Any]) -> None:
+def _watchdog(fd: int, limit_s: float, real_exit: Callable[[int], Any]) -> None:
     """Start a thread that ends this process when the caller is gone or time is up.
 
     The fork server that forked this child outlives the caller while the child runs, so the
@@ -64,7 +50,7 @@ def _watchdog(conn: Connection, limit_s: float, real_exit: Callable[[int], Any])
 
     def watch() -> None:
         poller = select.poll()
-        poller.register(conn.fileno(), select.POLLERR | select.POLLHUP)
+        poller.register(fd, select.POLLERR | select.POLLHUP)
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             if poller.poll(250):
@@ -85,59 +71,61 @@ def _limit(config: CheckConfig) -> None:
     cap(resource.RLIMIT_AS, config.memory_limit_mb * 2**20)
     # SIGXCPU at the soft limit ends the child with a signal the parent names; the hard limit
     # a little later is the kernel's own backstop.
-    cap(resource.RLIMIT_CPU, config.cpu_limit_s, config.cpu_limit_s + 5)
+    # counted from now: the seconds this cell spent importing torch are not the design's
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    spent = int(usage.ru_utime + usage.ru_stime) + 1
+    cap(resource.RLIMIT_CPU, spent + config.cpu_limit_s, spent + config.cpu_limit_s + 5)
     cap(resource.RLIMIT_FSIZE, config.output_limit_mb * 2**20)
     cap(resource.RLIMIT_CORE, 0)
 
 
-def serve(request: bytes, conn: Connection) -> None:
-    """Run the runtime checks that ``request`` (JSON) describes, sending events on ``conn``.
+def serve_in_cell(channel: Any, request: dict[str, Any]) -> None:
+    """Run the runtime checks ``request`` describes, sending events through ``channel``.
 
     Never returns: the process ends with ``os._exit`` (0, or INTERNAL_ERROR when the checker's
     own code failed), skipping interpreter teardown that unit code could have tampered with.
     """
+    faulthandler.enable(file=sys.stderr, all_threads=False)
     guard = Guard()
     real_exit = guard.real_exit
     status = 0
-
-    def emit(event: dict[str, Any]) -> None:
-        conn.send_bytes(json.dumps(event, default=str).encode())
-
     try:
-        os.setsid()
-        req = json.loads(request)
-        _redirect_output(req["stderr_path"])
-        config = CheckConfig.from_dict(req["config"])
-        _limit(config)
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # checks run on the CPU, at tiny sizes
-        torch.set_num_threads(config.threads)
-        reference = load_design(library_dir() / config.reference)  # trusted, read before the hook
-        design = design_from_dict(req["design"], req["sources"], req["path"])
-        ctx = RuntimeContext(
-            design=design,
-            reference=reference,
-            config=config,
-            tiny=ModelConfig(**req["tiny"]),
-            budget=ModelConfig(**req["budget"]),
-            rung=req.get("rung"),
-        )
-        if ctx.rung is not None:
-            # Sizing to a rung builds on the meta device, whose first use imports torch's
-            # compiler stack, which creates a cache directory: do it before the hook refuses.
-            importlib.import_module("torch._dynamo")
-        emit({"type": "ready", "pid": os.getpid()})
-        _watchdog(conn, config.timeout_s + 10.0, real_exit)
-        guard.install()  # from here on, design code may run
-        run_stages(ctx, guard, emit)
-        emit({"type": "done"})
-    except BaseException:  # whatever happened, report it and end this process
+        out_fd = channel._out.fileno()
+        _run_checks(request, guard, channel.emit, lambda limit: _watchdog(out_fd, limit, real_exit))
+        channel.emit({"type": "done"})
+        channel.send({"type": "return", "value": None})
+    except BaseException:
         status = INTERNAL_ERROR
-        # If the parent is gone or the pipe is broken, there is no one left to tell.
         with contextlib.suppress(Exception):
-            emit({"type": "internal", "traceback": traceback.format_exc()[-4000:]})
+            channel.emit({"type": "internal", "traceback": traceback.format_exc()[-4000:]})
     finally:
-        try:
-            conn.close()
+        with contextlib.suppress(Exception):
             sys.stderr.flush()
-        finally:
-            real_exit(status)
+        real_exit(status)
+
+
+def _run_checks(req: dict[str, Any], guard: Guard, emit: Callable[[dict[str, Any]], None],
+                watch: Callable[[float], None]) -> None:  # fmt: skip
+    """Limits, the design, the guard, then the runtime stages."""
+    config = CheckConfig.from_dict(req["config"])
+    _limit(config)
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # checks run on the CPU, at tiny sizes
+    torch.set_num_threads(config.threads)
+    reference = load_design(library_dir() / config.reference)  # trusted, read before the hook
+    design = design_from_dict(req["design"], req["sources"], req["path"])
+    ctx = RuntimeContext(
+        design=design,
+        reference=reference,
+        config=config,
+        tiny=ModelConfig(**req["tiny"]),
+        budget=ModelConfig(**req["budget"]),
+        rung=req.get("rung"),
+    )
+    if ctx.rung is not None:
+        # Sizing to a rung builds on the meta device, whose first use imports torch's
+        # compiler stack, which creates a cache directory: do it before the hook refuses.
+        importlib.import_module("torch._dynamo")
+    emit({"type": "armed"})
+    watch(config.timeout_s + 10.0)
+    guard.install()  # from here on, design code may run
+    run_stages(ctx, guard, emit)

@@ -1,28 +1,21 @@
-"""The parent side of the sandbox: run ``child.serve`` in a process of its own, watch it, and
-turn whatever happens to it (a crash, a hang, an exit, a memory kill) into findings.
+"""The parent side of the checker's sandbox: run ``child.serve_in_cell`` in a walled cell
+(``genesys_tui.wall``), watch it, and turn whatever happens to it (a crash, a hang, an exit, a
+memory kill) into findings.
 
-The child is forked by multiprocessing's fork server, which imports torch once per parent
-process; each check then starts in a fraction of a second. The parent stays light (no torch)
-and never waits unbounded: ``startup_timeout_s`` until the child reports ready (before any
-design code runs), then ``timeout_s`` for the checks, after which the child's whole process
-group is killed. Events arrive as JSON over a pipe, bounded in size; the child's stderr (with a
-faulthandler dump on a crash) goes to a temporary file whose tail is read for a location.
+The cell is a bubblewrap sandbox started warm by the wall's cell pool, which imports torch and
+the checker before a check is asked for; each check then starts in a fraction of a second. The
+parent stays light (no torch) and never waits unbounded: ``startup_timeout_s`` until the cell
+is ready (before any design code runs), then ``timeout_s`` for the checks, after which the
+cell's whole process tree is killed. Events arrive as bounded JSON lines; the cell's stderr
+(with a faulthandler dump on a crash) goes to a file in its scratch directory whose tail is read
+for a location.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import multiprocessing
-import multiprocessing.process
-import os
 import signal
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.context import ForkServerContext
-from pathlib import Path
 from typing import Any
 
 from genesys_tui.checker.locate import place_of_text, unit_filenames
@@ -32,24 +25,8 @@ from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design
 from genesys_tui.errors import CheckError
 
-MAX_EVENT_BYTES = 1 << 20  # one event from the child; more is garbage and ends the watch
-STDERR_TAIL = 64 << 10  # bytes of the child's stderr read back for a crash location
-
-_CONTEXT: ForkServerContext | None = None
-_CONTEXT_LOCK = threading.Lock()
-
-
-def _mp_context() -> ForkServerContext:
-    global _CONTEXT
-    with _CONTEXT_LOCK:
-        if _CONTEXT is None:
-            ctx = multiprocessing.get_context("forkserver")
-            assert isinstance(ctx, ForkServerContext)
-            # Preloading matters only to a fork server this process has not started yet; if one
-            # runs already, children import the checker (and torch) themselves: slower, same.
-            ctx.set_forkserver_preload(["genesys_tui.checker.child"])
-            _CONTEXT = ctx
-    return _CONTEXT
+#: What a checker cell imports before it is handed a design.
+PRELOAD = ("torch", "genesys_tui.checker.child")
 
 
 @dataclass
@@ -91,25 +68,76 @@ _HINTS = {
 
 def run_sandboxed(design: Design, config: CheckConfig, tiny: ModelConfig, budget: ModelConfig,
                   rung: str | None = None) -> SandboxResult:  # fmt: skip
-    """Run the runtime stages on ``design`` in a sandboxed child and collect what it reports.
+    """Run the runtime stages on ``design`` in a walled cell and collect what it reports.
 
-    Raises CheckError only when the child could not even start (before any design code ran):
-    that is the checker's environment failing, not the design.
+    Raises CheckError only when the cell could not even start (before any design code ran):
+    that is the checker's environment failing, not the design. SandboxUnavailable (from
+    ``wall.current``) when no sandbox can be made and the user did not pass --no-sandbox.
     """
-    with tempfile.TemporaryDirectory(prefix="genesys-check-") as tmp:
-        stderr_path = Path(tmp) / "stderr.txt"
-        stderr_path.touch()
-        request = json.dumps({
-            "design": design.to_dict(),
-            "sources": dict(design.sources),
-            "path": str(design.path) if design.path is not None else None,
-            "config": config.to_dict(),
-            "tiny": _model_dict(tiny),
-            "budget": _model_dict(budget),
-            "rung": rung,
-            "stderr_path": str(stderr_path),
-        }).encode()  # fmt: skip
-        return _watch(design, config, request, stderr_path)
+    from genesys_tui import wall
+
+    request = {
+        "design": design.to_dict(),
+        "sources": dict(design.sources),
+        "path": str(design.path) if design.path is not None else None,
+        "config": config.to_dict(),
+        "tiny": _model_dict(tiny),
+        "budget": _model_dict(budget),
+        "rung": rung,
+    }
+    result = SandboxResult()
+    watch = _Watch(result)
+    outcome = wall.run_walled(
+        wall.current(), wall.CellSpec(preload=PRELOAD), "genesys_tui.checker.child:serve_in_cell",
+        {"request": request}, on_event=watch, ready_timeout=config.startup_timeout_s,
+        timeout=config.timeout_s,
+    )  # fmt: skip
+    result.stages["startup"] = outcome.ready_seconds
+    if not watch.armed:
+        detail = (watch.internal or outcome.error + "\n" + outcome.stderr)[-2000:].strip()
+        raise CheckError(
+            "the checker's sandboxed process failed before running any design code "
+            f"(startup limit {config.startup_timeout_s:.0f} s, exit status {outcome.exitcode})"
+            + (f":\n{detail}" if detail else "")
+        )
+    if result.finished:
+        return result
+    result.stages.setdefault(watch.stage, time.monotonic() - watch.stage_start)
+    result.findings.append(
+        _death(design, config, outcome.exitcode, watch.stage, outcome.status == "timeout",
+               watch.internal, outcome.stderr)
+    )  # fmt: skip
+    return result
+
+
+class _Watch:
+    """Collects a check cell's events into a SandboxResult, and where the checks got to."""
+
+    def __init__(self, result: SandboxResult) -> None:
+        self.result = result
+        self.armed = False  # the guard is in place: design code may run from here on
+        self.stage, self.stage_start = "startup", time.monotonic()
+        self.internal: str | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "armed":
+            self.armed = True
+            self.stage, self.stage_start = "load", time.monotonic()
+        elif kind == "stage":
+            self.stage, self.stage_start = str(event.get("stage")), time.monotonic()
+        elif kind == "stage_done":
+            self.result.stages[str(event.get("stage"))] = float(event.get("seconds", 0.0))
+        elif kind == "finding":
+            found = _finding(event)
+            if found is not None:
+                self.result.findings.append(found)
+        elif kind == "figures" and isinstance(event.get("figures"), dict):
+            self.result.figures.update(event["figures"])
+        elif kind == "internal":
+            self.internal = str(event.get("traceback", ""))
+        elif kind == "done":
+            self.result.finished = True
 
 
 def _model_dict(m: ModelConfig) -> dict[str, Any]:
@@ -117,117 +145,11 @@ def _model_dict(m: ModelConfig) -> dict[str, Any]:
             "context_length": m.context_length, "dropout": m.dropout}  # fmt: skip
 
 
-def _watch(design: Design, config: CheckConfig, request: bytes, stderr_path: Path
-           ) -> SandboxResult:  # fmt: skip
-    ctx = _mp_context()
-    reader, writer = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_serve, args=(request, writer), name="genesys-check", daemon=True)
-    result = SandboxResult()
-    start = time.monotonic()
-    proc.start()
-    writer.close()  # the child holds the only writer: its death closes the pipe
-    deadline = start + config.startup_timeout_s
-    ready_at: float | None = None
-    stage = "startup"
-    stage_start = start
-    timed_out = False
-    internal = None
-    try:
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                timed_out = True
-                break
-            if not reader.poll(min(0.2, deadline - now)):
-                if not proc.is_alive() and not reader.poll(0.05):
-                    break
-                continue
-            try:
-                raw = reader.recv_bytes(MAX_EVENT_BYTES)
-            except (EOFError, OSError):
-                break
-            event = _parse(raw)
-            if event is None:
-                continue
-            kind = event.get("type")
-            if kind == "ready" and ready_at is None:
-                ready_at = time.monotonic()
-                result.stages["startup"] = ready_at - start
-                deadline = ready_at + config.timeout_s
-            elif kind == "stage":
-                stage, stage_start = str(event.get("stage")), time.monotonic()
-            elif kind == "stage_done":
-                result.stages[str(event.get("stage"))] = float(event.get("seconds", 0.0))
-            elif kind == "finding":
-                found = _finding(event)
-                if found is not None:
-                    result.findings.append(found)
-            elif kind == "figures" and isinstance(event.get("figures"), dict):
-                result.figures.update(event["figures"])
-            elif kind == "internal":
-                internal = str(event.get("traceback", ""))
-            elif kind == "done":
-                result.finished = True
-    finally:
-        _kill_group(proc)
-        reader.close()
-    if ready_at is None:
-        why = "failed" if internal or proc.exitcode is not None else "did not start"
-        detail = (internal or _tail(stderr_path))[-2000:].strip()
-        raise CheckError(
-            f"the checker's child process {why} before running any design code "
-            f"(startup limit {config.startup_timeout_s:.0f} s, exit status {proc.exitcode})"
-            + (f":\n{detail}" if detail else "")
-        )
-    if result.finished:
-        return result
-    result.stages.setdefault(stage, time.monotonic() - stage_start)
-    result.findings.append(
-        _death(design, config, proc.exitcode, stage, timed_out, internal, _tail(stderr_path))
-    )
-    return result
-
-
-def _serve(request: bytes, conn: Any) -> None:
-    # The child's entry point, importable without torch so the parent never loads it.
-    from genesys_tui.checker.child import serve
-
-    serve(request, conn)
-
-
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    try:
-        event = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return event if isinstance(event, dict) else None
-
-
 def _finding(event: dict[str, Any]) -> Finding | None:
     try:
         return Finding.from_dict(event)
     except (KeyError, ValueError, TypeError):
         return None
-
-
-def _kill_group(proc: multiprocessing.process.BaseProcess) -> None:
-    pid = proc.pid
-    if pid is not None and proc.is_alive():
-        # The child made itself a process-group leader (setsid): this also ends anything it
-        # started that the sandbox let through.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-        proc.kill()
-    proc.join(5.0)
-
-
-def _tail(path: Path) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(max(0, path.stat().st_size - STDERR_TAIL))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def _death(design: Design, config: CheckConfig, exitcode: int | None, stage: str,

@@ -74,17 +74,18 @@ def run_climb(args: argparse.Namespace) -> int:
     from genesys_tui.study.climb import climb, climb_targets
 
     load_ladder(args.ladder).rung(args.rung)  # ConfigError (exit 2) before anything opens
-    with DesignsRepo.open(namespace_path(args.namespace), writer=True) as repo:
+    path = namespace_path(args.namespace)
+    with DesignsRepo.open(path) as repo:
         todo, done = climb_targets(repo, args.rung, args.designs)
-        print(f"{len(todo)} to verify at {args.rung}, {len(done)} done already", file=sys.stderr)
-        if args.threads:
-            import torch
+    print(f"{len(todo)} to verify at {args.rung}, {len(done)} done already", file=sys.stderr)
+    if args.threads:
+        import torch
 
-            torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
 
-        def show(design_id: str, r: RungResult) -> None:
-            figure = f"bpb {r.bpb:.4f}, score {r.scores.get('score', 0.0):.4f}" if r.ok else r.reason
-            print(f"{design_id}: {figure} ({r.seconds:.0f} s)", flush=True)
+    def show(design_id: str, r: RungResult) -> None:
+        figure = f"bpb {r.bpb:.4f}, score {r.scores.get('score', 0.0):.4f}" if r.ok else r.reason
+        print(f"{design_id}: {figure} ({r.seconds:.0f} s)", flush=True)
 
-        climb(repo, args.rung, args.designs, ladder=args.ladder, seed=args.seed, on_result=show)
+    climb(path, args.rung, args.designs, ladder=args.ladder, seed=args.seed, on_result=show)
     return 0

@@ -47,28 +47,51 @@ def _passed_check(results: dict, origin: str) -> bool:
 
 
 def climb(
-    repo,
+    path: Path,
     rung: str,
     designs: Sequence[str] = (),
     ladder: str = "cpu",
     seed: int = 0,
     on_result: Callable[[str, RungResult], None] | None = None,
 ) -> dict[str, RungResult]:
-    """Verify each target design at ``rung`` in this process and attach its result."""
+    """Verify each target design of the namespace at ``path`` at ``rung`` and attach its
+    result. The repository is opened as its writer only to attach, so climbs to different
+    rungs (or of different designs) may run side by side on one namespace."""
     from genesys_tui.evolve.jobs import verify_job
     from genesys_tui.ladder import load_ladder
+    from genesys_tui.store import DesignsRepo
 
     load_ladder(ladder).rung(rung)  # an unknown rung fails here, before any training
-    todo, _ = climb_targets(repo, rung, designs)
+    with DesignsRepo.open(path) as repo:
+        todo, _ = climb_targets(repo, rung, designs)
+        files = {d: repo.read_design_files(d) for d in todo}
     out: dict[str, RungResult] = {}
     for design_id in todo:
         with tempfile.TemporaryDirectory(prefix="genesys-climb-") as tmp:
-            for rel, text in repo.read_design_files(design_id).items():
+            for rel, text in files[design_id].items():
                 (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
                 (Path(tmp) / rel).write_text(text, encoding="utf-8")
             result = RungResult.from_wire(verify_job(tmp, rung, ladder=ladder, seed=seed))
-        repo.attach(design_id, f"rung:{rung}", result.to_note())
+        _attach(path, design_id, f"rung:{rung}", result.to_note())
         out[design_id] = result
         if on_result is not None:
             on_result(design_id, result)
     return out
+
+
+def _attach(path: Path, design_id: str, kind: str, note: dict, tries: int = 60) -> None:
+    """Attach as the namespace's writer, waiting (up to a minute) while another holds it."""
+    import time
+
+    from genesys_tui.errors import StoreError
+    from genesys_tui.store import DesignsRepo
+
+    for attempt in range(tries):
+        try:
+            with DesignsRepo.open(path, writer=True) as repo:
+                repo.attach(design_id, kind, note)
+            return
+        except StoreError as exc:
+            if "being written" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(1.0)

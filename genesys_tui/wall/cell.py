@@ -1,0 +1,306 @@
+"""The parent side of a walled process: a ``Cell`` runs one job inside the wall, a ``CellPool``
+keeps a spare cell warm so that the next job does not wait for torch to import.
+
+A cell is started before its job is known: the process imports its modules (``enter.py``) and
+waits on stdin. ``Cell.run`` sends the job, relays the job's events and answers its questions,
+and returns an ``Outcome``: the job's value, its error, or what happened to the process (a
+timeout, a crash, a kill). The parent never waits unbounded and never trusts a line: messages
+are size-bounded JSON lines from the cell's private stdout; anything else ends the cell.
+Each cell has its own scratch directory, removed with the cell; the whole process tree is
+killed when the job ends, whatever it started.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genesys_tui.wall.bwrap import Limits, Wall
+
+#: Largest message a cell may send (a whole rung result with its logits sample fits easily).
+MAX_MESSAGE = 256 << 20
+STDERR_TAIL = 64 << 10
+
+EventFn = Callable[[dict[str, Any]], None]
+AskFn = Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """What a cell is started with; cells of one spec are interchangeable spares."""
+
+    preload: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    gpu: bool = False
+    read_only: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Outcome:
+    """How a job in a cell ended. ``status``: "return" (``value`` holds what the job
+    returned), "raise" (the job raised: ``error``, ``traceback``), "timeout", "died" (the
+    process ended without an answer: ``exitcode``) or "startup" (it never became ready)."""
+
+    status: str
+    value: Any = None
+    error: str = ""
+    traceback: str = ""
+    exitcode: int | None = None
+    stderr: str = ""
+    seconds: float = 0.0
+    ready_seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "return"
+
+
+class Cell:
+    """One walled process for one job."""
+
+    def __init__(self, wall: Wall, spec: CellSpec, root: str | None = None) -> None:
+        self.wall, self.spec = wall, spec
+        self.scratch = Path(tempfile.mkdtemp(prefix="genesys-cell-", dir=root)).resolve()
+        (self.scratch / "tmp").mkdir()
+        self.stderr_path = self.scratch / "stderr.txt"
+        argv = [sys.executable, "-m", "genesys_tui.wall.enter", *spec.preload]
+        cmd = wall.command(argv, self.scratch, spec.limits, spec.gpu, spec.read_only)
+        self.started = time.monotonic()
+        with self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                env=wall.env(dict(spec.env), self.scratch), start_new_session=True,
+                close_fds=True, cwd=self.scratch,
+            )  # fmt: skip
+        self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._ready_at: float | None = None
+        self._closed = False
+        threading.Thread(target=self._read, name="genesys-cell-reader", daemon=True).start()
+
+    # ---- the cell's messages ------------------------------------------------------------------
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        try:
+            while True:
+                line = self.proc.stdout.readline(MAX_MESSAGE)
+                if not line:
+                    break
+                if not line.endswith(b"\n"):  # longer than allowed: the cell is misbehaving
+                    self._messages.put({"type": "garbage", "why": "a message over the size limit"})
+                    break
+                try:
+                    message = json.loads(line)
+                except (ValueError, UnicodeDecodeError):
+                    self._messages.put({"type": "garbage", "why": "a line that is not JSON"})
+                    break
+                if isinstance(message, dict):
+                    self._messages.put(message)
+        except (OSError, ValueError):
+            pass
+        self._messages.put(None)
+
+    def _next(self, deadline: float) -> dict[str, Any] | str | None:
+        """The next message, None at the end of the stream, or "timeout"."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "timeout"
+        try:
+            return self._messages.get(timeout=left)
+        except queue.Empty:
+            return "timeout"
+
+    def wait_ready(self, timeout: float) -> bool:
+        if self._ready_at is not None:
+            return True
+        message = self._next(time.monotonic() + timeout)
+        if isinstance(message, dict) and message.get("type") == "ready":
+            self._ready_at = time.monotonic()
+            return True
+        return False
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None and not self._closed
+
+    # ---- running a job ------------------------------------------------------------------------
+
+    def run(
+        self,
+        func: str,
+        kwargs: Mapping[str, Any],
+        on_event: EventFn | None = None,
+        on_ask: AskFn | None = None,
+        timeout: float = 3600.0,
+        ready_timeout: float = 120.0,
+    ) -> Outcome:
+        """Run ``func`` (``"module:function"``) with ``kwargs`` in this cell; the cell is
+        finished (killed, its scratch kept until ``close``) when this returns."""
+        t0 = time.monotonic()
+        try:
+            if not self.wait_ready(ready_timeout):
+                return self._end("startup", t0, error="the sandboxed process did not start")
+            ready = time.monotonic() - t0  # what this job waited for the cell's imports
+            self._write({"func": func, "kwargs": dict(kwargs)})
+            deadline = time.monotonic() + timeout
+            while True:
+                message = self._next(deadline)
+                if message == "timeout":
+                    return self._end("timeout", t0, ready, error=f"timed out after {timeout:.0f} s")
+                if message is None or message.get("type") == "garbage":
+                    why = "" if message is None else str(message.get("why"))
+                    return self._end("died", t0, ready, error=why)
+                kind = message.get("type")
+                if (
+                    kind == "event"
+                    and on_event is not None
+                    and isinstance(message.get("event"), dict)
+                ):
+                    with contextlib.suppress(Exception):  # a broken subscriber must not end the job
+                        on_event(message["event"])
+                elif kind == "ask":
+                    answer = on_ask(message.get("question") or {}) if on_ask else None
+                    self._write(answer)
+                elif kind == "return":
+                    return self._end("return", t0, ready, value=message.get("value"))
+                elif kind == "raise":
+                    return self._end("raise", t0, ready, error=str(message.get("error", "")),
+                                     traceback=str(message.get("traceback", "")))  # fmt: skip
+        finally:
+            self.kill()
+
+    def _write(self, message: Any) -> None:
+        assert self.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+            self.proc.stdin.flush()
+
+    def _end(self, status: str, t0: float, ready: float = 0.0, **kw: Any) -> Outcome:
+        if status != "return" and status != "raise":
+            self.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5.0)
+        return Outcome(status, exitcode=self._exitcode(), stderr=self.stderr_tail(),
+                       seconds=time.monotonic() - t0, ready_seconds=ready, **kw)  # fmt: skip
+
+    def _exitcode(self) -> int | None:
+        """The job's exit status; a death by signal as minus the signal, as subprocess gives
+        it (bubblewrap reports its child's signal as 128 + the signal)."""
+        code = self.proc.returncode
+        if code is not None and self.wall.sandboxed and 128 < code < 128 + 65:
+            return -(code - 128)
+        return code
+
+    def stderr_tail(self) -> str:
+        try:
+            with self.stderr_path.open("rb") as fh:
+                fh.seek(max(0, self.stderr_path.stat().st_size - STDERR_TAIL))
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """End the cell's whole process tree (the sandbox's PID namespace dies with it)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait(5.0)
+
+    def close(self) -> None:
+        """Kill the cell and remove its scratch directory."""
+        self._closed = True
+        self.kill()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(Exception):
+                stream.close()  # type: ignore[union-attr]
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class CellPool:
+    """Hands out cells, keeping one started spare per spec so that a job finds torch imported.
+
+    Every cell runs one job; taking a spare starts the next one at once, so its imports overlap
+    the job that took its predecessor.
+    """
+
+    def __init__(self, wall: Wall, spares: bool = True) -> None:
+        self.wall = wall
+        self.keep_spares = spares
+        self._spares: dict[CellSpec, Cell] = {}
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_all, self._spares)
+
+    def take(self, spec: CellSpec) -> Cell:
+        with self._lock:
+            cell = self._spares.pop(spec, None)
+            if cell is not None and not cell.alive:
+                cell.close()
+                cell = None
+            if cell is None:
+                cell = Cell(self.wall, spec)
+            if self.keep_spares:
+                self._spares[spec] = Cell(self.wall, spec)
+        return cell
+
+    def run(self, spec: CellSpec, func: str, kwargs: Mapping[str, Any], **kw: Any) -> Outcome:
+        """Run one job in a cell of ``spec`` and remove the cell afterwards."""
+        cell = self.take(spec)
+        try:
+            return cell.run(func, kwargs, **kw)
+        finally:
+            cell.close()
+
+    def close(self) -> None:
+        with self._lock:
+            _close_all(self._spares)
+
+
+def _close_all(spares: dict[CellSpec, Cell]) -> None:
+    for cell in list(spares.values()):
+        cell.close()
+    spares.clear()
+
+
+_POOLS: dict[Wall, CellPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def shared_pool(wall: Wall) -> CellPool:
+    """The process's pool for ``wall`` (the checker's cells come from it)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(wall)
+        if pool is None:
+            pool = _POOLS[wall] = CellPool(wall)
+        return pool
+
+
+@atexit.register
+def _close_pools() -> None:
+    for pool in list(_POOLS.values()):
+        pool.close()
+
+
+def run_walled(wall: Wall, spec: CellSpec, func: str, kwargs: Mapping[str, Any],
+               **kw: Any) -> Outcome:  # fmt: skip
+    """One job in a fresh cell from the shared pool of ``wall``."""
+    return shared_pool(wall).run(spec, func, kwargs, **kw)
