@@ -50,6 +50,7 @@ def block_with(text: str) -> list[str]:
 #: Commands not run, and why (they are parsed where they are genesys commands).
 NOT_RUN = {
     r"^pip install": "installs packages (test_setup_commands_are_what_ci_runs checks them)",
+    r"^(sudo )?apt-get ": "installs a system package (.ci/run installs bubblewrap itself)",
     r"^export \w+_API_KEY": "an API key",
     r"^vllm ": "a model server on a GPU",
     r"--designer \"?(anthropic|openai)": "an API key or a model server",

@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("design", help="a design directory or the name of a library design")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument(
+        "--no-sandbox", action="store_true",
+        help="run the design's code without the bubblewrap sandbox (not recommended)",
+    )  # fmt: skip
+    p.add_argument(
         "--rung",
         metavar="R",
         help="size the parameter budget for this ladder rung (e.g. cpu-s, 14M)",
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if overrides:
         config = CheckConfig.from_dict({**config.to_dict(), **overrides})
         config = dataclasses.replace(config)
+    _choose_wall(args)
     report = check_design(args.design, rung=args.rung, config=config)
     if args.json:
         print(report.to_json())
@@ -70,3 +75,23 @@ def run(args: argparse.Namespace) -> int:
         print(report.format_text(verbose=args.verbose))
     sys.stdout.flush()
     return 0 if report.ok else 1
+
+
+def _choose_wall(args: argparse.Namespace) -> None:
+    """--no-sandbox runs the checks unwalled; so does a library design where no sandbox can be
+    made (it is the project's own code); anything else needs the wall."""
+    from pathlib import Path
+
+    from genesys_tui import wall
+    from genesys_tui.resources import library_dir
+
+    if args.no_sandbox:
+        wall.configure(sandbox=False)
+        print("genesys: UNSANDBOXED: the design's code runs without the bubblewrap wall",
+              file=sys.stderr)  # fmt: skip
+        return
+    library = library_dir().resolve()
+    given = Path(args.design)
+    own = not given.exists() or given.resolve().parent == library
+    if own and wall.probe() is not None:
+        wall.configure(sandbox=False)

@@ -40,6 +40,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--designer", help="offline, or an LLM spec such as anthropic:MODEL")
     group.add_argument("--runner", help="where jobs run: NAME[:ARG] (default local)")
     group.add_argument("--paused", action="store_true", help="open with evolution paused")
+    group.add_argument(
+        "--no-sandbox", action="store_true",
+        help="run model-written designs without the bubblewrap sandbox (not recommended)",
+    )  # fmt: skip
 
 
 def has_terminal() -> bool:
@@ -61,6 +65,8 @@ def open_dashboard(args: argparse.Namespace) -> int:
         evolve = dataclasses.replace(evolve, designer=args.designer)
     if getattr(args, "runner", None):
         evolve = dataclasses.replace(evolve, runner=args.runner)
+    if getattr(args, "no_sandbox", False):
+        evolve = dataclasses.replace(evolve, sandbox=False)
     namespace = getattr(args, "view", None) or getattr(args, "namespace", None)
     evolve = dataclasses.replace(evolve, namespace=namespace or evolve.namespace)
     root = getattr(args, "designs_dir", None) or designs_root()

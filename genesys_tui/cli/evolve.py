@@ -62,6 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of the verification time (default 0.5; 1: promote as soon as a promotion is due)",
     )
     p.add_argument("--resume", action="store_true", help="continue an existing namespace")
+    p.add_argument(
+        "--no-sandbox", action="store_true",
+        help="run model-written designs without the bubblewrap sandbox (not recommended)",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="print only the leaderboard")
     p.set_defaults(func=run)
 
@@ -128,8 +132,12 @@ def run(args: argparse.Namespace) -> int:
             TASKS_MIN_TOKENS if args.tasks_min_tokens is None else args.tasks_min_tokens
         ),
         upper_share=args.upper_share,
+        sandbox=not args.no_sandbox,
     )
     handle = open_run(config, resume=args.resume, root=args.designs_dir)
+    if not config.sandbox:
+        print("genesys: UNSANDBOXED: design code runs without the bubblewrap wall (--no-sandbox)",
+              file=sys.stderr)  # fmt: skip
     handle.bus.subscribe(_printer(args.quiet))
     presses = 0
 

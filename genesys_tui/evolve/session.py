@@ -16,6 +16,7 @@ from genesys_tui.evolve.loop import EvolutionLoop
 from genesys_tui.evolve.runner import Runner
 from genesys_tui.evolve.runners import make_runner, runner_factory
 from genesys_tui.evolve.settings import EvolveConfig
+from genesys_tui import wall
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Run:
             self.runner.shutdown(cancel=True)
         finally:
             self.loop.close()  # its scratch directory goes on every exit path
+            wall.close_spares()  # so do the warm cells' scratch directories
             self.bus.close()
             self.repo.close()  # type: ignore[attr-defined]
 
@@ -74,6 +76,9 @@ def open_run(
         )
     if resume and not exists:
         raise StoreError(f"nothing to resume: no namespace {config.namespace!r} at {path}")
+
+    wall.configure(sandbox=config.sandbox)
+    wall.current()  # no sandbox here and no --no-sandbox: refused before anything is written
     rungs, costs = ladder_rungs(config), ladder_costs(config)
     runner_factory(config.runner)  # an unknown runner is refused before anything is written
     # An LLM designer needs its key: built (and refused) now; the offline one reads the repo.

@@ -34,6 +34,8 @@ class EvolveConfig:
     tasks_min_tokens: int = TASKS_MIN_TOKENS  # rungs training fewer tokens skip the tasks (0:
     # evaluate on every rung)
     sync: bool = False  # one job at a time, so that the same seed replays the same run
+    sandbox: bool = True  # design code runs behind the bubblewrap wall (False: --no-sandbox,
+    # shown as "unsandboxed" in red for the whole run)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
 
     def __post_init__(self) -> None:

@@ -295,7 +295,21 @@ class GenesysApp(App[None]):
         if self.live is not None and not self.viewing_live:
             where += f" (read-only; evolution runs in {self.live.path.name})"
         self.main.sub_title = f"{where} · {self.state}"
+        self._show_sandbox()
         self._show_run()
+
+    def _show_sandbox(self) -> None:
+        """The red badge while this dashboard drives a run without the wall."""
+        from textual.css.query import NoMatches
+        from textual.widgets import Static
+
+        from genesys_tui import wall
+
+        try:
+            badge = self.main.query_one("#unsandboxed", Static)
+        except NoMatches:
+            return
+        badge.display = self.live is not None and wall.unsandboxed()
 
     # ---- actions -----------------------------------------------------------------------------
 

@@ -18,11 +18,20 @@ import threading
 
 from genesys_tui.errors import GenesysError
 from genesys_tui.wall.bwrap import HINT, Limits, Wall, probe
-from genesys_tui.wall.cell import Cell, CellPool, CellSpec, Outcome, run_walled, shared_pool
+from genesys_tui.wall.cell import (
+    Cell,
+    CellPool,
+    CellSpec,
+    Outcome,
+    close_spares,
+    kill_running,
+    run_walled,
+    shared_pool,
+)
 
 __all__ = [
     "Cell", "CellPool", "CellSpec", "Limits", "Outcome", "SandboxUnavailable", "Wall",
-    "configure", "current", "probe", "run_walled", "shared_pool", "unsandboxed",
+    "close_spares", "configure", "current", "kill_running", "probe", "run_walled", "shared_pool", "unsandboxed",
 ]  # fmt: skip
 
 

@@ -247,6 +247,7 @@ class CellPool:
         self.wall = wall
         self.keep_spares = spares
         self._spares: dict[CellSpec, Cell] = {}
+        self._running: set[Cell] = set()
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _close_all, self._spares)
 
@@ -265,10 +266,21 @@ class CellPool:
     def run(self, spec: CellSpec, func: str, kwargs: Mapping[str, Any], **kw: Any) -> Outcome:
         """Run one job in a cell of ``spec`` and remove the cell afterwards."""
         cell = self.take(spec)
+        with self._lock:
+            self._running.add(cell)
         try:
             return cell.run(func, kwargs, **kw)
         finally:
+            with self._lock:
+                self._running.discard(cell)
             cell.close()
+
+    def kill_running(self) -> None:
+        """Kill every cell running a job now (their jobs end as "died")."""
+        with self._lock:
+            running = list(self._running)
+        for cell in running:
+            cell.kill()
 
     def close(self) -> None:
         with self._lock:
@@ -295,9 +307,21 @@ def shared_pool(wall: Wall) -> CellPool:
 
 
 @atexit.register
-def _close_pools() -> None:
-    for pool in list(_POOLS.values()):
+def close_spares() -> None:
+    """Stop every pool's warm spare cells and remove their scratch directories (a run's close;
+    the next job starts a fresh spare)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+    for pool in pools:
         pool.close()
+
+
+def kill_running() -> None:
+    """Kill the running cells of every pool of this process (a runner cancelling its jobs)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+    for pool in pools:
+        pool.kill_running()
 
 
 def run_walled(wall: Wall, spec: CellSpec, func: str, kwargs: Mapping[str, Any],

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header, Input, Static
 
 from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.settings import EvolveConfig
@@ -52,6 +52,12 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
+        badge = Static(
+            "UNSANDBOXED: design code runs without the bubblewrap wall (--no-sandbox)",
+            id="unsandboxed",
+        )
+        badge.display = False  # shown by the app when the run it drives is unsandboxed
+        yield badge
         with Horizontal(id="top"):
             tree = EvolutionTree(self.config.expand_limit, id="tree")
             tree.border_title = "evolution tree"

@@ -1,0 +1,193 @@
+"""The wall: a job in a bubblewrap cell sees no network, no secret and no writable file outside
+its scratch directory, and leaves no process behind. Real bubblewrap; skipped only where it
+cannot run (CI installs it)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from genesys_tui import wall
+from genesys_tui.wall import CellPool, CellSpec, SandboxUnavailable, Wall
+
+REPO = Path(__file__).resolve().parents[2]
+needs_bwrap = pytest.mark.skipif(wall.probe() is not None, reason=f"no sandbox: {wall.probe()}")
+FAKE_KEY = "sk-ant-FAKEKEY-wall-test-0123456789abcdef"
+
+JOBS = '''
+import os, socket, subprocess, time
+
+def echo(channel, x):
+    channel.emit({"step": 1})
+    answer = channel.ask({"q": "pick"})
+    return {"x": x, "answer": answer, "uid": os.getuid(), "env": dict(os.environ)}
+
+def write(channel, target):
+    try:
+        with open(target, "w") as fh:
+            fh.write("escaped")
+        return "written"
+    except OSError as exc:
+        return f"refused: {exc}"
+
+def connect(channel, port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return "connected"
+    except OSError as exc:
+        return f"refused: {exc}"
+
+def spawn(channel, marker):
+    # a grandchild that would outlive the job: it sleeps, then writes the marker
+    subprocess.Popen(["/bin/sh", "-c", f"sleep 3; echo alive > {marker}"], start_new_session=True)
+    os.fork() or time.sleep(30)
+    return "spawned"
+
+def read(channel, path):
+    try:
+        with open(path) as fh:
+            return fh.read()[:100]
+    except OSError as exc:
+        return f"refused: {exc}"
+
+def hang(channel):
+    while True:
+        pass
+'''
+
+
+@pytest.fixture
+def jobs(tmp_path: Path) -> CellSpec:
+    (tmp_path / "wall_jobs.py").write_text(JOBS, encoding="utf-8")
+    return CellSpec(read_only=(str(tmp_path),), env=(("PYTHONPATH", str(tmp_path)),))
+
+
+def run(spec: CellSpec, func: str, mode: str = "bwrap", **kwargs):
+    pool = CellPool(Wall(mode=mode), spares=False)
+    try:
+        return pool.run(spec, f"wall_jobs:{func}", kwargs, timeout=20, ready_timeout=60)
+    finally:
+        pool.close()
+
+
+@needs_bwrap
+def test_a_job_runs_relays_events_answers_and_sees_no_secret(jobs, monkeypatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    events: list[dict] = []
+    pool = CellPool(Wall(), spares=False)
+    try:
+        out = pool.run(jobs, "wall_jobs:echo", {"x": 3}, on_event=events.append,
+                       on_ask=lambda q: [q["q"], 7])  # fmt: skip
+    finally:
+        pool.close()
+    assert out.ok, out.error + out.stderr
+    assert out.value["x"] == 3 and out.value["answer"] == ["pick", 7]
+    assert events == [{"step": 1}]
+    assert out.value["uid"] == 65534  # nobody inside
+    assert "ANTHROPIC_API_KEY" not in out.value["env"]
+    assert FAKE_KEY not in repr(out.value["env"])
+
+
+@needs_bwrap
+def test_nothing_is_written_outside_the_scratch_directory(jobs, tmp_path: Path) -> None:
+    for target in (REPO / "ESCAPED.txt", tmp_path / "escaped.txt", Path.home() / "escaped.txt"):
+        out = run(jobs, "write", target=str(target))
+        assert out.ok and out.value.startswith("refused"), out.value
+        assert not target.exists()
+
+
+@needs_bwrap
+def test_no_connection_reaches_a_listener_on_the_hosts_loopback(jobs) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    try:
+        out = run(jobs, "connect", port=listener.getsockname()[1])
+        assert out.ok and out.value.startswith("refused"), out.value
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+@needs_bwrap
+def test_no_process_outlives_its_job(jobs, tmp_path: Path) -> None:
+    marker = tmp_path / "scratch-marker"
+    spec = CellSpec(read_only=jobs.read_only, env=jobs.env)
+    pool = CellPool(Wall(), spares=False)
+    cell = pool.take(spec)
+    try:
+        out = cell.run("wall_jobs:spawn", {"marker": str(cell.scratch / "marker")}, timeout=20)
+        assert out.ok
+        time.sleep(4)  # the grandchild would have written its marker by now
+        assert not (cell.scratch / "marker").exists()
+    finally:
+        cell.close()
+        pool.close()
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "sleep 3; echo alive" not in ps and not marker.exists()
+
+
+@needs_bwrap
+def test_the_users_files_are_out_of_sight(jobs, tmp_path: Path) -> None:
+    secret = REPO / "designs" / "wall-test-secret.txt"  # a checkout's other files
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text("private", encoding="utf-8")
+    try:
+        out = run(jobs, "read", path=str(secret))
+        assert out.ok and out.value.startswith("refused"), out.value
+        assert run(jobs, "read", path="/etc/shadow").value.startswith("refused")
+    finally:
+        secret.unlink()
+
+
+@needs_bwrap
+def test_a_job_past_its_timeout_is_killed(jobs) -> None:
+    pool = CellPool(Wall(), spares=False)
+    t0 = time.monotonic()
+    try:
+        out = pool.run(jobs, "wall_jobs:hang", {}, timeout=2, ready_timeout=60)
+    finally:
+        pool.close()
+    assert out.status == "timeout" and time.monotonic() - t0 < 60
+
+
+def test_without_bubblewrap_model_written_designs_are_refused(monkeypatch) -> None:
+    monkeypatch.setattr(wall, "probe", lambda: "bubblewrap (bwrap) is not installed")
+    wall.configure(sandbox=True)
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap.*--no-sandbox"):
+        wall.current()
+    try:
+        wall.configure(sandbox=False)
+        assert wall.current() == Wall(mode="none") and wall.unsandboxed()
+    finally:
+        wall.configure(sandbox=True)
+
+
+def test_evolve_without_a_sandbox_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    # PATH without bwrap: the probe finds none
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent), "GENESYS_DESIGNS_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "genesys_tui", "evolve", "--namespace", "w", "--max-designs", "1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bubblewrap" in lines[0] and "--no-sandbox" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_unsandboxed_mode_runs_the_same_protocol(jobs, monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    out = run(jobs, "echo", mode="none", x=5)
+    assert out.ok and out.value["x"] == 5 and "OPENAI_API_KEY" not in out.value["env"]
+
+
