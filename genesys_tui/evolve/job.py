@@ -41,13 +41,18 @@ def _takes_progress(func: Any) -> bool:
         return False
 
 
+def resolve(func: str) -> Any:
+    """The function a job names as ``"package.module:function"``."""
+    module_name, _, func_name = func.partition(":")
+    return getattr(importlib.import_module(module_name), func_name)
+
+
 def run_request(request: dict[str, Any], progress: Any = None) -> None:
     """Call the requested function and write its result file atomically."""
     out = Path(request["result"])
     t0 = time.monotonic()
-    module_name, func_name = request["func"].split(":")
     try:
-        func = getattr(importlib.import_module(module_name), func_name)
+        func = resolve(request["func"])
         kwargs = dict(request["kwargs"])
         if progress is not None and _takes_progress(func):
             kwargs["progress"] = progress

@@ -4,8 +4,10 @@ processes, never in the loop's (or the dashboard's) process. Arguments and resul
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from genesys_tui.results import CheckResult, RungResult
@@ -43,10 +45,14 @@ def verify_job(
     pairs: int = 0,
     tasks_min_tokens: int = TASKS_MIN_TOKENS,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    out_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate at ``rung``; the scores the loop records, with ``score`` among them.
+    """Train and evaluate at ``rung`` in this process; the scores the loop records, with
+    ``score`` among them (``RungResult.to_wire``). ``out_dir`` keeps the checkpoint there.
 
-    The loop checked the design already, so the verifier does not check it again.
+    The loop checked the design already, so the verifier does not check it again. This runs
+    the design's code in the calling process: the loop calls ``verify_host`` instead, which
+    runs this inside a walled cell and audits what comes back.
     """
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.verify import VerifySettings, verify
@@ -70,6 +76,7 @@ def verify_job(
             pairs=pairs,
             tasks_min_tokens=tasks_min_tokens,
         ),
+        out_dir=out_dir,
         on_progress=on_progress,
     )
     scores: dict[str, float] = {}
@@ -90,6 +97,99 @@ def verify_job(
         notes=tuple(result.notes),
         reason=result.reason or "",
     ).to_wire()
+
+
+#: What a verify cell imports before it is handed a design.
+VERIFY_PRELOAD = (
+    "torch",
+    "genesys_tui.verify.walled",
+    "genesys_tui.verify.verify",
+    "genesys_tui.verify.train",
+    "genesys_tui.verify.evals.evaluate",
+    "genesys_tui.verify.evals.lm_model",
+    "lm_eval.evaluator",
+    "lm_eval.tasks",
+)
+
+
+def verify_host(
+    design_dir: str,
+    rung: str,
+    ladder: str = "cpu",
+    seed: int = 0,
+    pairs: int = 0,
+    tasks_min_tokens: int = TASKS_MIN_TOKENS,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    timeout: float = 3600.0,
+    threads: int = 0,
+    gpu: str = "",
+) -> dict[str, Any]:
+    """``verify_job`` inside a walled cell, run from the trusted side (the runner's thread,
+    which imports no torch): the token caches are built here first (the cell sees them
+    read-only), the design's files travel with the job, and the result's bits per byte is
+    audited (``verify.audit``) before it is returned. A cell that dies, times out or fails the
+    audit gives a failed RungResult naming why."""
+    from genesys_tui import wall
+    from genesys_tui.ladder import load_ladder
+    from genesys_tui.verify.audit import AuditFailed, Auditor, check_bpb
+    from genesys_tui.verify.token_cache import cache_root, load_tokens
+
+    the_rung = load_ladder(ladder).rung(rung)
+    load_tokens("train", the_rung.tokenizer)
+    held_out = load_tokens("validation", the_rung.tokenizer)
+    auditor = Auditor.for_rung(len(held_out.tokens), the_rung)
+    files = {
+        str(p.relative_to(design_dir)): p.read_text(encoding="utf-8")
+        for p in sorted(Path(design_dir).rglob("*")) if p.is_file()
+    }  # fmt: skip
+    env = {"GENESYS_CACHE": str(cache_root().parent)}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    if gpu:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    read_only = [str(cache_root())] + ([ladder] if Path(ladder).is_file() else [])
+    spec = wall.CellSpec(preload=VERIFY_PRELOAD, read_only=tuple(read_only),
+                         env=tuple(sorted(env.items())), gpu=bool(gpu))  # fmt: skip
+    refused: list[str] = []
+
+    def on_ask(question: dict[str, Any]) -> Any:
+        try:
+            return auditor.challenge(list(question.get("claims") or []))
+        except AuditFailed as exc:
+            refused.append(str(exc))
+            return []
+
+    outcome = wall.run_walled(
+        wall.current(), spec, "genesys_tui.verify.walled:verify_in_cell",
+        {"files": files, "rung": rung, "ladder": ladder, "seed": seed, "pairs": pairs,
+         "tasks_min_tokens": tasks_min_tokens, "threads": threads,
+         "windows": auditor.windows},
+        on_event=progress, on_ask=on_ask, timeout=timeout,
+    )  # fmt: skip
+    if not outcome.ok:
+        why = {"timeout": f"timed out after {timeout:.0f} s", "startup": "the cell did not start"}
+        tail = "\n".join(outcome.stderr.strip().splitlines()[-6:])
+        reason = why.get(outcome.status) or outcome.error or f"the cell died ({outcome.exitcode})"
+        return RungResult.failed(f"{reason}\n{tail}".strip(), outcome.seconds).to_wire()
+    value = outcome.value if isinstance(outcome.value, dict) else {}
+    try:
+        result = RungResult.from_wire(value["result"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return RungResult.failed(f"the cell's result does not read ({exc!r})").to_wire()
+    if not result.ok:
+        return result.to_wire()
+    try:
+        if refused:
+            raise AuditFailed(refused[0])
+        audited = auditor.judge(value.get("logits") or {}, list(value.get("shape") or []),
+                                held_out.tokens, held_out.token_bytes)  # fmt: skip
+        check_bpb(result.bpb, audited)
+    except AuditFailed as exc:
+        return RungResult.failed(f"audit: {exc}", result.seconds).to_wire()
+    # The trainer's figure stands (it agrees with the audited one to BPB_REL_TOL; the two differ
+    # only in the order of float sums), so results do not depend on where a job ran.
+    notes = (*result.notes, f"bpb audited: {audited:.6f}")
+    return dataclasses.replace(result, notes=notes).to_wire()
 
 
 def thin(curve: list[tuple[int, float]], most: int = CURVE_POINTS) -> list[list[float]]:

@@ -334,7 +334,7 @@ class EvolutionLoop:
     def _submit_verify(self, design_id: str, rung: str) -> None:
         job = Job(
             f"verify-{design_id}-{rung}",
-            "genesys_tui.evolve.jobs:verify_job",
+            "genesys_tui.evolve.jobs:verify_host",
             {
                 "design_dir": str(self._design_dir(design_id)),
                 "rung": rung,
@@ -345,6 +345,7 @@ class EvolutionLoop:
             },
             pool="verify",
             timeout=self.config.verify_timeout,
+            hosted=True,
         )
 
         def progress(event: dict[str, Any]) -> None:

@@ -53,6 +53,10 @@ class Job:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     pool: str = "verify"  # which worker slots run it
     timeout: float = 3600.0  # seconds of wall time before the job is killed
+    # True: ``func`` is a trusted host that runs on the runner's own thread and puts the
+    # design's code in a walled cell itself (``jobs.verify_host``); it is called with
+    # ``progress``, ``timeout``, ``threads`` and ``gpu``.
+    hosted: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,26 @@ class Runner(Protocol):
     def submit(self, job: Job, on_progress: ProgressFn | None = None) -> Future[JobResult]: ...
     def busy(self, pool: str) -> int: ...
     def capacity(self, pool: str) -> int: ...
+    def _run_hosted(self, job: Job, slot: int, on_progress: ProgressFn | None) -> JobResult:
+        """Call a trusted host on this thread; it runs the design's code in a walled cell. The
+        result file is written here, by the runner, never by the cell."""
+        from genesys_tui.evolve.job import resolve
+
+        t0 = time.monotonic()
+        gpu = str(slot % self.gpus) if job.pool == "verify" and self.gpus > 0 else ""
+        try:
+            value = resolve(job.func)(
+                **job.kwargs, progress=on_progress or (lambda _: None), timeout=job.timeout,
+                threads=self.threads, gpu=gpu,
+            )  # fmt: skip
+            result = JobResult(job.id, True, value, seconds=time.monotonic() - t0)
+        except Exception as exc:
+            result = JobResult(job.id, False, error=f"{type(exc).__name__}: {exc}",
+                               seconds=time.monotonic() - t0)  # fmt: skip
+        if not self._closing:  # a cancelled job leaves no result and runs again on resume
+            write_result(self.result_path(job.id), result)
+        return result
+
     def shutdown(self, cancel: bool = False) -> None: ...
 
 
@@ -156,6 +180,8 @@ class LocalRunner:
             return cached
         if self._closing:
             return JobResult(job.id, False, error="runner is shutting down")
+        if job.hosted:
+            return self._run_hosted(job, slot, on_progress)
         env = dict(self.env)
         if job.pool == "verify" and self.gpus > 0:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
@@ -204,6 +230,26 @@ class LocalRunner:
             error=f"worker exited with status {proc.exitcode}: " + "\n".join(tail),
         )
 
+    def _run_hosted(self, job: Job, slot: int, on_progress: ProgressFn | None) -> JobResult:
+        """Call a trusted host on this thread; it runs the design's code in a walled cell. The
+        result file is written here, by the runner, never by the cell."""
+        from genesys_tui.evolve.job import resolve
+
+        t0 = time.monotonic()
+        gpu = str(slot % self.gpus) if job.pool == "verify" and self.gpus > 0 else ""
+        try:
+            value = resolve(job.func)(
+                **job.kwargs, progress=on_progress or (lambda _: None), timeout=job.timeout,
+                threads=self.threads, gpu=gpu,
+            )  # fmt: skip
+            result = JobResult(job.id, True, value, seconds=time.monotonic() - t0)
+        except Exception as exc:
+            result = JobResult(job.id, False, error=f"{type(exc).__name__}: {exc}",
+                               seconds=time.monotonic() - t0)  # fmt: skip
+        if not self._closing:  # a cancelled job leaves no result and runs again on resume
+            write_result(self.result_path(job.id), result)
+        return result
+
     def shutdown(self, cancel: bool = False) -> None:
         """Stop: with ``cancel``, kill running jobs (they leave no result and rerun on resume)."""
         self._closing = True
@@ -212,8 +258,20 @@ class LocalRunner:
                 procs = list(self._procs)
             for proc in procs:
                 _kill_group(proc)
+            from genesys_tui import wall
+
+            wall.kill_running()
         for pool in self._pools.values():
             pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def write_result(path: Path, result: JobResult) -> None:
+    """The result file of a job, written atomically (what ``read_result`` reads)."""
+    data = {"ok": result.ok, "seconds": result.seconds}
+    data.update({"value": result.value} if result.ok else {"error": result.error})
+    tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(json.dumps(data, default=str), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def read_result(path: Path, job_id: str) -> JobResult | None:
