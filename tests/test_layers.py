@@ -54,6 +54,7 @@ HEADLESS = [
     "genesys_tui.config",
     "genesys_tui.errors",
     "genesys_tui.resources",
+    "genesys_tui.redaction",
     "genesys_tui.cli",
 ]
 for _layer in ("store", "agents"):

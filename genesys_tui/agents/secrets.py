@@ -9,20 +9,25 @@ repository (``~/.config/genesys/keys.toml`` by default)::
     openai-compatible = "..."   # most local servers need none
 
 Every key that is loaded is registered with the process-wide ``Redactor``; the designer passes
-every text it writes (dialogue.jsonl, proposal.md, review.md, unit files, dialogue events) through
-it, and ``install_log_redaction`` makes every log record pass through it too.
+every text it writes (dialogue.jsonl, proposal.md, review.md, unit files, dialogue events) and
+every prompt it sends through it, and ``install_log_redaction`` makes every log record pass
+through it too. The redactor itself lives in ``genesys_tui.redaction`` (re-exported here), so
+the store, the checker and the loop can use it without importing the agents.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-import threading
 from pathlib import Path
 
 from genesys_tui.config import load_toml
 from genesys_tui.errors import ConfigError
+from genesys_tui.redaction import REDACT, REDACTED, Redactor, install_log_redaction
+
+__all__ = [
+    "ENV_VARS", "KEYS_FILE_ENV", "REDACT", "REDACTED", "Redactor", "api_key",
+    "default_keys_file", "install_log_redaction", "load_keys_file",
+]  # fmt: skip
 
 ENV_VARS = {
     "anthropic": "ANTHROPIC_API_KEY",
@@ -30,9 +35,6 @@ ENV_VARS = {
     "openai-compatible": "GENESYS_OPENAI_COMPATIBLE_API_KEY",
 }
 KEYS_FILE_ENV = "GENESYS_KEYS_FILE"
-REDACTED = "[redacted]"
-# Shapes of well-known keys, redacted even when they were never loaded through here.
-_KEY_SHAPES = re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{8,}|sk-(?:proj-)?[A-Za-z0-9_\-]{20,})")
 
 
 def default_keys_file() -> Path:
@@ -41,35 +43,6 @@ def default_keys_file() -> Path:
         return Path(os.environ[KEYS_FILE_ENV])
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "genesys" / "keys.toml"
-
-
-class Redactor:
-    """Replaces every registered secret (and anything shaped like a known API key)."""
-
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, secret: str) -> None:
-        # Very short strings would redact ordinary words; no real key is that short.
-        if secret and len(secret) >= 8:
-            with self._lock:
-                self._secrets.add(secret)
-
-    def __call__(self, text: str) -> str:
-        """``text`` with every secret replaced by ``[redacted]``."""
-        if not text:
-            return text
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return _KEY_SHAPES.sub(REDACTED, text)
-
-
-#: The process-wide redactor every key is registered with.
-REDACT = Redactor()
 
 
 def _inside_designs_repository(path: Path) -> Path | None:
@@ -118,28 +91,3 @@ def api_key(provider: str, keys_file: str | Path = "", required: bool = True) ->
             f'{provider} = "..." in {path} (outside any designs repository)'
         )
     return None
-
-
-class _RedactingFactory:
-    """A log record factory that redacts the formatted message as each record is made."""
-
-    def __init__(self, inner: logging._LogRecordFactory) -> None:  # type: ignore[name-defined]
-        self.inner = inner
-
-    def __call__(self, *args: object, **kwargs: object) -> logging.LogRecord:
-        record = self.inner(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the caller's bug, not ours to raise
-            return record
-        redacted = REDACT(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return record
-
-
-def install_log_redaction() -> None:
-    """Redact every log record of this process from now on (idempotent)."""
-    current = logging.getLogRecordFactory()
-    if not isinstance(current, _RedactingFactory):
-        logging.setLogRecordFactory(_RedactingFactory(current))

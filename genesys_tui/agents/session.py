@@ -260,8 +260,8 @@ class DesignSession:
     # ---------------------------------------------------------------- one exchange
 
     def _ask(self, role: str, conv: list[Message], parse: Callable[[str], T]) -> T:
-        """Send ``conv`` to ``role``'s model; parse the reply, answering a malformed one with
-        its parse error (bounded). Appends the exchange to ``conv``."""
+        """Send ``conv`` to ``role``'s model, every message redacted; parse the reply, answering
+        a malformed one with its parse error (bounded). Appends the exchange to ``conv``."""
         provider = self.agents[role]
         if role not in self._systems:
             self._systems[role] = _system(role, self.config)
@@ -276,9 +276,11 @@ class DesignSession:
                 )
         for tries in range(self.config.max_format_retries + 1):
             self.ledger.ensure_budget(self.key)
+            # Prompts quote check reports and other agents' replies: redact all before sending.
+            conv[:] = [Message(m.role, REDACT(m.content)) for m in conv]
             self.log.prompt(role, provider.model, conv[-1].content)
             reply = provider.complete(
-                self._systems[role],
+                REDACT(self._systems[role]),
                 conv,
                 on_chunk=lambda text: self.log.chunk(role, text),
                 on_retry=lambda text: self.log.note(role, text),

@@ -8,7 +8,9 @@ designs before they cost any training.
 Stages run cheapest first and stop after the first stage with an error: ``load`` (design.json
 and the unit files), ``static`` (the syntax tree of each unit file: imports, calls, module-level
 code, slots), then in a sandboxed child process ``build``, ``forward``, ``params``,
-``determinism``, ``causality``, ``gradients``, ``numerics``, ``overfit`` and ``speed``.
+``determinism``, ``causality``, ``gradients``, ``numerics``, ``overfit`` and ``speed``; after the
+build and forward stages and at the end, nothing outside the design may have been patched
+(``tamper``) and the model's parameters and buffers must be the ones built (``late_parameter``).
 Importing this package imports no torch: only the child does.
 """
 

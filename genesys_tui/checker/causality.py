@@ -8,10 +8,18 @@ and each time-indexed tensor of Z) in call order, so the first recorded tensor t
 <= t names the culprit: the unit itself when its output leaks, its parent when a child's input
 already leaks (the parent computed it). Runs in float64 where the design allows (a leak of 1e-9
 shows) and falls back to float32; in training and evaluation mode both.
+
+Then the same probe runs as the model is trained, at the lengths it is trained at: a model built
+for the full context length (the rung's, else ``budget_context_length``) is probed at that
+length and on both sides of each of ``causality_lengths`` (63 and 65 for 64, ...), two rows per
+length at random positions (one anywhere, one in the second half), in float32, with gradients
+on in training mode and off in evaluation mode. A unit that is causal at the tiny length but
+branches on T, on the dtype or on grad mode to leak in training is caught there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import linecache
 import sys
 from collections.abc import Iterator
@@ -54,6 +62,34 @@ def probe_points(T: int, n: int, gen: torch.Generator) -> list[int]:
     while len(points) < min(n, T - 1):
         points.add(int(torch.randint(0, T - 1, (1,), generator=gen)))
     return sorted(points)[:n] if n >= 2 else [T - 2]
+
+
+def probe_lengths(full: int, boundaries: tuple[int, ...], tiny: int) -> list[int]:
+    """The sequence lengths of the second probe: ``b - 1`` and ``b + 1`` for each boundary
+    ``b``, and ``full`` itself, none above ``full`` and none equal to the tiny length (which
+    the first probe covers); empty when ``boundaries`` is."""
+    if not boundaries:
+        return []
+    lengths = {n for b in boundaries for n in (b - 1, b + 1)} | {full}
+    return sorted(n for n in lengths if 4 <= n <= full and n != tiny)
+
+
+def _long_points(T: int, gen: torch.Generator) -> list[int]:
+    """Two positions in [0, T-2]: one anywhere, one in the second half (distinct)."""
+    first = int(torch.randint(0, T - 1, (1,), generator=gen))
+    second = int(torch.randint(T // 2, T - 1, (1,), generator=gen))
+    return sorted({first, second})
+
+
+def _perturbed(T: int, points: list[int], V: int, gen: torch.Generator
+               ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """One random sequence per probe position, and a copy whose tokens after it all differ."""
+    ids = torch.randint(0, V, (len(points), T), generator=gen)
+    changed = ids.clone()
+    for row, t in enumerate(points):  # a shift of 1..V-1 makes every later token different
+        shift = torch.randint(1, V, (T - t - 1,), generator=gen)
+        changed[row, t + 1 :] = (ids[row, t + 1 :] + shift) % V
+    return ids, changed
 
 
 def _time_tensors(prefix: str, value: Any, B: int, T: int) -> Iterator[tuple[str, torch.Tensor]]:
@@ -148,7 +184,8 @@ class OpTrace(TorchFunctionMode):
 
 
 def _leak_line(model: nn.Module, ids: torch.Tensor, changed: torch.Tensor, points: list[int],
-               tol: float, dtype: torch.dtype, filename: str) -> int | None:  # fmt: skip
+               tol: float, dtype: torch.dtype, filename: str, grad: bool = False
+               ) -> int | None:  # fmt: skip
     """The line of ``filename`` whose torch op first returns a tensor that depends on the
     future, replaying both batches op by op; None when no op there does."""
     B, T = ids.shape
@@ -156,7 +193,7 @@ def _leak_line(model: nn.Module, ids: torch.Tensor, changed: torch.Tensor, point
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             for trace, batch in zip(traces, (ids, changed), strict=True):
                 with trace:
                     model(batch)
@@ -174,49 +211,77 @@ Run = tuple[torch.Tensor, torch.Tensor, list[Event], list[Event]]
 
 
 def _run(model: nn.Module, ctx: RuntimeContext, ids: torch.Tensor, changed: torch.Tensor,
-         dtype: torch.dtype) -> Run:  # fmt: skip
+         dtype: torch.dtype, grad: bool = False) -> Run:  # fmt: skip
     B, T = ids.shape
     recorder = Recorder(model, index_units(model, ctx.design), B, T)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)  # tensors a unit creates in forward follow the model's dtype
     try:
         model.to(dtype)
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             with recorder.recording() as first:
-                out_a = model(ids)
+                out_a = model(ids).detach()
             with recorder.recording() as second:
-                out_b = model(changed)
+                out_b = model(changed).detach()
     finally:
         torch.set_default_dtype(previous)
     return out_a.to(torch.float64), out_b.to(torch.float64), first, second
 
 
 def stage_causality(ctx: RuntimeContext) -> list[Finding]:
-    cfg, T, V = ctx.config, ctx.tiny.context_length, ctx.tiny.vocab_size
+    """The tiny-length probe (float64 where it runs), then the probe at the trained lengths."""
+    cfg, T = ctx.config, ctx.tiny.context_length
     gen = ctx.generator(salt=10)
     points = probe_points(T, cfg.causality_points, gen)
-    B = len(points)
-    ids = torch.randint(0, V, (B, T), generator=gen)
-    changed = ids.clone()
-    for row, t in enumerate(points):  # a shift of 1..V-1 makes every later token different
-        shift = torch.randint(1, V, (T - t - 1,), generator=gen)
-        changed[row, t + 1 :] = (ids[row, t + 1 :] + shift) % V
+    ids, changed = _perturbed(T, points, ctx.tiny.vocab_size, gen)
     model = ctx.build()
+    findings = _probe(ctx, model, ids, changed, points, (torch.float64, torch.float32))
+    model.float()
+    lengths = probe_lengths(ctx.budget.context_length, cfg.causality_lengths, T)
+    if any(f.is_error for f in findings) or not lengths:
+        return findings
+    gen = ctx.generator(salt=11)
+    try:
+        model = ctx.build(config=dataclasses.replace(ctx.tiny, context_length=max(lengths)))
+    except Exception as exc:
+        return [exception_finding(ctx, exc, "causality", f"building for T={max(lengths)}")]
+    ctx.figures["causality_lengths"] = ",".join(map(str, lengths))
+    for length in lengths:
+        points = _long_points(length, gen)
+        ids, changed = _perturbed(length, points, ctx.tiny.vocab_size, gen)
+        for f in _probe(ctx, model, ids, changed, points, (torch.float32,), trained=True):
+            if f.is_error or (f.unit, f.severity) not in {(g.unit, g.severity) for g in findings}:
+                findings.append(f)
+        if any(f.is_error for f in findings):
+            break
+    return findings
+
+
+def _probe(ctx: RuntimeContext, model: nn.Module, ids: torch.Tensor, changed: torch.Tensor,
+           points: list[int], dtypes: tuple[torch.dtype, ...], trained: bool = False
+           ) -> list[Finding]:  # fmt: skip
+    """Findings of one probe batch in train and eval mode, in the first of ``dtypes`` that
+    runs. ``trained``: gradients on in train mode, as in training, and the length is named."""
+    cfg = ctx.config
     findings: list[Finding] = []
     for mode in ("train", "eval"):
         model.train(mode == "train")
-        try:
-            out_a, out_b, first, second = _run(model, ctx, ids, changed, torch.float64)
-            tol = cfg.causality_tol64
-        except Exception:  # a unit that pins float32 somewhere: test in float32 instead
+        grad = trained and mode == "train"
+        run, error = None, None
+        for dtype in dtypes:  # a unit that pins float32 somewhere: test in float32 instead
             try:
-                out_a, out_b, first, second = _run(model, ctx, ids, changed, torch.float32)
+                run = _run(model, ctx, ids, changed, dtype, grad)
+                break
             except Exception as exc:
-                return [exception_finding(ctx, exc, "causality", f"the forward pass ({mode} mode)")]
-            tol = cfg.causality_tol32
-        ctx.figures[f"causality_dtype_{mode}"] = (
-            "float64" if tol == cfg.causality_tol64 else ("float32")
-        )
+                error = exc
+        if run is None:
+            assert error is not None
+            doing = f"the forward pass ({mode} mode, T={ids.shape[1]})"
+            return [exception_finding(ctx, error, "causality", doing)]
+        out_a, out_b, first, second = run
+        tol = cfg.causality_tol64 if dtype == torch.float64 else cfg.causality_tol32
+        if not trained:
+            ctx.figures[f"causality_dtype_{mode}"] = str(dtype).removeprefix("torch.")
         logits_leak = _leak(out_a, out_b, points, tol)
         culprit = _first_leak(first, second, points, tol)
         if logits_leak is None and culprit is None:
@@ -225,15 +290,14 @@ def stage_causality(ctx: RuntimeContext) -> list[Finding]:
         if culprit is not None and culprit[0].culprit is not None:
             ref = culprit[0].culprit
             filename = next(f for f, rel in ctx.files.items() if rel == ref.file)
-            dtype = torch.float64 if tol == cfg.causality_tol64 else torch.float32
-            line = _leak_line(model, ids, changed, points, tol, dtype, filename)
+            line = _leak_line(model, ids, changed, points, tol, dtype, filename, grad)
             if line is not None:
                 code = linecache.getline(filename, line).rstrip() or None
                 place = Place(ref.file, line, code, ref.uid)
-        findings.append(_finding(ctx, mode, logits_leak, culprit, tol, place))
+        length = ids.shape[1] if trained else None
+        findings.append(_finding(ctx, mode, logits_leak, culprit, tol, place, length))
         if logits_leak is not None:
             break
-    model.float()
     return findings
 
 
@@ -254,7 +318,12 @@ def _first_leak(first: list[Event], second: list[Event], points: list[int], tol:
 
 def _finding(ctx: RuntimeContext, mode: str, logits_leak: tuple[int, float] | None,
              culprit: tuple[Event, str, int, float] | None, tol: float,
-             place: Place | None) -> Finding:  # fmt: skip
+             place: Place | None, length: int | None = None) -> Finding:  # fmt: skip
+    if length is not None:
+        how = "with gradients on, " if mode == "train" else ""
+        mode = f"{mode} mode at sequence length {length} ({how}as the model is trained)"
+    else:
+        mode = f"{mode} mode"
     where = ""
     ref = None
     if culprit is not None:
@@ -276,13 +345,13 @@ def _finding(ctx: RuntimeContext, mode: str, logits_leak: tuple[int, float] | No
     if logits_leak is not None:
         t, change = logits_leak
         message = (
-            f"future tokens leak in {mode} mode: the logits at position {t} change by "
+            f"future tokens leak in {mode}: the logits at position {t} change by "
             f"{change:.1e} (tolerance {tol:.0e} relative) when only tokens after {t} "
             f"change{where}"
         )
         return ctx.finding("causality", message, HINT, ERROR, place=place, ref=ref)
     message = (
-        f"a value depends on future tokens in {mode} mode although the logits do not"
+        f"a value depends on future tokens in {mode} although the logits do not"
         f"{where}; nothing reads it yet, but the next unit that does will leak"
     )
     return ctx.finding("causality", message, HINT, WARNING, place=place, ref=ref)

@@ -189,10 +189,10 @@ def violation_findings(ctx: RuntimeContext, guard: Guard, start: int) -> list[Fi
     return out
 
 
-def per_parameter(ctx: RuntimeContext, names: list[str], check: str, what: str, hint: str
-                  ) -> list[Finding]:  # fmt: skip
-    """One finding per unit and parameter, the blocks it occurs in listed together
-    (``mlp.gate in blocks 0, 1``), at most MAX_PER_CHECK of them."""
+def per_parameter(ctx: RuntimeContext, names: list[str], check: str, what: str, hint: str,
+                  noun: str = "parameter") -> list[Finding]:  # fmt: skip
+    """One finding per unit and parameter (or ``noun``: a buffer), the blocks it occurs in
+    listed together (``mlp.gate in blocks 0, 1``), at most MAX_PER_CHECK of them."""
     grouped: dict[tuple[str, str], list[int]] = {}
     refs: dict[tuple[str, str], UnitRef | None] = {}
     for name in names:
@@ -208,8 +208,8 @@ def per_parameter(ctx: RuntimeContext, names: list[str], check: str, what: str, 
         blocks = [str(i) for i in sorted(set(layers)) if i >= 0]
         plural = "s" if len(blocks) > 1 else ""
         where = f" (in block{plural} {', '.join(blocks)})" if blocks else ""
-        out.append(ctx.finding(check, f"parameter {label}{where} {what}", hint, ref=ref))
+        out.append(ctx.finding(check, f"{noun} {label}{where} {what}", hint, ref=ref))
     if len(grouped) > MAX_PER_CHECK:
         rest = len(grouped) - MAX_PER_CHECK
-        out.append(ctx.finding(check, f"... and {rest} more parameters like these", hint))
+        out.append(ctx.finding(check, f"... and {rest} more {noun}s like these", hint))
     return out

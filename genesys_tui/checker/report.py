@@ -1,4 +1,9 @@
-"""What the checker found: ``Finding`` and ``CheckReport``, as data, JSON and agent-ready text."""
+"""What the checker found: ``Finding`` and ``CheckReport``, as data, JSON and agent-ready text.
+
+A finding quotes the design's code and the messages of its exceptions, which a design controls:
+every dict and text made here passes through the secrets redactor (``genesys_tui.redaction``),
+so a registered API key never reaches a report, a note or an agent's prompt.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from genesys_tui.redaction import REDACT, redact_data
 
 ERROR = "error"
 WARNING = "warning"
@@ -47,7 +54,8 @@ class Finding:
         return f"{self.file}:{self.line}" if self.line is not None else self.file
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The finding as JSON-ready data, secrets redacted."""
+        return redact_data({
             "check": self.check,
             "severity": self.severity,
             "message": self.message,
@@ -58,7 +66,7 @@ class Finding:
             "line": self.line,
             "unit": self.unit,
             "code": self.code,
-        }
+        })  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -87,7 +95,7 @@ class Finding:
             lines.append(f"  at: {self.code.strip()}")
         if self.hint:
             lines.append(f"  how to fix: {self.hint}")
-        return "\n".join(lines)
+        return REDACT("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,8 @@ class CheckReport:
         return [f for f in self.findings if not f.is_error]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The report as JSON-ready data, secrets redacted."""
+        return redact_data({
             "ok": self.ok,
             "design": self.design,
             "rung": self.rung,
@@ -128,7 +137,7 @@ class CheckReport:
             "findings": [f.to_dict() for f in self.findings],
             "stages": {k: round(v, 3) for k, v in self.stages.items()},
             "figures": dict(self.figures),
-        }
+        })  # fmt: skip
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -156,7 +165,7 @@ class CheckReport:
                 f"{n_warn} warning(s). Fix the errors; the checker stops at the first stage "
                 "with an error, so later stages have not run yet."
             )
-        return "\n\n".join([verdict, *(f.format() for f in self.findings)])
+        return REDACT("\n\n".join([verdict, *(f.format() for f in self.findings)]))
 
     def format_text(self, verbose: bool = False) -> str:
         """Human-readable report; ``verbose`` adds seconds per stage and the figures."""
@@ -169,7 +178,7 @@ class CheckReport:
                 parts.append(
                     "figures:\n" + "\n".join(f"  {k}: {v}" for k, v in self.figures.items())
                 )
-        return "\n\n".join(parts)
+        return REDACT("\n\n".join(parts))
 
 
 def first_error(findings: Sequence[Finding]) -> Finding | None:

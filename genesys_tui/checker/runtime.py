@@ -4,7 +4,9 @@ Every stage is a function ``RuntimeContext -> list[Finding]`` (``context.py``); 
 runs them cheapest first (RUNTIME_STAGES), stamps each finding with its stage, streams events to
 the parent and stops after the first stage with an error. The stages live in modules of their
 own: ``model_checks`` (build, forward, gradients, numerics), ``budget`` (params), ``causality``,
-``learning`` (determinism, overfit) and ``perf`` (speed and memory).
+``learning`` (determinism, overfit) and ``perf`` (speed and memory). ``integrity`` watches
+around them: nothing outside the design may be patched (``tamper``), and the model's parameters
+and buffers must stay the ones built, checked after the build and forward stages and at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from genesys_tui.checker.budget import stage_params
 from genesys_tui.checker.causality import stage_causality
 from genesys_tui.checker.context import RuntimeContext, exception_finding, violation_findings
 from genesys_tui.checker.guard import Guard
+from genesys_tui.checker.integrity import Integrity
 from genesys_tui.checker.learning import stage_determinism, stage_overfit
 from genesys_tui.checker.model_checks import (
     stage_build,
@@ -48,8 +51,11 @@ def run_stages(ctx: RuntimeContext, guard: Guard, emit: Callable[[dict[str, Any]
 
     Events: ``{"type": "stage", "stage"}`` when a stage starts, ``{"type": "finding", ...}``
     per finding, ``{"type": "stage_done", "stage", "seconds"}``, ``{"type": "figures", ...}``.
+    The integrity snapshot is taken first: the build stage is where design code first runs.
     """
+    integrity = Integrity(ctx)
     found: list[Finding] = []
+    last = ""
     for name, fn in stage_functions().items():
         if name in ctx.config.skip:
             continue
@@ -62,15 +68,26 @@ def run_stages(ctx: RuntimeContext, guard: Guard, emit: Callable[[dict[str, Any]
         violations = violation_findings(ctx, guard, seen)
         if violations:  # the recorded refusal says more than the exception it raised
             findings = violations + [f for f in findings if "SandboxViolation" not in f.message]
-        stamped = [
-            Finding(f.check, f.severity, f.message, f.hint, name, f.file, f.line, f.unit, f.code)
-            for f in findings
-        ]
-        for f in stamped:
-            emit({"type": "finding", **f.to_dict()})
+        if name in ("build", "forward"):
+            findings += integrity.after(name)
+        found += _stamped(findings, name, emit)
         emit({"type": "stage_done", "stage": name, "seconds": time.perf_counter() - t0})
-        found += stamped
-        if any(f.is_error for f in stamped):
+        last = name
+        if any(f.is_error for f in found):
             break
+    if last:  # also after an error: a patch made before it still counts
+        found += _stamped(integrity.after(last), last, emit)
     emit({"type": "figures", "figures": ctx.figures})
     return found
+
+
+def _stamped(findings: list[Finding], stage: str, emit: Callable[[dict[str, Any]], None]
+             ) -> list[Finding]:  # fmt: skip
+    """``findings`` stamped with ``stage``, each emitted as an event."""
+    out = [
+        Finding(f.check, f.severity, f.message, f.hint, stage, f.file, f.line, f.unit, f.code)
+        for f in findings
+    ]
+    for f in out:
+        emit({"type": "finding", **f.to_dict()})
+    return out

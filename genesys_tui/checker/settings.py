@@ -42,6 +42,10 @@ class CheckConfig:
     causality_points: int = 4  # positions t perturbed after, one per sequence of the batch
     causality_tol64: float = 1e-9  # allowed change at <= t, relative, when run in float64
     causality_tol32: float = 1e-5  # the same in float32 (used when float64 does not run)
+    # lengths probed again, one below and one above each (63 and 65 for 64), as trained
+    # (float32, gradients on in train mode), capped at the full context length (the rung's, or
+    # budget_context_length), which is probed too; () probes the tiny context_length only
+    causality_lengths: tuple[int, ...] = (64, 128, 256, 512)
     # parameter budget, counted at the rung's size (or the budget_* size) against the reference
     reference: str = "gpt"  # the library design budgets, time and memory compare against
     param_ratio_low: float = 0.8  # non-embedding parameters below this x reference: error
@@ -118,6 +122,15 @@ class CheckConfig:
             raise ConfigError(
                 f"CheckConfig.reference must name a library design, got {self.reference!r}"
             )
+        if isinstance(self.causality_lengths, list):
+            object.__setattr__(self, "causality_lengths", tuple(self.causality_lengths))
+        if not isinstance(self.causality_lengths, tuple) or any(
+            isinstance(n, bool) or not isinstance(n, int) or n < 4 for n in self.causality_lengths
+        ):
+            raise ConfigError(
+                "CheckConfig.causality_lengths must list integers >= 4, got "
+                f"{self.causality_lengths!r}"
+            )
         if isinstance(self.skip, list):
             object.__setattr__(self, "skip", tuple(self.skip))
         if not isinstance(self.skip, tuple) or any(s not in RUNTIME_STAGES for s in self.skip):
@@ -129,6 +142,7 @@ class CheckConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["skip"] = list(self.skip)
+        data["causality_lengths"] = list(self.causality_lengths)
         return data
 
     @classmethod

@@ -18,6 +18,7 @@ from genesys_tui.checker.banned import (
     module_verdict,
 )
 from genesys_tui.checker.report import ERROR, Finding
+from genesys_tui.checker.static_modules import check_module_use
 from genesys_tui.checker.static_unit import MakeFinding, check_unit_classes
 from genesys_tui.design import Design, UnitDecl
 from genesys_tui.parsing import parse
@@ -82,6 +83,7 @@ def check_unit_source(
     out += _check_module_level(tree, finding)
     out += _check_names(tree, aliases, finding)
     out += _check_global_state(tree, aliases, finding)
+    out += check_module_use(tree, aliases, finding)
     out += check_unit_classes(tree, classes, finding)
     return out
 
@@ -347,26 +349,11 @@ def _check_global_state(
                     base = t
                     while isinstance(base, ast.Subscript | ast.Attribute):
                         base = base.value
-                    if (
-                        base is not t
-                        and isinstance(base, ast.Name)
-                        and base.id in aliases
-                        and base.id not in local
-                    ):
-                        out.append(
-                            finding(
-                                "global_state",
-                                node,
-                                f"{fn.name}() patches the imported {aliases[base.id]!r}",
-                                "never assign to attributes of torch or any other module: the "
-                                "patch would change every model in the process, the checker's "
-                                "own code included",
-                            )
-                        )
-                    elif (
+                    if (  # a patch of an imported name is check_module_use's
                         base is not t
                         and isinstance(base, ast.Name)
                         and base.id in module_names
+                        and base.id not in aliases
                         and base.id not in local
                     ):
                         out.append(

@@ -2,7 +2,8 @@
 
 Each event is a frozen dataclass with a ``kind``; ``to_json`` / ``event_from_json`` round-trip
 them through the log at ``<namespace>/.genesys/events.jsonl``. Subscribers are called on the
-thread that emits; a dashboard hands them to its UI thread itself.
+thread that emits; a dashboard hands them to its UI thread itself. Every event passes through
+the secrets redactor before it is logged or handed to a subscriber (``redacted``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
+
+from genesys_tui.redaction import redact_data
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,17 @@ def event_from_json(line: str) -> Event:
     return cls(**data)
 
 
+def redacted(event: Event) -> Event:
+    """``event`` with every string in its fields (tuples of strings included) redacted."""
+    changes = {}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        clean = redact_data(value)
+        if clean != value:
+            changes[f.name] = clean
+    return dataclasses.replace(event, **changes) if changes else event
+
+
 class EventBus:
     """Fan events out to subscribers and append them to a JSONL log (thread-safe)."""
 
@@ -173,6 +187,8 @@ class EventBus:
         self._subscribers.append(fn)
 
     def emit(self, event: Event) -> None:
+        """Log ``event`` (not training progress) and hand it to every subscriber, redacted."""
+        event = redacted(event)
         with self._lock:
             if self._log is not None and not isinstance(event, TrainingProgress):
                 self._log.write(event.to_json() + "\n")

@@ -1,6 +1,6 @@
 """A design's files on their way into and out of the repository: a design directory (or a
-mapping of relative path -> text) collected for a commit, the files of a committed design read
-back, and its ``design.json`` parsed.
+mapping of relative path -> text) collected for a commit (every text file through the secrets
+redactor), the files of a committed design read back, and its ``design.json`` parsed.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from genesys_tui.design import DESIGN_FILE
 from genesys_tui.errors import StoreError
+from genesys_tui.redaction import REDACT
 from genesys_tui.store.notes import read_blobs
 
 DesignSource = str | Path | Mapping[str, str | bytes]
@@ -24,6 +25,7 @@ def collect_files(design: DesignSource) -> dict[str, bytes]:
     """The files to commit (relative POSIX path -> bytes) from a design directory or a mapping.
 
     StoreError for a path that leaves the design (absolute, ``..``, ``.git``) or no file at all.
+    Text files come back with every registered secret redacted.
     """
     if isinstance(design, Mapping):
         files = {
@@ -45,7 +47,17 @@ def collect_files(design: DesignSource) -> dict[str, bytes]:
             raise StoreError(f"design file path {rel!r} must be relative, inside the design")
     if not files:
         raise StoreError("a design needs at least one file")
-    return files
+    return {rel: _redacted(data) for rel, data in files.items()}
+
+
+def _redacted(data: bytes) -> bytes:
+    """A text file with every secret redacted; any other file as it is."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    clean = REDACT(text)
+    return data if clean == text else clean.encode("utf-8")
 
 
 def read_commit_files(path: Path, commit: str) -> dict[str, str]:

@@ -16,7 +16,7 @@
 
 The trailers are everything the index needs besides the results notes, so the index can be
 rebuilt from ``git log`` alone; ``git interpret-trailers --parse`` and
-``git log --format='%(trailers)'`` read them too.
+``git log --format='%(trailers)'`` read them too. The text passes through the secrets redactor.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 from genesys_tui.errors import StoreError
+from genesys_tui.redaction import REDACT
 from genesys_tui.store.records import ORIGINS, STATUSES
 
 _TRAILERS = ("Design-Id", "Name", "Origin", "Parents", "Designer", "Status", "Cost-USD")
@@ -72,7 +73,7 @@ class CommitMessage:
             "Cost-USD": f"{self.cost_usd:.6f}",
         }
         parts.append("\n".join(f"{k}: {values[k]}" for k in _TRAILERS))
-        return "\n\n".join(parts) + "\n"
+        return REDACT("\n\n".join(parts) + "\n")  # titles and summaries come from agents
 
     @classmethod
     def parse(cls, text: str, where: str = "commit") -> CommitMessage:

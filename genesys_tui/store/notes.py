@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from genesys_tui.errors import StoreError
+from genesys_tui.redaction import redact_data
 from genesys_tui.store.objects import ObjectWriter
 from genesys_tui.store.records import check_result, note_document, parse_note
 
@@ -101,12 +102,15 @@ class Notes:
 
         ``at`` (Unix seconds, default now) is stamped into the payload. A later result of the
         same kind replaces the earlier one in the note; the earlier stays in the notes history.
+        Every string in the payload passes through the secrets redactor first: a check report
+        quotes exception messages a design wrote.
         """
         if self._writer is None:
             raise StoreError("this designs repository is open read-only; open it as the writer")
         if "at" in payload:
             raise StoreError(f"results[{kind!r}].at is stamped by the store; pass at=... instead")
-        stamped = check_result(kind, {**payload, "at": time.time() if at is None else at})
+        clean = redact_data(dict(payload))
+        stamped = check_result(kind, {**clean, "at": time.time() if at is None else at})
         results = self.read(commit)
         results[kind] = stamped
         text = json.dumps(note_document(design_id, results), indent=2, sort_keys=True) + "\n"

@@ -20,8 +20,10 @@ from tests.checker.conftest import REPO
 @pytest.mark.parametrize(
     ("field", "value"),
     [("d_model", 0), ("timeout_s", -1.0), ("param_ratio_low", 2.0), ("skip", ("nope",)),
-     ("speed_warn_ratio", 4.0), ("overfit_min_drop", 1.0), ("context_length", 2)],
-    ids=["d_model", "timeout", "ratio-order", "skip", "warn-above-error", "drop", "context"],
+     ("speed_warn_ratio", 4.0), ("overfit_min_drop", 1.0), ("context_length", 2),
+     ("causality_lengths", (64, 2)), ("causality_lengths", 128)],
+    ids=["d_model", "timeout", "ratio-order", "skip", "warn-above-error", "drop", "context",
+         "lengths-too-short", "lengths-not-a-list"],
 )  # fmt: skip
 def test_bad_value_names_its_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
@@ -30,9 +32,10 @@ def test_bad_value_names_its_field(field: str, value: object) -> None:
 
 def test_toml_check_table_overrides_defaults(tmp_path: Path) -> None:
     path = tmp_path / "genesys.toml"
-    path.write_text('[check]\ntimeout_s = 5\nskip = ["speed"]\n')
+    path.write_text('[check]\ntimeout_s = 5\nskip = ["speed"]\ncausality_lengths = [128]\n')
     config = CheckConfig.from_toml(path)
-    assert (config.timeout_s, config.skip) == (5, ("speed",))
+    assert (config.timeout_s, config.skip, config.causality_lengths) == (5, ("speed",), (128,))
+    assert CheckConfig.from_dict(config.to_dict()) == config
 
 
 def test_unknown_toml_key_is_refused(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ CASES = {
     "module-level-loop": ("SCALE = 1", "for _ in range(3):\n    pass\nSCALE = 1", "module_level",
                           "for _ in range(3):"),
     "patch-torch": ("        H, Z = self.inner", "        torch.isfinite = lambda t: True\n"
-                    "        H, Z = self.inner", "global_state", "torch.isfinite"),
+                    "        H, Z = self.inner", "module_patch", "torch.isfinite"),
     "global-statement": ("        H, Z = self.inner", "        global SCALE\n"
                          "        H, Z = self.inner", "global_state", "global SCALE"),
     "slot-unused": ("        H, Z = self.inner(X, **Z)\n", "        H = X\n", "slots", None),
@@ -161,3 +161,61 @@ def test_banned_list_names_the_modules_of_the_issue() -> None:
 def test_decl_type_is_what_the_loader_reads() -> None:
     decls = read_unit_declarations(CLEAN)
     assert isinstance(decls["Mixer"], UnitDecl)
+
+
+# id -> statement(s) run first in Mixer.forward, each patching code the unit did not define
+PATCHES = {
+    "alias-attribute": "F.cross_entropy = lambda *a, **k: 0",
+    "tensor-method": "torch.Tensor.softmax = lambda *a, **k: 0",
+    "rebound-alias": "f = F\nf.gelu = None",
+    "alias-kept-on-self": "self.F = F\nself.F.gelu = None",
+    "type-of-tensor": "type(X).softmax = None",
+    "dunder-class": "X.__class__.softmax = None",
+    "tuple-target": "F.gelu, F.silu = None, None",
+    "for-target": "for F.gelu in [None]:\n    pass",
+    "delete": "del torch.nn.functional.gelu",
+    "object-setattr": "object.__setattr__(torch.Tensor, 'softmax', None)",
+    "item-of-module-dict": "torch.nn.modules.module._global_forward_hooks[0] = None",
+    "container-of-modules": "for m in (F, torch):\n    m.gelu = None",
+    "getattr-chain": "getattr(torch, 'Tensor').softmax = None",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(PATCHES), ids=sorted(PATCHES))
+def test_patching_imported_code_is_an_error(case: str) -> None:
+    body = "".join(f"        {line}\n" for line in PATCHES[case].splitlines())
+    findings = _check(_mutate("        H, Z = self.inner", body + "        H, Z = self.inner"))
+    patches = [f for f in findings if f.check == "module_patch"]
+    assert patches and all(f.is_error for f in patches), [f.format() for f in findings]
+    assert patches[0].line is not None and patches[0].code is not None
+    assert patches[0].code.strip() in [line.strip() for line in PATCHES[case].splitlines()]
+
+
+def test_a_helper_returning_a_module_is_followed() -> None:
+    source = _mutate("SCALE = 1", "T = torch.Tensor\n\n\ndef lib():\n    return F\n\n\nSCALE = 1")
+    source = source.replace(
+        "        H, Z = self.inner",
+        "        lib().gelu = None\n        T.softmax = None\n        H, Z = self.inner",
+    )
+    assert [f.code.strip() for f in _check(source) if f.check == "module_patch"] == [
+        "lib().gelu = None", "T.softmax = None"]  # fmt: skip
+
+
+def test_assigning_to_own_tensors_and_modules_is_not_a_patch() -> None:
+    own = (
+        "w = torch.zeros(3)\nw.tag = 1\nself.scale = nn.Parameter(torch.ones(1))\n"
+        "self.scale._no_weight_decay = True\nH = X.clone()\nH[:, 0] = 0\nself.proj.bias = None"
+    )
+    body = "".join(f"        {line}\n" for line in own.splitlines())
+    assert _check(_mutate("        H, Z = self.inner", body + "        H, Z = self.inner")) == []
+
+
+def test_reaching_the_checker_through_an_allowed_import_is_refused() -> None:
+    source = _mutate("import torch\n", "import torch\nimport genesys_tui.units\n").replace(
+        "        H, Z = self.inner",
+        "        leak = genesys_tui.checker.causality\n"
+        "        genesys_tui.checker.causality._leak = None\n        H, Z = self.inner",
+    )
+    found = [(f.check, f.code.strip()) for f in _check(source) if f.is_error]  # type: ignore[union-attr]
+    assert ("import", "leak = genesys_tui.checker.causality") in found
+    assert ("module_patch", "genesys_tui.checker.causality._leak = None") in found
