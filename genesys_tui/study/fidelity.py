@@ -1,0 +1,379 @@
+"""The fidelity of the ladder: does a cheap rung rank designs the way a dearer rung does?
+
+Over the designs of a namespace that hold an ok result at two rungs (``genesys study climb``
+attaches them), the rung scores (higher is better) and the held-out bits per byte (lower is
+better) of rung A are rank-correlated with rung B's: Spearman's rho (Pearson's correlation of
+the ranks, ties given their average rank) and Kendall's tau-b (which corrects for ties). Each
+comes with a bootstrap 95% percentile interval over the designs, the designs whose rank moves
+most, and the seconds each rung costs per design. Pure Python: no torch, no numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from genesys_tui.errors import ConfigError
+from genesys_tui.results import RungResult, rung_results
+
+#: Format of a stored fidelity study.
+FIDELITY_FORMAT = 1
+#: Below this many shared designs the correlations are printed with a warning.
+ENOUGH_DESIGNS = 8
+#: Fewer than this and nothing can be computed.
+FEWEST_DESIGNS = 3
+#: The fewest bootstrap resamples a percentile interval is drawn from.
+FEWEST_RESAMPLES = 100
+#: How many of the largest rank moves a study names.
+MOVES_SHOWN = 3
+
+
+# ---- the statistics ----------------------------------------------------------------------------
+
+
+def average_ranks(values: Sequence[float]) -> list[float]:
+    """Ranks 1..n in ascending order of ``values``; tied values share their average rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for k in range(start, end + 1):
+            ranks[order[k]] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rho of two equally long sequences (Pearson's correlation of their average
+    ranks, so ties are handled); None where either ranking is constant (rho is undefined)."""
+    if len(x) != len(y):
+        raise ValueError(f"spearman needs sequences of one length, got {len(x)} and {len(y)}")
+    rx, ry = average_ranks(x), average_ranks(y)
+    mean = (len(x) + 1) / 2  # the mean of average ranks 1..n, ties or not
+    sxy = sum((a - mean) * (b - mean) for a, b in zip(rx, ry, strict=True))
+    sxx = sum((a - mean) ** 2 for a in rx)
+    syy = sum((b - mean) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+
+def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Kendall's tau-b: (concordant - discordant) / sqrt((n0 - n1)(n0 - n2)), n0 the pairs,
+    n1 those tied in x and n2 those tied in y; None where either sequence is constant.
+    O(n^2) in the number of designs, which a namespace keeps small."""
+    if len(x) != len(y):
+        raise ValueError(f"kendall needs sequences of one length, got {len(x)} and {len(y)}")
+    n = len(x)
+    net = tied_x = tied_y = 0
+    for i in range(n):
+        xi, yi = x[i], y[i]
+        for j in range(i + 1, n):
+            dx, dy = xi - x[j], yi - y[j]
+            if dx == 0 or dy == 0:
+                tied_x += dx == 0
+                tied_y += dy == 0
+            elif (dx > 0) == (dy > 0):
+                net += 1
+            else:
+                net -= 1
+    pairs = n * (n - 1) // 2
+    if tied_x == pairs or tied_y == pairs:
+        return None
+    return max(-1.0, min(1.0, net / math.sqrt((pairs - tied_x) * (pairs - tied_y))))
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ascending values, interpolated linearly between ranks."""
+    pos = q * (len(sorted_values) - 1)
+    low = math.floor(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A bootstrap 95% percentile interval, and how many resamples it was drawn from."""
+
+    low: float
+    high: float
+    used: int  # resamples where both rankings varied (the others were skipped)
+    drawn: int  # resamples drawn
+
+
+def bootstrap(
+    x: Sequence[float], y: Sequence[float], resamples: int, seed: int
+) -> tuple[Interval | None, Interval | None]:
+    """(Spearman's, Kendall's) 95% percentile intervals over ``resamples`` resamples of the
+    pairs with replacement, from ``random.Random(seed)``. A resample in which either ranking
+    is constant has no correlation and is skipped; None where every resample was."""
+    rng = random.Random(seed)
+    n = len(x)
+    rhos: list[float] = []
+    taus: list[float] = []
+    for _ in range(resamples):
+        picked = [rng.randrange(n) for _ in range(n)]
+        xs, ys = [x[i] for i in picked], [y[i] for i in picked]
+        rho, tau = spearman(xs, ys), kendall_tau_b(xs, ys)
+        if rho is None or tau is None:
+            continue
+        rhos.append(rho)
+        taus.append(tau)
+    if not rhos:
+        return None, None
+    out = []
+    for values in (sorted(rhos), sorted(taus)):
+        out.append(
+            Interval(percentile(values, 0.025), percentile(values, 0.975), len(values), resamples)
+        )
+    return out[0], out[1]
+
+
+# ---- the study -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One design's results at the two rungs."""
+
+    design: str
+    score_a: float
+    bpb_a: float
+    score_b: float
+    bpb_b: float
+    seconds_a: float  # wall seconds of its verification at rung A
+    seconds_b: float
+
+
+@dataclass(frozen=True)
+class RankMove:
+    """A design's rank at each rung (1 = best; ties share their average rank)."""
+
+    design: str
+    rank_a: float
+    rank_b: float
+
+    @property
+    def change(self) -> float:
+        return self.rank_b - self.rank_a
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How the two rungs agree on one figure (``score`` or ``bpb``)."""
+
+    figure: str
+    spearman: float | None  # None where a rung gives every design the same value
+    kendall: float | None
+    spearman_interval: Interval | None
+    kendall_interval: Interval | None
+    moves: tuple[RankMove, ...]  # the largest rank moves, largest first
+
+
+def rank_moves(
+    designs: Sequence[str],
+    a: Sequence[float],
+    b: Sequence[float],
+    higher_is_better: bool,
+    shown: int = MOVES_SHOWN,
+) -> tuple[RankMove, ...]:
+    """The ``shown`` designs whose rank (1 = best) changes most between ``a`` and ``b``, by
+    absolute change, ties in the order given; designs that keep their rank are not named."""
+    sign = -1.0 if higher_is_better else 1.0
+    ra = average_ranks([sign * v for v in a])
+    rb = average_ranks([sign * v for v in b])
+    moves = [RankMove(d, p, q) for d, p, q in zip(designs, ra, rb, strict=True) if p != q]
+    moves.sort(key=lambda m: -abs(m.change))  # stable: equal moves keep the designs' order
+    return tuple(moves[:shown])
+
+
+def agreement(
+    figure: str,
+    designs: Sequence[str],
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    higher_is_better: bool,
+    resamples: int,
+    seed: int,
+) -> Agreement:
+    """The correlations of ``a`` and ``b`` (one value per design), their intervals and moves."""
+    rho_interval, tau_interval = bootstrap(a, b, resamples, seed)
+    return Agreement(
+        figure=figure,
+        spearman=spearman(a, b),
+        kendall=kendall_tau_b(a, b),
+        spearman_interval=rho_interval,
+        kendall_interval=tau_interval,
+        moves=rank_moves(designs, a, b, higher_is_better),
+    )
+
+
+@dataclass(frozen=True)
+class FidelityStudy:
+    namespace: str
+    rung_a: str
+    rung_b: str
+    rows: tuple[Row, ...]
+    score: Agreement
+    bpb: Agreement
+    seconds_a: float  # mean wall seconds per design at rung A
+    seconds_b: float
+    seed: int
+    warning: str  # "" with enough shared designs; else what the figures are worth
+    format: int = FIDELITY_FORMAT
+    measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC"))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def compare(
+    namespace: str, rung_a: str, rung_b: str, rows: Sequence[Row], resamples: int, seed: int
+) -> FidelityStudy:
+    """The study of ``rows`` (three or more designs with results at both rungs)."""
+    if len(rows) < FEWEST_DESIGNS:
+        raise ConfigError(
+            f"only {len(rows)} designs hold results at both rungs {rung_a} and {rung_b}; "
+            f"fidelity needs at least {FEWEST_DESIGNS} to compute anything"
+        )
+    ids = [r.design for r in rows]
+    common = {"resamples": resamples, "seed": seed}
+    score = agreement(
+        "score", ids, [r.score_a for r in rows], [r.score_b for r in rows],
+        higher_is_better=True, **common,
+    )  # fmt: skip
+    bpb = agreement(
+        "bpb", ids, [r.bpb_a for r in rows], [r.bpb_b for r in rows],
+        higher_is_better=False, **common,
+    )  # fmt: skip
+    warning = ""
+    if len(rows) < ENOUGH_DESIGNS:
+        warning = (
+            f"only {len(rows)} designs hold results at both rungs; fidelity needs at least "
+            f"{ENOUGH_DESIGNS} to mean much"
+        )
+    return FidelityStudy(
+        namespace=namespace,
+        rung_a=rung_a,
+        rung_b=rung_b,
+        rows=tuple(rows),
+        score=score,
+        bpb=bpb,
+        seconds_a=statistics.fmean(r.seconds_a for r in rows),
+        seconds_b=statistics.fmean(r.seconds_b for r in rows),
+        seed=seed,
+        warning=warning,
+    )
+
+
+def _figures(result: RungResult | None) -> tuple[float, float] | None:
+    """(score, bpb) of an ok result that holds both, else None."""
+    if result is None or result.score is None or result.bpb is None:
+        return None
+    return result.score, result.bpb
+
+
+def shared_rows(repo, rung_a: str, rung_b: str) -> list[Row]:
+    """One row per design of ``repo`` holding an ok result (with a score and bits per byte)
+    at both rungs, in the order the designs were made. ConfigError for a rung no design
+    holds."""
+    held: set[str] = set()
+    rows = []
+    for record in sorted(repo.records(), key=lambda r: r.seq):
+        results = rung_results(repo.results(record.id))
+        held.update(name for name, result in results.items() if _figures(result))
+        a, b = _figures(results.get(rung_a)), _figures(results.get(rung_b))
+        if a and b:
+            seconds = results[rung_a].seconds, results[rung_b].seconds
+            rows.append(Row(record.id, *a, *b, *seconds))
+    for rung in (rung_a, rung_b):
+        if rung not in held:
+            raise ConfigError(
+                f"no design of namespace {repo.namespace!r} holds a result at rung {rung!r}; "
+                f"rungs held: {', '.join(sorted(held)) or 'none'} (`genesys study climb` adds them)"
+            )
+    return rows
+
+
+def run_fidelity_study(
+    namespace: str, rung_a: str, rung_b: str, *, resamples: int = 2000, seed: int = 0
+) -> FidelityStudy:
+    """Compare ``rung_a`` with ``rung_b`` over the designs of ``namespace`` (read only).
+
+    Raises ConfigError, before anything is computed, for the same rung twice, fewer than
+    FEWEST_RESAMPLES resamples, an unknown namespace, a rung no design holds or fewer than
+    FEWEST_DESIGNS designs holding results at both rungs.
+    """
+    from genesys_tui.errors import StoreError
+    from genesys_tui.store import DesignsRepo, namespace_path
+
+    if rung_a == rung_b:
+        raise ConfigError(f"--rungs names {rung_a!r} twice; compare two different rungs")
+    if resamples < FEWEST_RESAMPLES:
+        raise ConfigError(f"--bootstrap must be at least {FEWEST_RESAMPLES}, got {resamples}")
+    try:
+        path = namespace_path(namespace)
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from exc
+    if not (path / ".git").is_dir():
+        raise ConfigError(f"unknown namespace {namespace!r}: no designs repository at {path}")
+    with DesignsRepo.open(path) as repo:
+        rows = shared_rows(repo, rung_a, rung_b)
+    return compare(namespace, rung_a, rung_b, rows, resamples, seed)
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "undefined" if value is None else f"{value:+.{digits}f}"
+
+
+def _interval(i: Interval | None) -> str:
+    return "none" if i is None else f"[{i.low:+.3f}, {i.high:+.3f}]"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))]
+    return lines + ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+
+
+def format_fidelity(study: FidelityStudy) -> str:
+    """The study as text: correlations with intervals, the largest moves, each design, cost."""
+    a, b = study.rung_a, study.rung_b
+    lines = [f"{a} against {b} in {study.namespace}: {len(study.rows)} designs at both rungs"]
+    if study.warning:
+        lines.append(f"warning: {study.warning}")
+    head = ["figure", "spearman", "95% interval", "kendall tau-b", "95% interval", "resamples"]
+    rows = []
+    for ag in (study.score, study.bpb):
+        rho, tau = ag.spearman_interval, ag.kendall_interval
+        used = f"{rho.used}/{rho.drawn}" if rho else "0"  # rho and tau skip the same resamples
+        rows.append(
+            [ag.figure, _f(ag.spearman), _interval(rho), _f(ag.kendall), _interval(tau), used]
+        )
+    lines += ["", *_table(head, rows), "", "largest rank moves (rank 1 = best):"]
+    for ag in (study.score, study.bpb):
+        moved = ", ".join(f"{m.design} {m.rank_a:g} -> {m.rank_b:g}" for m in ag.moves)
+        lines.append(f"  {ag.figure}: {moved or 'no design changes rank'}")
+    design_rows = [
+        [r.design, f"{r.score_a:.4f}", f"{r.bpb_a:.4f}", f"{r.score_b:.4f}", f"{r.bpb_b:.4f}"]
+        for r in study.rows
+    ]
+    head = ["design", f"score {a}", f"bpb {a}", f"score {b}", f"bpb {b}"]
+    lines += ["", *_table(head, design_rows), ""]
+    cost = f"cost: {study.seconds_a:.1f} s per design at {a}, {study.seconds_b:.1f} s at {b}"
+    if study.seconds_a > 0:
+        cost += f" ({study.seconds_b / study.seconds_a:.1f} times {a}'s)"
+    lines.append(cost)
+    return "\n".join(lines)
