@@ -72,3 +72,37 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_climb_verifies_walled_attaches_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genesys_tui import wall
+    from genesys_tui.results import rung_results
+    from genesys_tui.store import DesignsRepo
+
+    monkeypatch.setenv("GENESYS_DESIGNS_DIR", str(tmp_path / "designs"))
+    monkeypatch.setenv("GENESYS_CACHE", str(tmp_path / "cache"))
+    with DesignsRepo.create(tmp_path / "designs" / "c") as repo:
+        ids = [r.id for r in sorted(repo.records(), key=lambda r: r.seq)][:2]
+    argv = ["study", "climb", "--namespace", "c", "--ladder", LADDER, "--rung", "tiny-0",
+            "--designs", *ids, "--threads", "1"]  # fmt: skip
+    if wall.probe() is not None:
+        argv.append("--no-sandbox")
+    try:
+        assert main(argv) == 0
+        first = capsys.readouterr()
+        assert "2 to verify at tiny-0, 0 done already" in first.err
+        with DesignsRepo.open(tmp_path / "designs" / "c") as repo:
+            got = {d: rung_results(repo.results(d)).get("tiny-0") for d in ids}
+        for design, result in got.items():
+            assert result is not None and result.ok, design
+            assert any(n.startswith("bpb audited: ") for n in result.notes)
+            assert f"{design}: bpb {result.bpb:.4f}" in first.out
+        assert main(argv) == 0  # everything done: nothing trained again
+        assert "0 to verify at tiny-0, 2 done already" in capsys.readouterr().err
+        assert main([*argv[:6], "--rung", "no-such-rung"]) == 2
+    finally:
+        wall.configure(sandbox=True)
+        wall.close_spares()

@@ -1,6 +1,8 @@
 """``genesys study noise DESIGN --rung R --seeds K``: how much a rung's figures move between
 training seeds. Exit 2 for bad input (fewer than 2 seeds, an unknown design or rung), before
-anything is trained or written."""
+anything is trained or written. ``genesys study climb`` verifies a namespace's designs at a
+rung; ``genesys study fidelity --namespace NS --rungs A B`` compares how two rungs rank them
+(exit 2, nothing written, for an unknown namespace or rung or too few shared designs)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "study",
-        help="studies of the ladder: noise between seeds, climbs to a rung",
+        help="studies of the ladder: noise between seeds, climbs to a rung, rung fidelity",
         description="Studies of the ladder itself. `noise` trains one design with K training "
         "seeds (initialisation and data order both change) and reports each seed's held-out "
-        "bits per byte, task accuracies and rung score, then their mean and standard deviation.",
+        "bits per byte, task accuracies and rung score, then their mean and standard deviation. "
+        "`climb` verifies a namespace's designs at a rung; `fidelity` rank-correlates two "
+        "rungs' results over the designs that hold both.",
     )
     studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
     noise = studies.add_parser("noise", help="the spread of one design's results over seeds")
@@ -38,7 +42,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     climb.add_argument("--designs", nargs="*", default=[], help="design ids (default: all checked)")
     climb.add_argument("--seed", type=int, default=0, help="training seed")
     climb.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    climb.add_argument("--no-sandbox", action="store_true",
+                       help="verify without the bubblewrap wall (not recommended)")  # fmt: skip
     climb.set_defaults(func=run_climb)
+
+    fidelity = studies.add_parser(
+        "fidelity", help="how two rungs rank the designs of a namespace that hold both"
+    )
+    fidelity.add_argument("--namespace", required=True, help="designs/<namespace>/ to read")
+    fidelity.add_argument(
+        "--rungs", nargs=2, required=True, metavar=("A", "B"), help="the two rungs to compare"
+    )
+    fidelity.add_argument(
+        "--bootstrap", type=int, default=2000, help="bootstrap resamples (>= 100; default 2000)"
+    )
+    fidelity.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    fidelity.add_argument("--out", default=None, help="also write the study's JSON to this file")
+    fidelity.add_argument("--json", action="store_true", help="print the study as JSON")
+    fidelity.set_defaults(func=run_fidelity)
 
 
 def run_noise(args: argparse.Namespace) -> int:
@@ -68,24 +89,40 @@ def run_noise(args: argparse.Namespace) -> int:
 
 
 def run_climb(args: argparse.Namespace) -> int:
+    from genesys_tui import wall
     from genesys_tui.ladder import load_ladder
     from genesys_tui.results import RungResult
     from genesys_tui.store import DesignsRepo, namespace_path
     from genesys_tui.study.climb import climb, climb_targets
 
     load_ladder(args.ladder).rung(args.rung)  # ConfigError (exit 2) before anything opens
+    wall.configure(sandbox=not args.no_sandbox)
+    wall.current()  # SandboxUnavailable (exit 2) without bubblewrap or --no-sandbox
     path = namespace_path(args.namespace)
     with DesignsRepo.open(path) as repo:
         todo, done = climb_targets(repo, args.rung, args.designs)
     print(f"{len(todo)} to verify at {args.rung}, {len(done)} done already", file=sys.stderr)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
 
     def show(design_id: str, r: RungResult) -> None:
         figure = f"bpb {r.bpb:.4f}, score {r.scores.get('score', 0.0):.4f}" if r.ok else r.reason
         print(f"{design_id}: {figure} ({r.seconds:.0f} s)", flush=True)
 
-    climb(path, args.rung, args.designs, ladder=args.ladder, seed=args.seed, on_result=show)
+    climb(path, args.rung, args.designs, ladder=args.ladder, seed=args.seed,
+          threads=args.threads, on_result=show)  # fmt: skip
+    return 0
+
+
+def run_fidelity(args: argparse.Namespace) -> int:
+    from genesys_tui.study.fidelity import format_fidelity, run_fidelity_study
+
+    rung_a, rung_b = args.rungs
+    study = run_fidelity_study(
+        args.namespace, rung_a, rung_b, resamples=args.bootstrap, seed=args.seed
+    )
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(study.to_json(), encoding="utf-8")
+    if args.json and study.warning:
+        print(f"warning: {study.warning}", file=sys.stderr)
+    print(study.to_json() if args.json else format_fidelity(study))
     return 0

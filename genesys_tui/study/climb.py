@@ -52,12 +52,14 @@ def climb(
     designs: Sequence[str] = (),
     ladder: str = "cpu",
     seed: int = 0,
+    threads: int = 0,
     on_result: Callable[[str, RungResult], None] | None = None,
 ) -> dict[str, RungResult]:
     """Verify each target design of the namespace at ``path`` at ``rung`` and attach its
     result. The repository is opened as its writer only to attach, so climbs to different
-    rungs (or of different designs) may run side by side on one namespace."""
-    from genesys_tui.evolve.jobs import verify_job
+    rungs (or of different designs) may run side by side on one namespace. Each design trains
+    in a walled cell and its bits per byte is audited, as in the loop (``verify_host``)."""
+    from genesys_tui.evolve.jobs import verify_host
     from genesys_tui.ladder import load_ladder
     from genesys_tui.store import DesignsRepo
 
@@ -71,7 +73,9 @@ def climb(
             for rel, text in files[design_id].items():
                 (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
                 (Path(tmp) / rel).write_text(text, encoding="utf-8")
-            result = RungResult.from_wire(verify_job(tmp, rung, ladder=ladder, seed=seed))
+            result = RungResult.from_wire(
+                verify_host(tmp, rung, ladder=ladder, seed=seed, threads=threads, timeout=86400.0)
+            )
         _attach(path, design_id, f"rung:{rung}", result.to_note())
         out[design_id] = result
         if on_result is not None:
