@@ -4,11 +4,12 @@ Installed after torch is imported and before any unit code runs, it refuses what
 should do: write or delete files, open sockets, start or signal processes, call native code
 through ctypes, change resource limits, exit the process. A refusal raises SandboxViolation in
 the offending code *and* is recorded, so a unit that swallows the exception is still reported.
-Reading files stays allowed: torch imports lazily and reads its own files while it runs.
+Reading is allowed only under the Python installation, the import path (torch imports lazily
+and reads its own files while it runs), the scratch directory and a few system paths.
 
-This is a net for sloppy or cheating code, not a security boundary against a determined
-attacker (that needs an OS sandbox: a container, seccomp); the parent's process-group kill,
-wall-clock timeout and resource limits are the backstop for whatever gets through.
+This is the first, fast layer: the operating-system wall around the whole process (the cell,
+``genesys_tui.wall``) is the boundary; resource limits and the wall-clock timeout are the
+backstop.
 """
 
 from __future__ import annotations
@@ -37,6 +38,38 @@ _FILE_EVENTS = frozenset(
 
 _REFUSED_PREFIXES = ("socket.", "ctypes.", "shutil.", "tempfile.", "urllib.", "http.",
                      "ftplib.", "smtplib.", "webbrowser.")  # fmt: skip
+
+
+#: Files and directories unit code may read besides the Python installation, the import path
+#: and the process's scratch directory: system libraries, and what torch reads about the machine.
+_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/proc/self", "/proc/thread-self",
+             "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu", "/sys/fs/cgroup",
+             "/dev/null", "/dev/urandom", "/dev/shm", "/etc/ld.so.cache", "/etc/localtime")  # fmt: skip
+
+
+def read_roots() -> tuple[str, ...]:
+    """Where a design may read: the interpreter's prefixes, the import path, the current and
+    temporary directories (a cell's scratch) and the system paths of ``_READABLE``."""
+    roots = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.getcwd(), *_READABLE]
+    roots += [p for p in sys.path if p and os.path.isabs(p)]
+    if os.environ.get("TMPDIR"):
+        roots.append(os.environ["TMPDIR"])
+    return tuple(sorted({os.path.realpath(r) for r in roots}))
+
+
+def read_refusal(path: Any, roots: Sequence[str]) -> str | None:
+    """Why reading ``path`` (an ``open`` event's first argument) is refused, or None: a path
+    outside every root (a system file, the user's home, another process's environment)."""
+    if isinstance(path, int):
+        return None  # an already open descriptor
+    try:
+        name = os.fsdecode(path)
+    except TypeError:
+        return None
+    real = os.path.realpath(name)
+    if any(real == r or real.startswith(r.rstrip("/") + "/") for r in roots):
+        return None
+    return f"reading {name!r}, outside the design's directory and the Python installation"
 
 
 class SandboxViolation(PermissionError):
@@ -80,10 +113,15 @@ class Guard:
         self.real_exit: Callable[[int], NoReturn] = os._exit
         self._armed = False
         self._busy = False
+        self._roots: tuple[str, ...] = ()
+        self._recorded = 0  # violations appended by the hook: the list may only grow
+        self._canary: object = None
 
     def install(self) -> None:
-        """Trap exits, then add the audit hook (which can never be removed again)."""
+        """Trap exits, then add the audit hook (which can never be removed again). Reads are
+        confined to ``read_roots()`` as they are at this moment."""
         trap = self._trap
+        self._roots = read_roots()
 
         def exit_trap(*_: Any, **__: Any) -> NoReturn:
             trap("exiting the process")
@@ -102,19 +140,44 @@ class Guard:
         sys.addaudithook(self._hook)
         self._armed = True
 
+    def intact(self) -> str | None:
+        """None while the guard still works, else what was done to it (a unit that found the
+        guard through the stack or the garbage collector and disarmed it, or erased what it
+        recorded). Checked after every stage; an attacker who also rewrites this method meets
+        the integrity snapshot of Genesys's own code, and the operating-system wall around the
+        process regardless."""
+        if not self._armed:
+            return "it was disarmed"
+        if len(self.violations) < self._recorded:
+            return "refusals it had recorded were erased"
+        token = object()
+        sys.audit("genesys.guard.canary", token)
+        if self._canary is not token:
+            return "its audit hook no longer sees events"
+        return None
+
+    def _record(self, violation: Violation) -> None:
+        self.violations.append(violation)
+        self._recorded += 1
+
     def _trap(self, what: str) -> NoReturn:
-        self.violations.append(Violation(what, _stack()))
+        self._record(Violation(what, _stack()))
         raise SandboxViolation(f"the checker's sandbox refused {what}")
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
         if not self._armed or self._busy:
             return
+        if event == "genesys.guard.canary":
+            self._canary = args[0]
+            return
         self._busy = True  # _stack() raises an audit event of its own (sys._getframe)
         try:
             why = refusal(event, args)
+            if why is None and event == "open" and args:
+                why = read_refusal(args[0], self._roots)
             if why is None:
                 return
-            self.violations.append(Violation(why, _stack()))
+            self._record(Violation(why, _stack()))
         finally:
             self._busy = False
         raise SandboxViolation(f"the checker's sandbox refused {why}")

@@ -68,6 +68,12 @@ def run_stages(ctx: RuntimeContext, guard: Guard, emit: Callable[[dict[str, Any]
         violations = violation_findings(ctx, guard, seen)
         if violations:  # the recorded refusal says more than the exception it raised
             findings = violations + [f for f in findings if "SandboxViolation" not in f.message]
+        disarmed = guard.intact()
+        if disarmed is not None:
+            findings.append(ctx.finding(
+                "tamper", f"the unit code switched off the checker's guard: {disarmed}",
+                "a model only computes on tensors: leave the checker's objects alone",
+            ))  # fmt: skip
         if name in ("build", "forward"):
             findings += integrity.after(name)
         found += _stamped(findings, name, emit)

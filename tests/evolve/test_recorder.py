@@ -275,7 +275,7 @@ def test_the_verify_job_carries_the_run_settings(repo: _Repo) -> None:
     loop.load()
     loop._submit_verify("gpt-1", "cpu-xs")
     (job,) = runner.jobs
-    assert job.func == "genesys_tui.evolve.jobs:verify_job" and job.timeout == 60.0
+    assert job.func == "genesys_tui.evolve.jobs:verify_host" and job.hosted and job.timeout == 60.0
     kwargs = dict(job.kwargs)
     assert kwargs.pop("design_dir").endswith("gpt-1")
     assert kwargs == {
