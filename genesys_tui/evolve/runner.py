@@ -145,7 +145,15 @@ class LocalRunner:
         self._procs: set[BaseProcess] = set()
         self._lock = threading.Lock()
         self._closing = False
-        self._ctx = fork_server(preload)
+        self._preload = tuple(preload)
+        self._server: ForkServerContext | None = None  # started by the first job not hosted
+
+    @property
+    def _ctx(self) -> ForkServerContext:
+        with self._lock:
+            if self._server is None:
+                self._server = fork_server(self._preload)
+            return self._server
 
     def capacity(self, pool: str) -> int:
         return self.workers.get(pool, 0)
