@@ -44,7 +44,8 @@ _REFUSED_PREFIXES = ("socket.", "ctypes.", "shutil.", "tempfile.", "urllib.", "h
 #: and the process's scratch directory: system libraries, and what torch reads about the machine.
 _READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/proc/self", "/proc/thread-self",
              "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu", "/sys/fs/cgroup",
-             "/dev/null", "/dev/urandom", "/dev/shm", "/etc/ld.so.cache", "/etc/localtime")  # fmt: skip
+             "/dev/null", "/dev/urandom", "/dev/shm", "/etc/ld.so.cache",
+             "/etc/localtime")  # fmt: skip
 
 
 def read_roots() -> tuple[str, ...]:

@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from genesys_tui import wall
 from genesys_tui.errors import StoreError
 from genesys_tui.evolve.designers import DESIGNERS, designer_factory
 from genesys_tui.evolve.events import EventBus
@@ -16,7 +17,6 @@ from genesys_tui.evolve.loop import EvolutionLoop
 from genesys_tui.evolve.runner import Runner
 from genesys_tui.evolve.runners import make_runner, runner_factory
 from genesys_tui.evolve.settings import EvolveConfig
-from genesys_tui import wall
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The cell side of a walled verify job (``evolve.jobs.verify_host`` is the trusted side).
 
 ``verify_in_cell`` runs inside a bubblewrap cell: it writes the design's files into the cell's
-scratch directory, trains and evaluates it there (``evolve.jobs.verify_job``, the checkpoint in
+scratch directory, trains and evaluates it there (``verify.job.verify_job``, the checkpoint in
 scratch too), then gives the auditor its evidence: the summed loss of each held-out window the
 auditor named, and, once the auditor has drawn its challenge, the raw logits of the windows it
 drew (``verify.audit``).
@@ -29,7 +29,7 @@ def verify_in_cell(
     tasks_min_tokens: int = 0,
     threads: int = 0,
 ) -> dict[str, Any]:
-    from genesys_tui.evolve.jobs import verify_job
+    from genesys_tui.verify.job import verify_job
 
     if threads:
         torch.set_num_threads(threads)

@@ -31,7 +31,8 @@ from genesys_tui.wall.cell import (
 
 __all__ = [
     "Cell", "CellPool", "CellSpec", "Limits", "Outcome", "SandboxUnavailable", "Wall",
-    "close_spares", "configure", "current", "kill_running", "probe", "run_walled", "shared_pool", "unsandboxed",
+    "close_spares", "configure", "current", "kill_running", "probe", "run_walled", "shared_pool",
+    "unsandboxed",
 ]  # fmt: skip
 
 

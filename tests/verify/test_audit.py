@@ -28,7 +28,8 @@ LIBRARY = Path(__file__).parents[2] / "library"
 
 @pytest.mark.parametrize(
     ("n_tokens", "micro", "context", "eval_tokens"),
-    [(1000, 4, 32, 256), (1000, 4, 32, 10), (1000, 3, 32, 10_000), (97, 2, 32, 40), (90, 2, 32, 1000), (90, 2, 32, 64)],
+    [(1000, 4, 32, 256), (1000, 4, 32, 10), (1000, 3, 32, 10_000), (97, 2, 32, 40),
+     (90, 2, 32, 1000), (90, 2, 32, 64)],
 )
 def test_the_named_windows_are_the_ones_the_trainer_scores(
     n_tokens: int, micro: int, context: int, eval_tokens: int

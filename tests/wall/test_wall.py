@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -163,7 +162,7 @@ def test_a_job_past_its_timeout_is_killed(jobs) -> None:
 def test_without_bubblewrap_model_written_designs_are_refused(monkeypatch) -> None:
     monkeypatch.setattr(wall, "probe", lambda: "bubblewrap (bwrap) is not installed")
     wall.configure(sandbox=True)
-    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap.*--no-sandbox"):
+    with pytest.raises(SandboxUnavailable, match=r"apt-get install bubblewrap.*--no-sandbox"):
         wall.current()
     try:
         wall.configure(sandbox=False)
@@ -174,7 +173,8 @@ def test_without_bubblewrap_model_written_designs_are_refused(monkeypatch) -> No
 
 def test_evolve_without_a_sandbox_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     # PATH without bwrap: the probe finds none
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent), "GENESYS_DESIGNS_DIR": str(tmp_path)}
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent),
+           "GENESYS_DESIGNS_DIR": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-m", "genesys_tui", "evolve", "--namespace", "w", "--max-designs", "1"],
         capture_output=True, text=True, env=env, timeout=120,
