@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,9 @@ class Rung:
     weight_decay: float = 0.1  # AdamW decoupled weight decay on matrices (not norms, biases)
     grad_clip: float = 1.0  # clip the global gradient norm to this; 0 turns clipping off
     eval_tokens: int = 65_536  # held-out tokens scored for val_loss and bpb (whole windows)
+    # The rung score's seed-to-seed standard deviation (`genesys study noise`), what margins
+    # are read against; 0: not measured. Not a training setting: checkpoints ignore it.
+    score_sigma: float = field(default=0.0, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -69,6 +72,9 @@ class Rung:
                 raise ConfigError(f"Rung.{fld} must be a number >= 0, got {value!r}")
         if self.lr <= 0 or self.min_lr > self.lr:
             raise ConfigError(f"Rung.min_lr {self.min_lr} must be in [0, lr] and lr > 0")
+        sigma = self.score_sigma
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 <= sigma < 1:
+            raise ConfigError(f"Rung.score_sigma must be a number in [0, 1), got {sigma!r}")
         if not isinstance(self.warmup, (int, float)) or not 0 <= self.warmup < 1:
             raise ConfigError(
                 f"Rung.warmup must be a share of the steps in [0, 1), got {self.warmup!r}"

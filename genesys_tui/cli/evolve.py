@@ -181,5 +181,5 @@ def run(args: argparse.Namespace) -> int:
     if not config.verify:
         print("verification was off (--no-verify): the designs are listed with their check "
               "status, unranked")  # fmt: skip
-    print(format_leaderboard(leaderboard(pop, unverified=not config.verify)))
+    print(format_leaderboard(leaderboard(pop, unverified=not config.verify), sigmas=pop.sigmas))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from genesys_tui.evolve.population import Member, Population
+from genesys_tui.evolve.population import ABOVE_NOISE, Member, Population, format_lead
 from genesys_tui.evolve.terms import Term, fitness_terms, why
 from genesys_tui.scores import format_fitness
 
@@ -31,6 +31,7 @@ class Row:
     is_seed: bool
     status: str = ""  # the store's status (proposed, checked, verified, rejected, failed)
     why: str = ""  # the fitness terms that add or take the most, or the check status
+    lead: str = ""  # at its highest rung: the margin over the best seed in sigma (format_lead)
 
 
 def member_terms(population: Population, member: Member) -> list[Term]:
@@ -73,6 +74,7 @@ def leaderboard(
                 m.is_seed,
                 m.status,
                 "" if m.is_seed else why(member_terms(population, m)),
+                format_lead(population.seed_margins(m)),
             )
         )
     return sorted(
@@ -81,18 +83,21 @@ def leaderboard(
     )
 
 
-def format_leaderboard(rows: list[Row], limit: int = 20) -> str:
+def format_leaderboard(rows: list[Row], limit: int = 20,
+                       sigmas: dict[str, float] | None = None) -> str:  # fmt: skip
     def num(x: float | None, fmt: str) -> str:
         return format(x, fmt) if x is not None else "-"
 
     lines = [
-        f"{'design':<22} {'parents':<24} {'rungs':>5} {'bpb':>7} {'eval':>6} {'fitness':>8}  why"
+        f"{'design':<22} {'parents':<24} {'rungs':>5} {'bpb':>7} {'eval':>6} {'fitness':>8}  "
+        f"{'against the seeds':<34}  why"
     ]
     for r in rows[:limit]:
         name = r.design + (" *" if r.is_seed else "")
         lines.append(
             f"{name:<22} {r.parents[:24]:<24} {r.rungs:>5} {num(r.bpb, '.4f'):>7} "
-            f"{num(r.evaluation, '.3f'):>6} {format_fitness(r.fitness):>8}  {r.why}".rstrip()
+            f"{num(r.evaluation, '.3f'):>6} {format_fitness(r.fitness):>8}  {r.lead:<34}  "
+            f"{r.why}".rstrip()
         )
     if len(rows) > limit:
         lines.append(f"... {len(rows) - limit} more")
@@ -100,5 +105,12 @@ def format_leaderboard(rows: list[Row], limit: int = 20) -> str:
         lines.append(
             "* library seed (baseline); fitness is the margin over the seeds' mean; why: the "
             "terms that add or take the most (bpb: bits per byte; tasks: skill over chance)"
+        )
+    if any(r.lead for r in rows[:limit]):
+        noise = ", ".join(f"{rung} {sigma:.4f}" for rung, sigma in (sigmas or {}).items() if sigma)
+        lines.append(
+            "against the seeds: the score's margin over the best seed at the design's highest "
+            f"rung, in sigma (the score's seed-to-seed deviation: {noise or 'not measured'}); "
+            f"a seed is beaten only above {ABOVE_NOISE:g} sigma, inside that it is a tie"
         )
     return "\n".join(lines)

@@ -38,6 +38,14 @@ from genesys_tui.evolve.schedule import next_verification, rung_budgets
 from genesys_tui.evolve.selection import Choice, LadderSelector, Selector
 from genesys_tui.evolve.settings import EvolveConfig
 
+
+def rung_sigmas(ladder: str) -> dict[str, float]:
+    """Each rung's measured score noise (``Rung.score_sigma``; 0 where not measured)."""
+    from genesys_tui.ladder import load_ladder
+
+    return {r.name: r.score_sigma for r in load_ladder(ladder)}
+
+
 #: Results the loop failed to record one after another before it gives up: one failure is a
 #: bad design or a bug on one path; this many in a row means the repository or the loop is
 #: broken, and going on would only pile up errors.
@@ -74,7 +82,7 @@ class EvolutionLoop:
         self.rungs = rungs
         self.bus = bus or ev.EventBus()
         self.selector = selector or LadderSelector(config.selection)
-        self.recorder = Recorder(repo, rungs, self.bus, designer)
+        self.recorder = Recorder(repo, rungs, self.bus, designer, rung_sigmas(config.ladder))
         first = config.first_rung_budget or config.max_designs
         self.budgets = rung_budgets(rungs, first, config.rung_ratio)
         self._futures: dict[Future[Any], _InFlight] = {}

@@ -15,6 +15,49 @@ from genesys_tui.evolve.schedule import DesignProgress
 from genesys_tui.evolve.selection import Candidate
 from genesys_tui.results import NoveltyResult, rung_results
 
+#: A design beats a seed only when its score's margin exceeds this many of the rung's sigma
+#: (the score's seed-to-seed standard deviation, ``Rung.score_sigma``); inside it is a tie.
+ABOVE_NOISE = 2.0
+
+
+@dataclass(frozen=True)
+class SeedMargin:
+    """A design's score margin over one library seed at one rung, read against the noise."""
+
+    seed: str
+    rung: str
+    margin: float  # the design's score minus the seed's
+    sigma: float  # the rung's noise; 0: not measured
+
+    @property
+    def in_sigma(self) -> float | None:
+        return self.margin / self.sigma if self.sigma > 0 else None
+
+    @property
+    def verdict(self) -> str:
+        """"beats", "loses" or "tie" (inside the noise); "unknown" where no sigma is measured."""
+        x = self.in_sigma
+        if x is None:
+            return "unknown"
+        return "beats" if x > ABOVE_NOISE else "loses" if x < -ABOVE_NOISE else "tie"
+
+
+def format_lead(margins: Sequence[SeedMargin]) -> str:
+    """One line on ``margins`` (a design against every seed at one rung): the margin over the
+    best seed in sigma, and how many seeds it beats above noise; ties are called ties."""
+    if not margins:
+        return ""
+    best = min(margins, key=lambda m: m.margin)  # the margin over the best seed is the smallest
+    x = best.in_sigma
+    if x is None:
+        return f"{best.margin:+.4f} vs {best.seed} (no sigma)"
+    beaten = sum(m.verdict == "beats" for m in margins)
+    if best.verdict == "beats":
+        return f"beats all {len(margins)} seeds, {x:+.1f}σ"
+    if best.verdict == "tie":
+        return f"tie with {best.seed} ({x:+.1f}σ), beats {beaten}/{len(margins)}"
+    return f"{x:+.1f}σ vs {best.seed}, beats {beaten}/{len(margins)}"
+
 
 @dataclass
 class Member:
@@ -38,8 +81,9 @@ class Member:
 
 
 class Population:
-    def __init__(self, rungs: Sequence[str]) -> None:
+    def __init__(self, rungs: Sequence[str], sigmas: Mapping[str, float] | None = None) -> None:
         self.rungs = list(rungs)
+        self.sigmas = dict(sigmas or {})  # rung -> the rung score's noise (0 or absent: unknown)
         self.members: dict[str, Member] = {}
 
     def add(self, member: Member) -> None:
@@ -102,6 +146,25 @@ class Population:
         base = self.baselines() if baselines is None else baselines
         margins = [score - base.get(rung, 0.0) for rung, score in member.rung_scores.items()]
         return sum(margins) / len(margins) if margins else None
+
+    def seed_margins(self, member: Member, rung: str | None = None) -> list[SeedMargin]:
+        """``member``'s margin over each library seed verified at ``rung`` (default: the
+        highest rung it passed), best seed first; empty for a seed or an unverified design."""
+        if member.is_seed or not member.rung_scores:
+            return []
+        rung = rung or max(member.rung_scores, key=self._rung_order)
+        if rung not in member.rung_scores:
+            return []
+        score, sigma = member.rung_scores[rung], self.sigmas.get(rung, 0.0)
+        out = [
+            SeedMargin(s.id, rung, score - s.rung_scores[rung], sigma)
+            for s in self.members.values()
+            if s.is_seed and rung in s.rung_scores
+        ]
+        return sorted(out, key=lambda m: m.margin)
+
+    def _rung_order(self, rung: str) -> int:
+        return self.rungs.index(rung) if rung in self.rungs else -1
 
     def confidence(self, member: Member) -> float:
         return len(member.rung_scores) / len(self.rungs) if self.rungs else 0.0

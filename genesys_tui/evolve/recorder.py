@@ -11,7 +11,7 @@ recorder only says which design is due a check.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from genesys_tui.designer import Designer, DesignFailure, Proposal
@@ -33,17 +33,19 @@ class Recorder:
     """
 
     def __init__(
-        self, repo: Any, rungs: Sequence[str], bus: ev.EventBus, designer: Designer
-    ) -> None:
+        self, repo: Any, rungs: Sequence[str], bus: ev.EventBus, designer: Designer,
+        sigmas: Mapping[str, float] | None = None,
+    ) -> None:  # fmt: skip
         self.repo = repo
         self.rungs = list(rungs)
+        self.sigmas = dict(sigmas or {})  # rung -> score noise, for margins in sigma
         self.bus = bus
         self.designer = designer
-        self.population = Population(self.rungs)
+        self.population = Population(self.rungs, self.sigmas)
 
     def load(self) -> None:
         """Rebuild the population from the repository (start and resume)."""
-        self.population = Population(self.rungs)
+        self.population = Population(self.rungs, self.sigmas)
         for record in self.repo.records():
             self.population.add(member_from_store(record, self.repo.results(record.id)))
         for member in self.population.members.values():
