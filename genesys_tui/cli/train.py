@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rung",
         required=True,
-        help="rung name (cpu-xs, cpu-s, cpu-m, 14M, 31M, 70M, 125M, 350M, or one of --ladder's)",
+        help="rung name (cpu-xs, cpu-s8, cpu-s, cpu-m, 14M, ..., 350M, or one of --ladder's)",
     )
     p.add_argument(
         "--ladder",

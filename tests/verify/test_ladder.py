@@ -35,7 +35,7 @@ def gpt_with(**args: dict[str, object]) -> Design:
 
 def test_builtin_ladders_hold_the_cpu_and_paper_rungs_cheapest_first() -> None:
     ladders = builtin_ladders()
-    assert [r.name for r in ladders["cpu"]] == ["cpu-xs", "cpu-s", "cpu-m"]
+    assert [r.name for r in ladders["cpu"]] == ["cpu-xs", "cpu-s8", "cpu-s", "cpu-m"]
     assert [r.name for r in ladders["paper"]] == ["14M", "31M", "70M", "125M", "350M"]
     for ladder in ladders.values():
         cost = [reference_params(r) * r.tokens for r in ladder]
