@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(task -> accuracy), fitness, tokens_per_second and more.",
     )
     p.add_argument("design", help="a design directory or the name of a library design")
-    p.add_argument("--rung", required=True, help="cpu-xs, cpu-s8, cpu-s, cpu-m, 14M, ... (see train)")
+    p.add_argument(
+        "--rung", required=True, help="cpu-xs, cpu-s8, cpu-s, cpu-m, 14M, ... (see train)"
+    )
     p.add_argument("--ladder", default=None, help="cpu, paper or a ladder TOML file")
     p.add_argument(
         "--tasks",

@@ -1,0 +1,183 @@
+"""The discovery benchmark (issue 14): does the loop find designs that beat the library seeds?
+
+    python -m genesys_tui.bench.discovery --hours 2 --seed 1 --out runs/discovery-s1.json
+    python -m genesys_tui.bench.discovery --hours 1 --seed 1 --resume --out runs/discovery-s1.json
+    python -m genesys_tui.bench.discovery --hours 2 --seed 1 --designer anthropic:MODEL ...
+
+Runs the evolution loop from an empty namespace (``discovery-s<SEED>`` unless ``--namespace``)
+for ``--hours`` of wall time on this machine, then prints, per rung: the designs verified there,
+the best seed, the best grown design, its margin over the best seed in units of the rung's
+noise sigma (``Rung.score_sigma``), and how many grown designs beat every seed verified there by
+more than 2 sigma. ``--resume`` continues the namespace; the hours of every invocation add up in
+the JSON (``hours_total``). The table is read from the designs repository alone, so it can be
+rebuilt at any time with ``--report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from genesys_tui.evolve.population import ABOVE_NOISE, Population
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RungRow:
+    rung: str
+    sigma: float  # the rung's score noise; 0: not measured
+    verified: int  # grown designs verified at the rung
+    seeds: int  # library seeds verified at the rung
+    best_seed: str
+    best_seed_score: float | None
+    best_grown: str
+    best_grown_score: float | None
+    margin: float | None  # best grown minus best seed
+    margin_sigma: float | None  # that margin in sigma; None where sigma is not measured
+    beating_all: int  # grown designs beating every seed verified here by > ABOVE_NOISE sigma
+
+
+def discovery_table(population: Population) -> list[RungRow]:
+    """One row per rung of ``population`` where anything was verified, cheapest first."""
+    rows = []
+    for rung in population.rungs:
+        at = [m for m in population.members.values() if rung in m.rung_scores]
+        if not at:
+            continue
+        seeds = [m for m in at if m.is_seed]
+        grown = [m for m in at if not m.is_seed]
+        sigma = population.sigmas.get(rung, 0.0)
+        best_seed = max(seeds, key=lambda m: m.rung_scores[rung], default=None)
+        best_grown = max(grown, key=lambda m: m.rung_scores[rung], default=None)
+        margin = margin_sigma = None
+        if best_seed is not None and best_grown is not None:
+            margin = best_grown.rung_scores[rung] - best_seed.rung_scores[rung]
+            margin_sigma = margin / sigma if sigma > 0 else None
+        beating = 0
+        if seeds and sigma > 0:
+            beating = sum(
+                all(m.verdict == "beats" for m in population.seed_margins(g, rung)) for g in grown
+            )
+        rows.append(RungRow(
+            rung, sigma, len(grown), len(seeds),
+            best_seed.id if best_seed else "", best_seed.rung_scores[rung] if best_seed else None,
+            best_grown.id if best_grown else "",
+            best_grown.rung_scores[rung] if best_grown else None,
+            margin, margin_sigma, beating,
+        ))  # fmt: skip
+    return rows
+
+
+def format_table(rows: list[RungRow]) -> str:
+    def num(x: float | None, fmt: str) -> str:
+        return "-" if x is None else format(x, fmt)
+
+    head = (f"{'rung':<8} {'sigma':>6} {'grown':>5} {'best seed':<22} {'score':>7} "
+            f"{'best grown':<24} {'score':>7} {'margin':>8} {'in sigma':>8} "
+            f"{'beat all':>8}")  # fmt: skip
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r.rung:<8} {num(r.sigma or None, '.4f'):>6} {r.verified:>5} "
+            f"{(r.best_seed or '-')[:22]:<22} {num(r.best_seed_score, '.4f'):>7} "
+            f"{(r.best_grown or '-')[:24]:<24} {num(r.best_grown_score, '.4f'):>7} "
+            f"{num(r.margin, '+.4f'):>8} {num(r.margin_sigma, '+.1f'):>8} {r.beating_all:>8}"
+        )
+    lines.append(
+        "beat all: grown designs whose score beats every seed verified at the rung by more "
+        f"than {ABOVE_NOISE:g} sigma (none is counted where sigma is not measured)"
+    )
+    return "\n".join(lines)
+
+
+def read_population(path: Path, ladder: str) -> Population:
+    """The population of the namespace at ``path`` (read only), with the ladder's sigmas."""
+    from genesys_tui.evolve.loop import rung_sigmas
+    from genesys_tui.evolve.population import member_from_store
+    from genesys_tui.ladder import load_ladder
+    from genesys_tui.store import DesignsRepo
+
+    pop = Population([r.name for r in load_ladder(ladder)], rung_sigmas(ladder))
+    with DesignsRepo.open(path) as repo:
+        for record in repo.records():
+            pop.add(member_from_store(record, repo.results(record.id)))
+    return pop
+
+
+def main(argv: list[str] | None = None) -> int:
+    from genesys_tui.errors import GenesysError
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hours", type=float, default=2.0, help="wall hours to run the loop")
+    p.add_argument("--seed", type=int, default=0, help="the loop's seed")
+    p.add_argument("--designer", default="offline", help="offline, or anthropic:MODEL, ...")
+    p.add_argument("--namespace", default=None, help="default: discovery-s<SEED>")
+    p.add_argument("--designs-dir", type=Path, default=None, help="where namespaces live")
+    p.add_argument("--ladder", default="cpu", help="cpu, paper or a ladder TOML file")
+    p.add_argument("--max-rungs", type=int, default=0, help="climb at most this many rungs")
+    p.add_argument("--max-designs", type=int, default=60, help="designs the namespace may hold")
+    p.add_argument("--resume", action="store_true", help="continue the namespace")
+    p.add_argument("--report", action="store_true", help="only print the table of the namespace")
+    p.add_argument("--no-sandbox", action="store_true", help="run designs without the wall")
+    p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = p.parse_args(argv)
+    namespace = args.namespace or f"discovery-s{args.seed}"
+    try:
+        if args.hours <= 0 and not args.report:
+            raise GenesysError(f"--hours must be positive, got {args.hours}")
+        seconds, reason = 0.0, "report only"
+        if not args.report:
+            seconds, reason = _run(args, namespace)
+        from genesys_tui.store import designs_root
+
+        path = (args.designs_dir or designs_root()) / namespace
+        if not (path / ".git").is_dir():
+            raise GenesysError(f"no namespace {namespace!r} at {path}")
+        rows = discovery_table(read_population(path, args.ladder))
+    except GenesysError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    before = 0.0
+    if args.out is not None and args.out.is_file() and (args.resume or args.report):
+        before = float(json.loads(args.out.read_text()).get("hours_total", 0.0))
+    out: dict[str, Any] = {
+        "format": FORMAT, "namespace": namespace, "seed": args.seed, "designer": args.designer,
+        "ladder": args.ladder, "hours": seconds / 3600, "hours_total": before + seconds / 3600,
+        "ended": reason, "rungs": [asdict(r) for r in rows],
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }  # fmt: skip
+    print(f"{namespace}: {out['hours_total']:.2f} h in all ({reason})")
+    print(format_table(rows))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _run(args: argparse.Namespace, namespace: str) -> tuple[float, str]:
+    """Run the loop for ``args.hours``; (seconds it ran, why it ended)."""
+    from genesys_tui.evolve.session import open_run
+    from genesys_tui.evolve.settings import EvolveConfig
+
+    config = EvolveConfig(
+        namespace=namespace, designer=args.designer, ladder=args.ladder, seed=args.seed,
+        max_designs=args.max_designs, max_rungs=args.max_rungs,
+        max_wall_seconds=args.hours * 3600, sandbox=not args.no_sandbox,
+    )  # fmt: skip
+    t0 = time.monotonic()
+    handle = open_run(config, resume=args.resume, root=args.designs_dir)
+    try:
+        reason = handle.loop.run()
+    finally:
+        handle.close()
+    return time.monotonic() - t0, reason
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""The discovery benchmark: its per-rung table read against the seeds and the rung's noise, and
+a short run end to end on the tiny ladder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genesys_tui.bench.discovery import discovery_table, format_table, main
+from genesys_tui.evolve.population import Member, Population
+
+LADDER = str(Path(__file__).parent / "evolve" / "tiny_ladder.toml")
+
+
+def _add(pop: Population, mid: str, seed: bool, **scores: float) -> None:
+    m = Member(mid, len(pop.members), () if seed else ("gpt-1",), seed, "verified")
+    m.rung_scores.update({k.replace("_", "-"): v for k, v in scores.items()})
+    pop.add(m)
+
+
+def test_the_table_counts_grown_designs_that_beat_every_seed_above_noise() -> None:
+    pop = Population(["cpu-xs", "cpu-s8", "cpu-s"], {"cpu-xs": 0.01, "cpu-s": 0.01})
+    _add(pop, "gpt-1", True, cpu_xs=0.50, cpu_s=0.36)
+    _add(pop, "mamba2-2", True, cpu_xs=0.57)
+    _add(pop, "a-10", False, cpu_xs=0.60, cpu_s8=0.7, cpu_s=0.385)  # beats both at xs: +3.0σ
+    _add(pop, "b-11", False, cpu_xs=0.58)  # +1.0σ over mamba2: a tie, not counted
+    _add(pop, "c-12", False, cpu_xs=0.40)
+    xs, s8, s = discovery_table(pop)
+    assert (xs.rung, xs.verified, xs.seeds, xs.best_seed, xs.best_grown) == \
+        ("cpu-xs", 3, 2, "mamba2-2", "a-10")  # fmt: skip
+    assert xs.margin == pytest.approx(0.03) and xs.margin_sigma == pytest.approx(3.0)
+    assert xs.beating_all == 1
+    assert (s8.seeds, s8.best_seed, s8.margin, s8.margin_sigma, s8.beating_all) == \
+        (0, "", None, None, 0)  # fmt: skip
+    assert s.margin_sigma == pytest.approx(2.5) and s.beating_all == 1
+    text = format_table([xs, s8, s])
+    assert "a-10" in text and "+3.0" in text and "more than 2 sigma" in text
+
+
+@pytest.mark.slow
+def test_a_short_run_writes_its_table_and_report_rebuilds_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genesys_tui import wall
+
+    out = tmp_path / "d.json"
+    argv = ["--seed", "3", "--designs-dir", str(tmp_path / "designs"), "--ladder", LADDER,
+            "--max-designs", "2", "--max-rungs", "1", "--out", str(out)]  # fmt: skip
+    if wall.probe() is not None:
+        argv.append("--no-sandbox")
+    try:
+        assert main(["--hours", "0.02", *argv]) == 0
+    finally:
+        wall.configure(sandbox=True)
+    first = json.loads(out.read_text())
+    assert first["namespace"] == "discovery-s3" and first["hours"] > 0
+    (row,) = first["rungs"]
+    assert row["rung"] == "tiny-0" and row["seeds"] == 5 and row["best_seed"]
+    assert main(["--report", *argv]) == 0
+    again = json.loads(out.read_text())
+    assert again["rungs"] == first["rungs"] and again["hours_total"] == first["hours_total"]
+    assert "tiny-0" in capsys.readouterr().out
+    assert main(["--hours", "0", *argv]) == 2
+    assert main(["--report", *argv[:4], "--namespace", "nope"]) == 2
