@@ -218,3 +218,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_stats_prints_each_rungs_sigma_and_how_it_ranks_like_the_next(
+    namespace: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stats", "--namespace", "fid"]) == 0
+    out = capsys.readouterr().out
+    lines = out[out.index("rung      sigma"):].splitlines()
+    # 5 ok results at cpu-xs; 4 at cpu-s (one failed); rho 0 over the 4 (worked above)
+    assert lines[1].split()[:3] == ["cpu-xs", "0.0032", "5"]
+    assert "+0.00 with cpu-s over 4 designs (fewer than 8)" in lines[1]
+    assert lines[2].split() == ["cpu-s", "0.0103", "4", "-"]
