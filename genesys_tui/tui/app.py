@@ -111,6 +111,7 @@ class GenesysApp(App[None]):
         self.activity = Activity()
         self.ladder = ladder_rungs(evolve or EvolveConfig())
         self.main = MainScreen(self.config, self.sampler)
+        self.sigmas = _sigmas(evolve or EvolveConfig())
         self.main.tasks_min_tokens = (evolve or EvolveConfig()).tasks_min_tokens
         self._dirty: set[str] = set()
         self._loop_done = threading.Event()
@@ -122,6 +123,9 @@ class GenesysApp(App[None]):
     async def on_mount(self) -> None:
         self.theme = self.initial_theme
         await self.push_screen(self.main)
+        from genesys_tui.tui.widgets.workers import WorkersPanel
+
+        self.main.query_one(WorkersPanel).sigmas = self.sigmas
         self._show_state()
         self._open(self.path, start=self.live is not None)
         if self.config.refresh_seconds > 0:
@@ -424,7 +428,8 @@ class GenesysApp(App[None]):
     @work(thread=True, group="details")
     def _read_details(self, catalog: Catalog, screen: InspectorScreen) -> None:
         try:
-            details = load_details(catalog, screen.design, self.main.rungs, self.curves)
+            details = load_details(catalog, screen.design, self.main.rungs, self.curves,
+                                   self.sigmas)  # fmt: skip
         except GenesysError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
@@ -446,3 +451,15 @@ class GenesysApp(App[None]):
         yield SystemCommand(
             "Switch namespace", "Open another designs repository", self.action_switch_namespace
         )
+
+
+def _sigmas(config: EvolveConfig) -> dict[str, float]:
+    """The ladder's measured score noise per rung; none where the ladder does not load (the
+    run that uses it reports why)."""
+    from genesys_tui.errors import GenesysError
+    from genesys_tui.evolve.loop import rung_sigmas
+
+    try:
+        return rung_sigmas(config.ladder)
+    except GenesysError:
+        return {}

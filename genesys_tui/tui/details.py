@@ -7,9 +7,11 @@ rejected or failed one is inspected too); unit code is text, highlighted, never 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from genesys_tui.evolve.population import SeedMargin
 from genesys_tui.evolve.terms import format_terms, record_terms
 from genesys_tui.results import CheckResult, rung_results
 from genesys_tui.store.records import DesignRecord
@@ -54,6 +56,7 @@ class DesignDetails:
     rungs: list[RungDetail] = field(default_factory=list)
     other_results: dict[str, dict[str, Any]] = field(default_factory=dict)
     terms: str = ""  # the fitness terms against the seeds, as a table (evolve.terms)
+    margins: str = ""  # per rung, the margin over each seed in the rung's sigma
 
     @property
     def code_files(self) -> list[str]:
@@ -96,9 +99,11 @@ def unit_lines(design_json: str) -> tuple[list[UnitLine], str]:
 
 
 def load_details(
-    catalog: Catalog, design: str, rungs: list[str], curves: CurveLog | None
+    catalog: Catalog, design: str, rungs: list[str], curves: CurveLog | None,
+    sigmas: Mapping[str, float] | None = None,
 ) -> DesignDetails:
-    """Read a design's files, results and diffs; ``rungs`` orders the rung sections."""
+    """Read a design's files, results and diffs; ``rungs`` orders the rung sections, ``sigmas``
+    (each rung's score noise) reads the margins over the seeds."""
     record = catalog.fresh(design)
     files = catalog.files(record.id)
     results = catalog.results(record.id)
@@ -138,6 +143,7 @@ def load_details(
         rungs=details,
         other_results=others,
         terms=_terms(record, catalog) if record.rungs and record.origin != "seed" else "",
+        margins=seed_margins_text(record, catalog, rungs, sigmas or {}),
     )
 
 
@@ -145,3 +151,34 @@ def _terms(record: DesignRecord, catalog: Catalog) -> str:
     """What makes ``record``'s fitness, term by term, against the namespace's seeds."""
     terms = record_terms(record, [r for r in catalog.records() if r.origin == "seed"])
     return format_terms(terms) if terms else ""
+
+
+def seed_margins_text(record: DesignRecord, catalog: Catalog, rungs: Sequence[str],
+                      sigmas: Mapping[str, float]) -> str:  # fmt: skip
+    """Per rung ``record`` passed: its score's margin over each seed verified there, in the
+    rung's sigma, with the verdict (beats above 2 sigma, tie inside, loses below)."""
+    if record.origin == "seed":
+        return ""
+    seeds = [r for r in catalog.records() if r.origin == "seed"]
+    order = {r: i for i, r in enumerate(rungs)}
+    lines = []
+    for rung in sorted(record.rungs, key=lambda r: (order.get(r, len(order)), r)):
+        score = record.rungs[rung].get("score")
+        if score is None:
+            continue
+        sigma = sigmas.get(rung, 0.0)
+        margins = sorted(
+            (SeedMargin(s.id, rung, score - s.rungs[rung]["score"], sigma)
+             for s in seeds if "score" in s.rungs.get(rung, {})),
+            key=lambda m: m.margin,
+        )  # fmt: skip
+        if not margins:
+            continue
+        head = f"{rung} (sigma {sigma:.4f})" if sigma else f"{rung} (sigma not measured)"
+        cells = [
+            f"{m.seed} {m.in_sigma:+.1f}σ {m.verdict}" if m.in_sigma is not None
+            else f"{m.seed} {m.margin:+.4f}"
+            for m in margins
+        ]  # fmt: skip
+        lines.append(f"{head}: " + ", ".join(cells))
+    return "\n".join(lines)

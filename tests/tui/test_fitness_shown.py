@@ -45,3 +45,22 @@ def test_a_cost_at_a_defaulted_price_is_flagged_in_the_budget_panel() -> None:
     text = budget_text([], None, activity.cost_usd, activity.defaulted_prices).plain
     assert "$2.00" in text and "price defaulted for x:y" in text
     assert "defaulted" not in budget_text([], None, 2.0).plain
+
+
+def test_the_inspector_reads_the_margin_over_each_seed_in_sigma(pilot_ns: Path) -> None:
+    catalog = Catalog(pilot_ns)
+    try:
+        grown = next(r for r in catalog.records() if r.origin == "mutation")
+        seeds = [r for r in catalog.records() if r.origin == "seed" and "cpu-xs" in r.rungs]
+        details = load_details(catalog, grown.id, ["cpu-xs"], None, {"cpu-xs": 0.01})
+        unmeasured = load_details(catalog, grown.id, ["cpu-xs"], None)
+    finally:
+        catalog.close()
+    assert seeds
+    line = details.margins.splitlines()[0]
+    assert line.startswith("cpu-xs (sigma 0.0100): ")
+    for seed in seeds:
+        margin = (grown.rungs["cpu-xs"]["score"] - seed.rungs["cpu-xs"]["score"]) / 0.01
+        verdict = "beats" if margin > 2 else "loses" if margin < -2 else "tie"
+        assert f"{seed.id} {margin:+.1f}σ {verdict}" in line
+    assert unmeasured.margins.startswith("cpu-xs (sigma not measured): ")

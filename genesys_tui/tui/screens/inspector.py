@@ -164,6 +164,9 @@ class InspectorScreen(Screen[None]):
         if d.terms:
             text.append("\nfitness terms (what each adds over the library seeds):\n")
             text.append(d.terms, style=palette["muted"])
+        if d.margins:
+            text.append("\nagainst the seeds (a seed is beaten only above 2 sigma):\n")
+            text.append(d.margins, style=palette["muted"])
         return text
 
     @staticmethod

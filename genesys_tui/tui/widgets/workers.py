@@ -140,6 +140,7 @@ class WorkersPanel(Vertical):
     def __init__(self, clock: Callable[[], float] = time.time, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
+        self.sigmas: dict[str, float] = {}  # rung -> its measured score noise (Rung.score_sigma)
         self._rows: dict[str, JobRow] = {}
         self._ladder: (
             tuple[Sequence[str], Mapping[str, DesignRecord], Mapping[str, int] | None, Activity]
@@ -207,6 +208,8 @@ class WorkersPanel(Vertical):
                 lines.append(f" · {count.failed + count.failed_seeds} failed")
             if training:
                 lines.append(f" · {training} training")
+            if self.sigmas.get(rung):
+                lines.append(f" · σ {self.sigmas[rung]:.4f}", style="dim")
             lines.append("\n")
         if not rungs:
             lines.append("no rung verified yet", style="dim")
