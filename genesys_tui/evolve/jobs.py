@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from genesys_tui import wall
 from genesys_tui.results import CheckResult, RungResult
 from genesys_tui.verify.job import CURVE_POINTS, thin, verify_job
 from genesys_tui.verify.verify import TASKS_MIN_TOKENS  # a constant: the module imports no torch
@@ -51,6 +52,19 @@ VERIFY_PRELOAD = (
 )
 
 
+def verify_limits(timeout: float, threads: int, gpu: bool) -> wall.Limits:
+    """A verify cell's resource limits: CPU seconds for ``timeout`` at full use of its threads
+    (plus the imports), and on the CPU an address space of three quarters of the machine's
+    memory (none for GPU jobs, whose driver reserves address space far beyond what they use)."""
+    import os
+
+    import psutil
+
+    cores = threads or os.cpu_count() or 1
+    memory_mb = 0 if gpu else int(psutil.virtual_memory().total * 0.75 / 2**20)
+    return wall.Limits(memory_mb=memory_mb, cpu_s=int(timeout * cores) + 300)
+
+
 def verify_host(
     design_dir: str,
     rung: str,
@@ -68,7 +82,6 @@ def verify_host(
     read-only), the design's files travel with the job, and the result's bits per byte is
     audited (``verify.audit``) before it is returned. A cell that dies, times out or fails the
     audit gives a failed RungResult naming why."""
-    from genesys_tui import wall
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.audit import AuditFailed, Auditor, check_bpb
     from genesys_tui.verify.token_cache import cache_root, load_tokens
@@ -88,7 +101,8 @@ def verify_host(
         env["CUDA_VISIBLE_DEVICES"] = gpu
     read_only = [str(cache_root())] + ([ladder] if Path(ladder).is_file() else [])
     spec = wall.CellSpec(preload=VERIFY_PRELOAD, read_only=tuple(read_only),
-                         env=tuple(sorted(env.items())), gpu=bool(gpu))  # fmt: skip
+                         env=tuple(sorted(env.items())), gpu=bool(gpu),
+                         limits=verify_limits(timeout, threads, bool(gpu)))  # fmt: skip
     refused: list[str] = []
 
     def on_ask(question: dict[str, Any]) -> Any:

@@ -244,3 +244,18 @@ def test_a_verify_job_holds_the_wall(kind: str, variant: str, arena: Arena, tmp_
         assert not result.ok and "No such file" in result.reason, result.reason
     if kind == "4-key":  # the design raises what it found: the cell's allow-listed environment
         assert not result.ok and "RuntimeError" in result.reason, result.reason
+
+
+def test_a_verify_job_is_held_to_its_memory_limit(arena: Arena, tmp_path: Path) -> None:
+    import psutil
+
+    from genesys_tui.evolve.jobs import verify_host
+
+    # Four fifths of the machine's memory, never touched: without the limit the kernel grants
+    # it (overcommit); the cell's address-space limit (three quarters) refuses it.
+    n = int(psutil.virtual_memory().total * 0.8)
+    design = gpt_variant(tmp_path, f"import torch\nbig = torch.empty({n}, dtype=torch.uint8)",
+                         "hostile")  # fmt: skip
+    result = RungResult.from_wire(verify_host(str(design.path), "tiny-0", ladder=LADDER,
+                                              tasks_min_tokens=10**9, timeout=300))  # fmt: skip
+    assert not result.ok and "alloc" in result.reason.lower(), result.reason
