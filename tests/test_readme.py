@@ -57,6 +57,7 @@ NOT_RUN = {
     r"^genesys stats --namespace claude-run": "the namespace of the run above",
     r"--blimp-dir": "real BLiMP files, which are never copied into the project",
     r"^genesys bench --scaling": "minutes of timing on a quiet machine",
+    r"^python -m genesys_tui.bench.discovery ": "hours of evolution (tests/test_discovery.py)",
     # lm-eval's CLI indexes all of its own tasks first (20 s and more); the same two steps on a
     # tiny checkpoint run in tests/verify/test_eval_lm.py
     r"^genesys lm-eval run ": "lm-eval's task index (test_lm_eval_on_a_task_folder_...)",
