@@ -40,6 +40,10 @@ EventFn = Callable[[dict[str, Any]], None]
 AskFn = Callable[[dict[str, Any]], Any]
 
 
+#: Cells' scratch directories are named SCRATCH_PREFIX<pid of the process that started them>-...
+SCRATCH_PREFIX = "genesys-cell-"
+
+
 @dataclass(frozen=True)
 class CellSpec:
     """What a cell is started with; cells of one spec are interchangeable spares."""
@@ -77,7 +81,8 @@ class Cell:
 
     def __init__(self, wall: Wall, spec: CellSpec, root: str | None = None) -> None:
         self.wall, self.spec = wall, spec
-        self.scratch = Path(tempfile.mkdtemp(prefix="genesys-cell-", dir=root)).resolve()
+        prefix = f"{SCRATCH_PREFIX}{os.getpid()}-"  # whose it is: see sweep_stale
+        self.scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=root)).resolve()
         (self.scratch / "tmp").mkdir()
         self.stderr_path = self.scratch / "stderr.txt"
         argv = [sys.executable, "-m", "genesys_tui.wall.enter", *spec.preload]
@@ -298,12 +303,37 @@ _POOLS_LOCK = threading.Lock()
 
 
 def shared_pool(wall: Wall) -> CellPool:
-    """The process's pool for ``wall`` (the checker's cells come from it)."""
+    """The process's pool for ``wall`` (the checker's cells come from it). The first pool of a
+    process also removes what cells of dead processes left behind (``sweep_stale``)."""
     with _POOLS_LOCK:
         pool = _POOLS.get(wall)
         if pool is None:
+            if not _POOLS:
+                sweep_stale()
             pool = _POOLS[wall] = CellPool(wall)
         return pool
+
+
+def sweep_stale(root: str | None = None) -> list[Path]:
+    """Remove the scratch directories (checkpoints included) of cells whose starting process
+    is gone: one killed with SIGKILL never closed them. Returns what was removed."""
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = path.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 @atexit.register

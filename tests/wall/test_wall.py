@@ -191,3 +191,18 @@ def test_the_unsandboxed_mode_runs_the_same_protocol(jobs, monkeypatch) -> None:
     assert out.ok and out.value["x"] == 5 and "OPENAI_API_KEY" not in out.value["env"]
 
 
+
+
+def test_scratch_left_by_a_dead_process_is_swept_and_a_living_ones_kept(tmp_path: Path) -> None:
+    from genesys_tui.wall.cell import SCRATCH_PREFIX, sweep_stale
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"{SCRATCH_PREFIX}{dead.pid}-abc"
+    live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "genesys-designs-xyz"
+    for d in (stale, live, other):
+        (d / "run").mkdir(parents=True)
+        (d / "run" / "checkpoint.pt").write_bytes(b"x" * 100)
+    assert sweep_stale(str(tmp_path)) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()
