@@ -41,9 +41,15 @@ def test_the_table_counts_grown_designs_that_beat_every_seed_above_noise() -> No
 
 @pytest.mark.slow
 def test_a_short_run_writes_its_table_and_report_rebuilds_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from genesys_tui import wall
+    from genesys_tui.bench import discovery
+
+    writes: list[dict] = []
+    real_write = discovery._write
+    monkeypatch.setattr(discovery, "PROGRESS_SECONDS", 0.2)
+    monkeypatch.setattr(discovery, "_write", lambda p, f: (writes.append(f), real_write(p, f)))
 
     out = tmp_path / "d.json"
     argv = ["--seed", "3", "--designs-dir", str(tmp_path / "designs"), "--ladder", LADDER,
@@ -56,6 +62,10 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
         wall.configure(sandbox=True)
     first = json.loads(out.read_text())
     assert first["namespace"] == "discovery-s3" and first["hours"] > 0
+    # While it ran, the run rewrote its figures (a run killed with its session keeps its hours).
+    running = [f for f in writes if f["ended"] == "running"]
+    assert running and 0 < running[-1]["hours"] <= first["hours"]
+    assert first["ended"] != "running"
     (row,) = first["rungs"]
     assert row["rung"] == "tiny-0" and row["seeds"] == 5 and row["best_seed"]
     assert main(["--report", *argv]) == 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -128,39 +129,75 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
     namespace = args.namespace or f"discovery-s{args.seed}"
+    before = 0.0
+    if args.out is not None and args.out.is_file() and (args.resume or args.report):
+        before = float(json.loads(args.out.read_text()).get("hours_total", 0.0))
     try:
         if args.hours <= 0 and not args.report:
             raise GenesysError(f"--hours must be positive, got {args.hours}")
         seconds, reason = 0.0, "report only"
         if not args.report:
-            seconds, reason = _run(args, namespace)
-        from genesys_tui.store import designs_root
-
-        path = (args.designs_dir or designs_root()) / namespace
-        if not (path / ".git").is_dir():
-            raise GenesysError(f"no namespace {namespace!r} at {path}")
-        rows = discovery_table(read_population(path, args.ladder))
+            seconds, reason = _run(args, namespace, before)
+        rows = discovery_table(read_population(_namespace_path(args, namespace), args.ladder))
     except GenesysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    before = 0.0
-    if args.out is not None and args.out.is_file() and (args.resume or args.report):
-        before = float(json.loads(args.out.read_text()).get("hours_total", 0.0))
-    out: dict[str, Any] = {
+    out = _figures(args, namespace, rows, seconds, before, reason)
+    print(f"{namespace}: {out['hours_total']:.2f} h in all ({reason})")
+    print(format_table(rows))
+    if args.out is not None:
+        _write(args.out, out)
+    return 0
+
+
+def _namespace_path(args: argparse.Namespace, namespace: str) -> Path:
+    from genesys_tui.errors import GenesysError
+    from genesys_tui.store import designs_root
+
+    path = (args.designs_dir or designs_root()) / namespace
+    if not (path / ".git").is_dir():
+        raise GenesysError(f"no namespace {namespace!r} at {path}")
+    return path
+
+
+def _figures(
+    args: argparse.Namespace, namespace: str, rows: list[RungRow], seconds: float,
+    before: float, reason: str,
+) -> dict[str, Any]:  # fmt: skip
+    return {
         "format": FORMAT, "namespace": namespace, "seed": args.seed, "designer": args.designer,
         "ladder": args.ladder, "hours": seconds / 3600, "hours_total": before + seconds / 3600,
         "ended": reason, "rungs": [asdict(r) for r in rows],
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }  # fmt: skip
-    print(f"{namespace}: {out['hours_total']:.2f} h in all ({reason})")
-    print(format_table(rows))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    return 0
 
 
-def _run(args: argparse.Namespace, namespace: str) -> tuple[float, str]:
+def _write(path: Path, figures: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+PROGRESS_SECONDS = 300.0  # how often a run rewrites --out while it runs
+
+
+def _progress(
+    args: argparse.Namespace, namespace: str, before: float, t0: float, done: threading.Event
+) -> None:
+    """Rewrite ``--out`` every PROGRESS_SECONDS while the loop runs ("ended": "running"), so a
+    run killed with its session (SIGKILL, a machine going away) keeps its hours and table and a
+    ``--resume`` adds to them."""
+    while not done.wait(PROGRESS_SECONDS):
+        try:
+            rows = discovery_table(read_population(_namespace_path(args, namespace), args.ladder))
+            _write(args.out, _figures(args, namespace, rows, time.monotonic() - t0, before,
+                                      "running"))  # fmt: skip
+        except Exception as exc:  # a progress write never stops the run
+            print(f"warning: progress not written: {exc}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, namespace: str, before: float) -> tuple[float, str]:
     """Run the loop for ``args.hours``; (seconds it ran, why it ended)."""
     from genesys_tui.evolve.session import open_run
     from genesys_tui.evolve.settings import EvolveConfig
@@ -172,9 +209,18 @@ def _run(args: argparse.Namespace, namespace: str) -> tuple[float, str]:
     )  # fmt: skip
     t0 = time.monotonic()
     handle = open_run(config, resume=args.resume, root=args.designs_dir)
+    done = threading.Event()
+    writer = threading.Thread(
+        target=_progress, args=(args, namespace, before, t0, done), daemon=True
+    )
+    if args.out is not None:
+        writer.start()
     try:
         reason = handle.loop.run()
     finally:
+        done.set()
+        if writer.is_alive():
+            writer.join()  # no progress write races the final one
         handle.close()
     return time.monotonic() - t0, reason
 
