@@ -1,0 +1,5 @@
+"""Designs leave Genesys: ``genesys export`` writes a Hugging Face model directory."""
+
+from genesys_tui.export.hf import ExportError, Provenance, export, same_design
+
+__all__ = ["ExportError", "Provenance", "export", "same_design"]
