@@ -45,3 +45,18 @@ def describe_child(design: Design, changed: str, parents: Sequence[Design] = ())
     if design.description not in inherited:
         return design
     return dataclasses.replace(design, description=child_description(design, changed))
+
+
+def format_tree(design: Design) -> str:
+    """The unit tree as indented text: ``slot: id = Class (role) args``."""
+    lines = [f"{design.name}" + (f": {design.description}" if design.description else "")]
+    for depth, slot, node in design.walk():
+        decl = design.decls[node.id]
+        args = {name: node.args.get(name, arg.default) for name, arg in decl.args.items()}
+        shown = " ".join(f"{k}={v}" for k, v in args.items())
+        label = f"{slot}: " if slot else "root: "
+        lines.append(
+            f"{'  ' * (depth + 1)}{label}{node.id} = {node.cls} ({node.role}) "
+            f"[{node.file}]" + (f"  {shown}" if shown else "")
+        )
+    return "\n".join(lines)

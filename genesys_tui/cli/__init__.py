@@ -19,8 +19,8 @@ from genesys_tui.errors import GenesysError
 
 #: Subcommand modules, in the order ``genesys --help`` lists them.
 COMMANDS = [
-    "library", "show", "check", "train", "verify", "eval", "lm-eval", "export", "evolve",
-    "stats", "log", "diff", "tree", "index", "bench", "study",
+    "library", "show", "check", "train", "verify", "eval", "lm-eval", "generate", "export",
+    "evolve", "stats", "log", "diff", "tree", "index", "bench", "study",
 ]  # fmt: skip
 
 

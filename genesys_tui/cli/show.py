@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from genesys_tui.cli._repo_args import add_repo_options, open_repo
-from genesys_tui.design import Design
+from genesys_tui.describe import format_tree
 from genesys_tui.errors import DesignError, GenesysError
 
 if TYPE_CHECKING:
@@ -22,21 +22,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_repo_options(p)
     p.set_defaults(func=run)
-
-
-def format_tree(design: Design) -> str:
-    """The unit tree as indented text: ``slot: id = Class (role) args``."""
-    lines = [f"{design.name}" + (f": {design.description}" if design.description else "")]
-    for depth, slot, node in design.walk():
-        decl = design.decls[node.id]
-        args = {name: node.args.get(name, arg.default) for name, arg in decl.args.items()}
-        shown = " ".join(f"{k}={v}" for k, v in args.items())
-        label = f"{slot}: " if slot else "root: "
-        lines.append(
-            f"{'  ' * (depth + 1)}{label}{node.id} = {node.cls} ({node.role}) "
-            f"[{node.file}]" + (f"  {shown}" if shown else "")
-        )
-    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -80,10 +80,11 @@ def export(
     payload = read_checkpoint(checkpoint)
     meta = meta_of(payload, checkpoint)
     if design is not None and not same_design(design, meta.design):
+        named = provenance.source if provenance and provenance.source else repr(design.name)
         raise ExportError(
-            f"checkpoint {checkpoint} was trained from design {meta.design.name!r}, which "
-            f"differs from {design.name!r} (its tree or unit sources): export the design it was "
-            "trained from"
+            f"checkpoint {checkpoint} was trained from design {meta.design.name!r} in a version "
+            f"whose unit tree or sources differ from {named}'s: name the design it was trained "
+            "from (a design id with --namespace, or its directory)"
         )
     tokenizer = load_tokenizer(meta.tokenizer)
     state = payload["model"]
@@ -172,8 +173,7 @@ def _write(
     tok_config["tokenizer_class"] = "PreTrainedTokenizerFast"
     (tmp / "tokenizer_config.json").write_text(json.dumps(tok_config, indent=2) + "\n")
     GenerationConfig(
-        bos_token_id=eot, eos_token_id=eot, pad_token_id=eot, use_cache=False,
-        max_length=config.context_length,
+        bos_token_id=eot, eos_token_id=eot, pad_token_id=eot, use_cache=True,
     ).save_pretrained(str(tmp))  # fmt: skip
     (tmp / "README.md").write_text(model_card(meta, prov), encoding="utf-8")
 
@@ -207,7 +207,7 @@ def _replace(tmp: Path, out: Path) -> None:
 
 def model_card(meta: Any, prov: Provenance) -> str:
     """The README.md of the exported directory."""
-    from genesys_tui.cli.show import format_tree
+    from genesys_tui.describe import format_tree
     from genesys_tui.verify.corpus import embedded_manifest
 
     design, config, rung = meta.design, meta.config, meta.rung
@@ -232,8 +232,9 @@ def model_card(meta: Any, prov: Provenance) -> str:
         "```",
         "",
         "Loading runs the design's unit code (`genesys_units.py`, also under `units/`): read it "
-        "first, as with any `trust_remote_code` model. Generation recomputes the whole prefix "
-        "for each new token (no key/value cache yet); pad on the right, never on the left.",
+        "first, as with any `trust_remote_code` model. Generation keeps each unit's state "
+        "between tokens (a key/value cache for attention, the recurrent state of recurrent "
+        "mixers); pad on the right, never on the left.",
         "",
         "## Unit tree",
         "",

@@ -20,6 +20,15 @@ literals (the checker and the design loader read them from source without runnin
 ``nn.Linear`` and ``nn.Embedding`` weight from N(0, 0.02), zeroes biases, scales a Linear named
 ``out_proj`` (a write into the residual stream) by 1/sqrt(2 N), then calls ``init_weights()`` on
 each unit that defines it, for parameters that need a special init (decays, A_log, ...).
+
+Cached decoding. ``Scaffold.forward(idx, cache=DecodeCache())`` runs only the new tokens
+``idx`` after the ``cache.offset`` tokens it has seen. Each unit says how it decodes in its
+class attribute ``decode``: "pointwise" (every position on its own: norms, MLPs, residual
+blocks), "cached" (it keeps what it needs of the past in ``self.decoding()``, a dict that lives
+as long as the cache, and reads ``self.decoding_offset()`` for the position of its first new
+token), or "recompute" (the default: the model cannot decode with a cache and recomputes the
+whole prefix for every token). Outside decoding ``self.decoding()`` is None and a unit runs its
+ordinary forward.
 """
 
 from __future__ import annotations
@@ -48,12 +57,36 @@ class BuildContext:
     dropout: float = 0.0  # dropout probability units may apply
 
 
+DECODE_MODES = ("pointwise", "cached", "recompute")
+
+
+class DecodeCache:
+    """What a model keeps between calls while it generates: the tokens seen so far and each
+    cached unit's own state. One cache belongs to one batch of sequences."""
+
+    def __init__(self) -> None:
+        self.offset = 0  # tokens of each sequence the model has run so far
+        self.states: dict[int, dict[str, Any]] = {}  # id(unit) -> that unit's state
+
+    def state(self, unit: nn.Module) -> dict[str, Any]:
+        return self.states.setdefault(id(unit), {})
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep the sequences ``index`` selects (beam search), in that order: every tensor of
+        every state is indexed along its batch dimension, the first."""
+        for state in self.states.values():
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor):
+                    state[key] = value.index_select(0, index.to(value.device))
+
+
 class Unit(nn.Module):
     """Base class of every unit. Subclasses set ``role`` and may set ``slots`` and ``args``."""
 
     role: ClassVar[str] = "other"
     slots: ClassVar[dict[str, str]] = {}
     args: ClassVar[dict[str, Any]] = {}
+    decode: ClassVar[str] = "recompute"  # one of DECODE_MODES; see the module docstring
 
     def __init__(self, ctx: BuildContext) -> None:
         super().__init__()
@@ -64,6 +97,16 @@ class Unit(nn.Module):
         self, X: torch.Tensor, **Z: Any
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(X, **Z)")
+
+    def decoding(self) -> dict[str, Any] | None:
+        """This unit's state while the model decodes with a cache; None otherwise."""
+        cache = self.__dict__.get("_decode_cache")
+        return None if cache is None else cache.state(self)
+
+    def decoding_offset(self) -> int:
+        """While decoding: the position of the first token of this call (0 outside decoding)."""
+        cache = self.__dict__.get("_decode_cache")
+        return 0 if cache is None else cache.offset
 
     def extra_repr(self) -> str:
         return f"role={self.role}"
@@ -116,10 +159,75 @@ class Scaffold(nn.Module):
             x, z = out
         return self.norm_f(x), z
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token ids (B, T) -> logits (B, T, V)."""
-        h, _ = self.forward_hidden(idx)
+    def forward(self, idx: torch.Tensor, cache: DecodeCache | None = None) -> torch.Tensor:
+        """Token ids (B, T) -> logits (B, T, V). With ``cache``, ``idx`` are the tokens that
+        follow the ``cache.offset`` tokens already run (see ``can_cache``)."""
+        if cache is None:
+            h, _ = self.forward_hidden(idx)
+            return F.linear(h, self.wte.weight)
+        if not self.can_cache():
+            raise ValueError(f"units that cannot decode with a cache: {self.uncached_units()}")
+        units = [m for m in self.modules() if isinstance(m, Unit)]
+        for unit in units:
+            unit.__dict__["_decode_cache"] = cache
+        try:
+            h, _ = self.forward_hidden(idx)
+        finally:
+            for unit in units:
+                unit.__dict__.pop("_decode_cache", None)
+        cache.offset += idx.shape[1]
         return F.linear(h, self.wte.weight)
+
+    def uncached_units(self) -> list[str]:
+        """Classes of the units that would have to recompute the prefix while decoding."""
+        found = {
+            type(m).__name__
+            for m in self.modules()
+            if isinstance(m, Unit)
+            and getattr(m, "decode", "recompute") not in ("pointwise", "cached")
+        }
+        return sorted(found)
+
+    def can_cache(self) -> bool:
+        """Whether every unit decodes with a cache (pointwise or cached)."""
+        return not self.uncached_units()
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        *,
+        use_cache: bool | None = None,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``idx`` (B, T) followed by ``max_new_tokens`` tokens (B, T + max_new_tokens).
+
+        Greedy at temperature 0, else sampled from the softmax at ``temperature`` (over the
+        ``top_k`` likeliest tokens where given). ``use_cache`` (default: where every unit can)
+        runs each new token alone against the cache; without it every step runs the whole
+        sequence so far, as training does.
+        """
+        if use_cache is None:
+            use_cache = self.can_cache()
+        cache = DecodeCache() if use_cache else None
+        out, step_in = idx, idx
+        for _ in range(max_new_tokens):
+            logits = (self(out) if cache is None else self(step_in, cache))[:, -1].float()
+            if temperature <= 0:
+                nxt = logits.argmax(-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+                    logits = logits.masked_fill(logits < kth, -float("inf"))
+                probs = torch.softmax(logits, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=generator)
+            out = torch.cat([out, nxt], dim=1)
+            step_in = nxt
+        return out
 
     def num_params(self, non_embedding: bool = False) -> int:
         """Parameter count; ``non_embedding`` leaves out the (tied) token embedding."""

@@ -16,9 +16,12 @@ import pytest
 
 from genesys_tui.checker import CheckConfig, check_design, check_runtime
 from genesys_tui.design import load_design
-from tests.checker.conftest import FAST, gpt_variant
+from tests.checker.conftest import FAST, GPT, gpt_variant
 
-FIRST_LINE = 20  # the line of units/mlp.py where the inserted statement starts
+# the line of units/mlp.py where the inserted statement starts: right after MLP.forward's def
+FIRST_LINE = 2 + (GPT / "units" / "mlp.py").read_text().splitlines().index(
+    "    def forward(self, X, **Z):"
+)
 
 # id -> (statement, the check of the finding)
 ESCAPES = {

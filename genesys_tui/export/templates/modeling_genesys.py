@@ -6,11 +6,15 @@ Genesys's own unit contract and scaffold, copied verbatim. Load it with
 
     AutoModelForCausalLM.from_pretrained(DIR, trust_remote_code=True)
 
-Loading runs the design's unit code, as ``trust_remote_code`` says: read it first.
+Loading runs the design's unit code, as ``trust_remote_code`` says: read it first. Generation
+keeps each unit's state between tokens (``DecodeCache``: keys and values for attention, the
+recurrent state of recurrent mixers) where every unit can; otherwise it recomputes the prefix.
 """
 
 import builtins
+import dataclasses
 import types
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -18,8 +22,13 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_genesys import GenesysConfig
-from .genesys_contract import BuildContext, Scaffold, Unit
+from .genesys_contract import BuildContext, DecodeCache, Scaffold, Unit
 from .genesys_units import UNIT_SOURCES
+
+# transformers 5 calls the decoding state ``cache``; 4 called it ``past_key_values``.
+_FIELDS = {f.name for f in dataclasses.fields(CausalLMOutputWithPast)}
+_CACHE_FIELD = "cache" if "cache" in _FIELDS else "past_key_values"
+DecodeCache.reorder_cache = DecodeCache.reorder  # what beam search calls
 
 
 class Arg:
@@ -98,9 +107,11 @@ class GenesysForCausalLM(PreTrainedModel, GenerationMixin):
         # transformers replaces buffers that are not saved with empty tensors after building;
         # keep their values to put back in _init_weights.
         for module in self.lm.modules():
-            kept = {name: module._buffers[name].detach().clone()
-                    for name in module._non_persistent_buffers_set
-                    if module._buffers.get(name) is not None}
+            kept = {
+                name: module._buffers[name].detach().clone()
+                for name in module._non_persistent_buffers_set
+                if module._buffers.get(name) is not None
+            }
             if kept:
                 module._genesys_buffers = kept
         self.post_init()
@@ -119,34 +130,70 @@ class GenesysForCausalLM(PreTrainedModel, GenerationMixin):
     def set_input_embeddings(self, value):
         self.lm.wte = value
 
+    @classmethod
+    def _supports_default_dynamic_cache(cls):
+        return False  # the model brings its own cache (DecodeCache), made in forward
+
     def forward(
         self,
         input_ids,
         attention_mask=None,
         labels=None,
+        cache=None,
         past_key_values=None,
         use_cache=None,
         return_dict=None,
         **kwargs,
     ):
-        if attention_mask is not None and bool(
-            (attention_mask[:, 1:] > attention_mask[:, :-1]).any()
-        ):
+        mask = attention_mask
+        if mask is not None and bool((mask[:, 1:] > mask[:, :-1]).any()):
             raise ValueError(
                 "Genesys models take no left padding: pad on the right, or run "
                 "one sequence at a time"
             )
-        logits = self.lm(input_ids)
+        state = cache if cache is not None else past_key_values
+        if use_cache and not self.lm.can_cache():
+            if not getattr(self, "_said_recompute", False):
+                warnings.warn(
+                    "these units cannot decode with a cache, so every token "
+                    f"recomputes the prefix: {', '.join(self.lm.uncached_units())}",
+                    stacklevel=2,
+                )
+                self._said_recompute = True
+            use_cache = False
+        if use_cache:
+            state = state if isinstance(state, DecodeCache) else DecodeCache()
+            logits = self.lm(input_ids, state)
+        else:
+            state = None
+            logits = self.lm(input_ids)
         loss = None
         if labels is not None:
             loss = F.cross_entropy(
                 logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100
             )
-        return CausalLMOutputWithPast(loss=loss, logits=logits)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, **{_CACHE_FIELD: state})
 
-    def prepare_inputs_for_generation(self, input_ids, attention_mask=None, **kwargs):
-        # No cache: every step runs the whole prefix.
-        return {"input_ids": input_ids, "attention_mask": attention_mask}
+    def prepare_inputs_for_generation(
+        self,
+        input_ids,
+        attention_mask=None,
+        cache=None,
+        past_key_values=None,
+        use_cache=None,
+        **kwargs,
+    ):
+        state = cache if cache is not None else past_key_values
+        if isinstance(state, DecodeCache):
+            input_ids = input_ids[:, state.offset :]  # only the tokens the cache has not seen
+        else:
+            state = None
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            _CACHE_FIELD: state,
+            "use_cache": use_cache,
+        }
 
 
 __all__ = ["GenesysConfig", "GenesysForCausalLM"]

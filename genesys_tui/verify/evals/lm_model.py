@@ -28,6 +28,7 @@ from lm_eval.models.utils import handle_stop_sequences
 from torch import nn
 
 from genesys_tui.errors import VerifyError
+from genesys_tui.units.contract import DecodeCache
 from genesys_tui.verify.tokenizer import Tokenizer, load_tokenizer
 
 MODEL_NAME = "genesys"
@@ -235,10 +236,21 @@ class GenesysLM(TemplateLM):
         x = torch.tensor(contexts, dtype=torch.long, device=self._device)  # (B, T)
         new: list[list[int]] = [[] for _ in contexts]
         done = [False] * len(contexts)
+        # With a cache each step runs one token; only while the whole text fits the window
+        # does that give what recomputing the (sliding) window gives.
+        can_cache = getattr(self.model, "can_cache", None)
+        cache = None
+        if callable(can_cache) and can_cache() and x.shape[1] + max_new <= self.max_length:
+            cache = DecodeCache()
+        step = x
         for _ in range(max_new):
-            logits = self.model(x[:, -self.max_length :])  # (B, T, V)
+            if cache is None:
+                logits = self.model(x[:, -self.max_length :])  # (B, T, V)
+            else:
+                logits = self.model(step, cache)
             nxt = logits[:, -1].float().argmax(-1)  # (B,)
             x = torch.cat([x, nxt[:, None]], dim=1)
+            step = nxt[:, None]
             for b, t in enumerate(nxt.tolist()):
                 if done[b]:
                     continue

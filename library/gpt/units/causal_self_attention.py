@@ -26,6 +26,7 @@ def apply_rotary(x, cos, sin):
 
 class CausalSelfAttention(Unit):
     role = "sequence_mixer"
+    decode = "cached"  # keeps the keys and values of the tokens seen
     args = {
         "n_heads": Arg(4, low=1, high=128, doc="attention heads; must divide d_model"),
         "rope_base": Arg(10000.0, low=10.0, high=1e7, doc="rotary frequency base"),
@@ -49,12 +50,23 @@ class CausalSelfAttention(Unit):
     def forward(self, X, **Z):
         B, T, D = X.shape
         q, k, v = self.qkv(X).view(B, T, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        if T > self.cos.shape[0]:
-            cos, sin = rotary_tables(T, self.head_dim, self.rope_base, X.device)
+        cache = self.decoding()  # the keys and values of earlier tokens, while generating
+        t0 = self.decoding_offset()
+        if t0 + T > self.cos.shape[0]:
+            cos, sin = rotary_tables(t0 + T, self.head_dim, self.rope_base, X.device)
         else:
-            cos, sin = self.cos[:T], self.sin[:T]
-        cos, sin = cos.to(q.dtype), sin.to(q.dtype)
+            cos, sin = self.cos, self.sin
+        cos, sin = cos[t0 : t0 + T].to(q.dtype), sin[t0 : t0 + T].to(q.dtype)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)  # (B, H, T, Dh)
-        dropout = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        if cache is not None and t0 > 0:
+            k = cache["k"] = torch.cat([cache["k"], k], dim=2)  # (B, H, t0 + T, Dh)
+            v = cache["v"] = torch.cat([cache["v"], v], dim=2)
+            # query i sits at t0 + i and sees keys 0 .. t0 + i
+            seen = torch.ones(T, t0 + T, dtype=torch.bool, device=X.device).tril(t0)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=seen)
+        else:
+            if cache is not None:
+                cache["k"], cache["v"] = k, v
+            dropout = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
         return self.out_proj(y.transpose(1, 2).reshape(B, T, D)), Z

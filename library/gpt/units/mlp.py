@@ -8,6 +8,7 @@ from genesys_tui.units import Arg, Unit
 
 class MLP(Unit):
     role = "channel_mixer"
+    decode = "pointwise"  # each position on its own: nothing to keep while decoding
     args = {"expand": Arg(4, low=1, high=16, doc="hidden width as a multiple of d_model")}
 
     def __init__(self, ctx, expand=4):

@@ -89,6 +89,7 @@ def ssd_chunked(X, A, B, C, chunk_size, initial_state=None):
 
 class Mamba2(Unit):
     role = "sequence_mixer"
+    decode = "cached"  # keeps the convolution's last inputs and the state-space state
     args = {
         "expand": Arg(2, low=1, high=8, doc="inner width as a multiple of d_model"),
         "d_state": Arg(64, low=1, high=512, doc="state size N per head"),
@@ -146,12 +147,28 @@ class Mamba2(Unit):
         b, T, _ = X.shape
         E, N, H, P = self.d_inner, self.d_state, self.n_heads, self.head_dim
         z, xBC, dt = self.in_proj(X).split([E, E + 2 * N, H], dim=-1)
-        xBC = F.silu(self.conv1d(xBC.transpose(1, 2))[..., :T].transpose(1, 2))  # causal: crop
+        cache = self.decoding()  # while generating: the convolution's inputs and the SSM state
+        if cache is None:
+            xBC = F.silu(self.conv1d(xBC.transpose(1, 2))[..., :T].transpose(1, 2))  # causal: crop
+        else:
+            K = self.conv1d.kernel_size[0]
+            past = cache.get("conv")
+            if past is None:  # what the padding gives the first token: zeros
+                past = xBC.new_zeros(b, K - 1, xBC.shape[-1])
+            xBC = torch.cat([past, xBC], dim=1)  # (b, K - 1 + T, conv_dim)
+            cache["conv"] = xBC[:, xBC.shape[1] - (K - 1) :]
+            w, bias = self.conv1d.weight, self.conv1d.bias
+            xBC = F.silu(F.conv1d(xBC.transpose(1, 2), w, bias, groups=w.shape[0]).transpose(1, 2))
         x, B, C = xBC.split([E, N, N], dim=-1)
         dt = F.softplus(dt.to(_acc(dt.dtype)) + self.dt_bias)  # (b, T, H)
         A = -torch.exp(self.A_log.to(dt.dtype))  # (H,)
         x = x.reshape(b, T, H, P)
-        y, _ = ssd_chunked(x * dt[..., None], A * dt, B[:, :, None], C[:, :, None], self.chunk_size)
+        start = None if cache is None else cache.get("ssm")
+        y, final = ssd_chunked(
+            x * dt[..., None], A * dt, B[:, :, None], C[:, :, None], self.chunk_size, start
+        )
+        if cache is not None:
+            cache["ssm"] = final
         y = y + x * self.D.to(y.dtype)[:, None]  # (b, T, H, P)
         y = y.reshape(b, T, E) * F.silu(z)
         y = F.rms_norm(y, (E,), self.norm_weight.to(y.dtype), 1e-5)

@@ -9,6 +9,7 @@ from genesys_tui.units import Arg, Unit
 
 class RMSNorm(Unit):
     role = "norm"
+    decode = "pointwise"  # each position on its own: nothing to keep while decoding
     args = {"eps": Arg(1e-5, low=1e-12, high=1e-2, doc="added to the mean square")}
 
     def __init__(self, ctx, eps=1e-5):

@@ -75,6 +75,7 @@ def apply_rotary(x, cos, sin):
 
 class MultiScaleRetention(Unit):
     role = "sequence_mixer"
+    decode = "cached"  # keeps the retention state of the tokens seen
     args = {
         "n_heads": Arg(4, low=1, high=128, doc="retention heads, one decay each; divide d_model"),
         "value_factor": Arg(2, low=1, high=4, doc="value and gate width as a multiple of D"),
@@ -111,14 +112,34 @@ class MultiScaleRetention(Unit):
         q = self.q_proj(X).view(B, T, H, Dk).transpose(1, 2)  # (B, H, T, Dk)
         k = self.k_proj(X).view(B, T, H, Dk).transpose(1, 2)
         v = self.v_proj(X).view(B, T, H, Dv).transpose(1, 2)  # (B, H, T, Dv)
-        if T > self.cos.shape[0]:
-            cos, sin = rotary_tables(T, Dk, self.rope_base, X.device)
+        cache = self.decoding()  # while generating: the state S after the tokens seen
+        t0 = self.decoding_offset()
+        if t0 + T > self.cos.shape[0]:
+            cos, sin = rotary_tables(t0 + T, Dk, self.rope_base, X.device)
         else:
-            cos, sin = self.cos[:T], self.sin[:T]
-        cos, sin = cos.to(q.dtype), sin.to(q.dtype)
+            cos, sin = self.cos, self.sin
+        cos, sin = cos[t0 : t0 + T].to(q.dtype), sin[t0 : t0 + T].to(q.dtype)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k * Dk**-0.5, cos, sin)
-        o = retention_chunked(q, k, v, self.log_gamma, self.chunk_size).transpose(1, 2)
+        o = retention_chunked(q, k, v, self.log_gamma, self.chunk_size)
+        if cache is not None:
+            o = o + self._carry(q, k, v, cache)
+        o = o.transpose(1, 2)
         o = F.layer_norm(o.to(_acc(o.dtype)), (Dv,), eps=1e-5)  # (B, T, H, Dv), per head
         o = o * self.norm_weight.view(H, Dv) + self.norm_bias.view(H, Dv)
         o = F.silu(self.g_proj(X)) * o.reshape(B, T, H * Dv).to(X.dtype)
         return self.out_proj(o), Z
+
+    def _carry(self, q, k, v, cache):
+        """What the state S0 of the earlier tokens adds to the outputs of these T tokens
+        (q_t gamma^(t+1) S0); stores the state after them, gamma^T S0 + sum_s gamma^(T-1-s)
+        k_s^T v_s, in ``cache``."""
+        T = q.shape[2]
+        lg = self.log_gamma.to(_acc(q.dtype))[:, None]  # (H, 1)
+        pos = torch.arange(T, device=q.device)
+        S0 = cache.get("S")  # (B, H, Dk, Dv)
+        state = (k * torch.exp(lg * (T - 1 - pos))[..., None]).transpose(-1, -2) @ v.to(lg.dtype)
+        if S0 is None:
+            cache["S"] = state
+            return torch.zeros_like(v)
+        cache["S"] = state + torch.exp(lg * T)[..., None] * S0
+        return ((q * torch.exp(lg * (pos + 1))[..., None]) @ S0).to(v.dtype)

@@ -9,6 +9,7 @@ from genesys_tui.units import Arg, Unit
 
 class RWKV7ChannelMix(Unit):
     role = "channel_mixer"
+    decode = "cached"  # keeps the last input (token shift)
     args = {"expand": Arg(4, low=1, high=16, doc="hidden width as a multiple of d_model")}
 
     def __init__(self, ctx, expand=4):
@@ -32,6 +33,11 @@ class RWKV7ChannelMix(Unit):
         self.key.weight.uniform_(-bound, bound)
 
     def forward(self, X, **Z):
-        shifted = F.pad(X, (0, 0, 1, -1))  # X[t-1], zero at t = 0
+        cache = self.decoding()  # while generating: the last input, for the token shift
+        if cache is None:
+            shifted = F.pad(X, (0, 0, 1, -1))  # X[t-1], zero at t = 0
+        else:
+            shifted = torch.cat([cache.get("x", X.new_zeros(X.shape[0], 1, X.shape[2])), X], 1)
+            shifted, cache["x"] = shifted[:, :-1], X[:, -1:]
         k = X + (shifted - X) * self.x_k
         return self.out_proj(torch.relu(self.key(k)).square()), Z

@@ -23,8 +23,9 @@ from torch import nn
 from genesys_tui.units import Arg, Unit
 
 
-def rwkv7_chunked(r, log_w, k, v, a, b, chunk_size=32):
-    """Run S_t = S_{t-1} (diag(w_t) + a_t^T b_t) + v_t^T k_t, o_t = S_t r_t from S_0 = 0.
+def rwkv7_chunked(r, log_w, k, v, a, b, chunk_size=32, initial_state=None):
+    """Run S_t = S_{t-1} (diag(w_t) + a_t^T b_t) + v_t^T k_t, o_t = S_t r_t from S_0 = 0 (or
+    ``initial_state``, laid out as the final state is).
 
     All inputs are (B, T, H, N); ``log_w`` is log of the decay (<= 0). Returns the outputs
     (B, T, H, N) and the final state (B, H, N, N) laid out as S^T (key rows, value columns),
@@ -70,7 +71,7 @@ def rwkv7_chunked(r, log_w, k, v, a, b, chunk_size=32):
         A_state = torch.diag_embed(cum[..., -1, :].exp()) + b_end.transpose(-1, -2) @ W
         C_state = b_end.transpose(-1, -2) @ U0 + k_end.transpose(-1, -2) @ v  # (B, H, C, N, N)
 
-        state = r.new_zeros(B, H, N, N)
+        state = r.new_zeros(B, H, N, N) if initial_state is None else initial_state.to(dtype)
         starts = []
         # unbind, not A_state[:, :, c]: each indexing op would backpropagate a full-size tensor.
         for A_c, C_c in zip(A_state.unbind(2), C_state.unbind(2), strict=True):
@@ -100,6 +101,7 @@ def ortho_(weight, scale):
 
 class RWKV7TimeMix(Unit):
     role = "sequence_mixer"
+    decode = "cached"  # keeps the last input (token shift) and the state S
     args = {
         "n_heads": Arg(4, low=1, high=128, doc="heads; each keeps a head_dim x head_dim state"),
         "chunk_size": Arg(32, low=1, high=64, doc="steps solved at once in training"),
@@ -189,7 +191,13 @@ class RWKV7TimeMix(Unit):
     def forward(self, X, **Z):
         B, T, D = X.shape
         H, N = self.n_heads, self.head_dim
-        xx = F.pad(X, (0, 0, 1, -1)) - X  # X[t-1] - X[t], with X[-1] = 0
+        cache = self.decoding()  # while generating: the last input and the state S
+        if cache is None:
+            xx = F.pad(X, (0, 0, 1, -1)) - X  # X[t-1] - X[t], with X[-1] = 0
+        else:
+            last = cache.get("x", X.new_zeros(B, 1, D))
+            xx = torch.cat([last, X[:, :-1]], dim=1) - X
+            cache["x"] = X[:, -1:]
         mixes = torch.stack([self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g])
         xr, xw, xk, xv, xa, xg = torch.addcmul(X, xx, mixes.view(6, 1, 1, D)).unbind(0)
         r = self.receptance(xr)
@@ -208,7 +216,10 @@ class RWKV7TimeMix(Unit):
         k = k * (1 + (a - 1) * self.k_a)
 
         heads = [t.view(B, T, H, N) for t in (r, log_w, k, v, -kk, kk * a)]
-        o, _ = rwkv7_chunked(*heads, chunk_size=self.chunk_size)  # (B, T, H, N), float32+
+        start = None if cache is None else cache.get("S")
+        o, state = rwkv7_chunked(*heads, chunk_size=self.chunk_size, initial_state=start)
+        if cache is not None:
+            cache["S"] = state  # o: (B, T, H, N), float32 or wider
         o = self.ln_x(o.reshape(B * T, D)).view(B, T, H, N)
         bonus = (heads[0] * heads[2] * self.r_k).sum(-1, keepdim=True) * heads[3]
         o = (o + bonus).reshape(B, T, D).to(X.dtype)

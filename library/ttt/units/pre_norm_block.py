@@ -5,6 +5,7 @@ from genesys_tui.units import Unit
 
 class PreNormBlock(Unit):
     role = "block"
+    decode = "pointwise"  # each position on its own: nothing to keep while decoding
     slots = {"norm1": "norm", "mixer": "sequence_mixer", "norm2": "norm", "mlp": "channel_mixer"}
 
     def __init__(self, ctx, norm1, mixer, norm2, mlp):

@@ -8,6 +8,7 @@ from genesys_tui.units import Arg, Unit
 
 class SwiGLUMLP(Unit):
     role = "channel_mixer"
+    decode = "pointwise"  # each position on its own: nothing to keep while decoding
     args = {
         "expand": Arg(2.667, low=0.5, high=16.0, doc="hidden width as a multiple of d_model"),
         "multiple_of": Arg(8, low=1, high=256, doc="round the hidden width up to this"),

@@ -35,13 +35,17 @@ def ln_l2_grad(Z, target, weight, bias, eps):
     ) / std
 
 
-def ttt_linear_dual(q, k, v, lr, token_scale, W0, b0, ln_weight, ln_bias, mini_batch, eps=1e-6):
+def ttt_linear_dual(
+    q, k, v, lr, token_scale, W0, b0, ln_weight, ln_bias, mini_batch, eps=1e-6, states=False
+):
     """TTT-Linear's outputs x_q + LN(x_q W_t + b_t) over a sequence, from W0 and b0.
 
     q, k, v: (B, H, T, N); lr: (B, H, T) inner step size of each token; token_scale: (K,) the
     factor token t of a mini-batch puts on the summed gradients (1 / (t + 1) by default);
-    W0: (H, N, N); b0, ln_weight, ln_bias: (H, N); K = mini_batch. Returns (B, H, T, N) in
-    float32 or wider. A last, partial mini-batch is padded: padding only follows real tokens.
+    W0: (H, N, N) or (B, H, N, N); b0: (H, N) or (B, H, 1, N); ln_weight, ln_bias: (H, N);
+    K = mini_batch. Returns (B, H, T, N) in float32 or wider. A last, partial mini-batch is
+    padded: padding only follows real tokens. With ``states`` it also returns the inner model
+    (W, b) after the last mini-batch and the one entering it (what decoding keeps).
     """
     B, H, T, N = q.shape
     K = mini_batch
@@ -58,7 +62,7 @@ def ttt_linear_dual(q, k, v, lr, token_scale, W0, b0, ln_weight, ln_bias, mini_b
         eta = (token_scale.to(dtype).view(K, 1) * lr).tril()  # (B, H, C, K, K)
         eta_last = eta[..., -1, :].unsqueeze(-1)  # the step that hands W to the next mini-batch
         W = W0.to(dtype).expand(B, H, N, N)
-        b = b0.to(dtype).view(1, H, 1, N).expand(B, H, 1, N)
+        b = b0.to(dtype).reshape(-1, H, 1, N).expand(B, H, 1, N)
         Ws, bs, grads = [], [], []
         # unbind, not k[:, :, c]: each indexing op would backpropagate a full-size zero tensor.
         for kc, tc, step in zip(k.unbind(2), target.unbind(2), eta_last.unbind(2), strict=True):
@@ -68,20 +72,23 @@ def ttt_linear_dual(q, k, v, lr, token_scale, W0, b0, ln_weight, ln_bias, mini_b
             grads.append(G)
             W = W - (step * kc).transpose(-1, -2) @ G
             b = b - (step * G).sum(-2, keepdim=True)
+        after, entering = (W, b), (Ws[-1], bs[-1])
         W, b, G = torch.stack(Ws, 2), torch.stack(bs, 2), torch.stack(grads, 2)
         # x_q W_t + b_t = x_q W_0 + b_0 - sum_{s <= t} eta[t, s] (x_q . x_k_s + 1) grad_s
         attn = (q @ k.transpose(-1, -2) + 1.0) * eta
         Z = q @ W + b - attn @ G
         out = q + F.layer_norm(Z, (N,), eps=eps) * ln_w.unsqueeze(2) + ln_b.unsqueeze(2)
-    return out.view(B, H, C * K, N)[:, :, :T]
+    out = out.view(B, H, C * K, N)[:, :, :T]
+    return (out, after, entering) if states else out
 
 
-def rotary(x, K, base):
-    """Rotate (B, H, T, N) by the position inside its mini-batch (t mod K), as the paper does."""
+def rotary(x, K, base, start=0):
+    """Rotate (B, H, T, N) by the position inside its mini-batch (t mod K), as the paper does;
+    the first token sits at position ``start``."""
     T, N = x.shape[-2], x.shape[-1]
     dtype = torch.promote_types(x.dtype, torch.float32)
     inv_freq = 1.0 / base ** (torch.arange(0, N, 2, device=x.device, dtype=dtype) / N)
-    pos = (torch.arange(T, device=x.device) % K).to(dtype)
+    pos = ((start + torch.arange(T, device=x.device)) % K).to(dtype)
     angles = torch.outer(pos, inv_freq)
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     x1, x2 = x.chunk(2, dim=-1)
@@ -90,6 +97,7 @@ def rotary(x, K, base):
 
 class TTTLinear(Unit):
     role = "sequence_mixer"
+    decode = "cached"  # keeps the inner model and the current mini-batch's tokens
     args = {
         "n_heads": Arg(4, low=1, high=128, doc="heads, each with its own inner linear model"),
         "mini_batch": Arg(16, low=1, high=256, doc="tokens per inner gradient step"),
@@ -138,8 +146,10 @@ class TTTLinear(Unit):
         def heads(x):
             return x.view(B, T, H, N).transpose(1, 2)  # (B, H, T, N)
 
-        q = rotary(heads(self.q_proj(X)), K, self.rope_base)
-        k = rotary(heads(self.k_proj(X)), K, self.rope_base)
+        cache = self.decoding()  # while generating: see _decode
+        t0 = self.decoding_offset()
+        q = rotary(heads(self.q_proj(X)), K, self.rope_base, t0)
+        k = rotary(heads(self.k_proj(X)), K, self.rope_base, t0)
         v = heads(self.v_proj(X))
         dtype = torch.promote_types(X.dtype, torch.float32)
         with torch.autocast(X.device.type, enabled=False):  # step sizes stay in float32
@@ -147,11 +157,34 @@ class TTTLinear(Unit):
             lr = self.base_lr * torch.sigmoid(lr_logit).transpose(1, 2) / N  # (B, H, T)
             token_idx = 1.0 / torch.arange(1, K + 1, device=X.device, dtype=dtype)
             token_scale = (token_idx + self.learnable_token_idx.to(dtype)).clamp_min(0.0)
-        out = ttt_linear_dual(
-            q, k, v, lr, token_scale, self.W1, self.b1, self.ttt_norm_weight,
-            self.ttt_norm_bias, K, self.eps,
-        )  # fmt: skip
+        if cache is None:
+            out = ttt_linear_dual(
+                q, k, v, lr, token_scale, self.W1, self.b1, self.ttt_norm_weight,
+                self.ttt_norm_bias, K, self.eps,
+            )  # fmt: skip
+        else:
+            out = self._decode(cache, q, k, v, lr, token_scale)
         out = self.post_norm(out.transpose(1, 2).reshape(B, T, D)).to(X.dtype)
         if self.g_proj is not None:
             out = out * F.gelu(self.g_proj(X), approximate="tanh")
         return self.o_proj(out), Z
+
+    def _decode(self, cache, q, k, v, lr, token_scale):
+        """The outputs of T new tokens from the cache: the inner model (W, b) entering the
+        current mini-batch and that mini-batch's earlier tokens, which run again with the new
+        ones (a mini-batch's tokens all take gradients at its starting W)."""
+        T, K = q.shape[2], self.mini_batch
+        seen = [cache.get(n) for n in ("q", "k", "v", "lr")]
+        if seen[0] is not None:  # the mini-batch so far, then these tokens
+            new = (q, k, v, lr)
+            q, k, v, lr = (torch.cat([a, b], dim=2) for a, b in zip(seen, new, strict=True))
+        W, b = cache.get("W", self.W1), cache.get("b", self.b1)
+        out, after, entering = ttt_linear_dual(
+            q, k, v, lr, token_scale, W, b, self.ttt_norm_weight, self.ttt_norm_bias, K,
+            self.eps, states=True,
+        )  # fmt: skip
+        rest = q.shape[2] % K  # tokens of an unfinished mini-batch at the end
+        cache["W"], cache["b"] = entering if rest else after
+        for name, x in zip(("q", "k", "v", "lr"), (q, k, v, lr), strict=True):
+            cache[name] = x[:, :, x.shape[2] - rest :]
+        return out[:, :, q.shape[2] - T :]
