@@ -163,10 +163,11 @@ class Mamba2(Unit):
         dt = F.softplus(dt.to(_acc(dt.dtype)) + self.dt_bias)  # (b, T, H)
         A = -torch.exp(self.A_log.to(dt.dtype))  # (H,)
         x = x.reshape(b, T, H, P)
-        start = None if cache is None else cache.get("ssm")
-        y, final = ssd_chunked(
-            x * dt[..., None], A * dt, B[:, :, None], C[:, :, None], self.chunk_size, start
-        )
+        # While generating, a call of a few tokens is one chunk of its own length: no padding.
+        L, start = self.chunk_size, None
+        if cache is not None:
+            L, start = min(self.chunk_size, T), cache.get("ssm")
+        y, final = ssd_chunked(x * dt[..., None], A * dt, B[:, :, None], C[:, :, None], L, start)
         if cache is not None:
             cache["ssm"] = final
         y = y + x * self.D.to(y.dtype)[:, None]  # (b, T, H, P)

@@ -120,7 +120,9 @@ class MultiScaleRetention(Unit):
             cos, sin = self.cos, self.sin
         cos, sin = cos[t0 : t0 + T].to(q.dtype), sin[t0 : t0 + T].to(q.dtype)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k * Dk**-0.5, cos, sin)
-        o = retention_chunked(q, k, v, self.log_gamma, self.chunk_size)
+        # While generating, a call of a few tokens is one chunk of its own length: no padding.
+        L = self.chunk_size if cache is None else min(self.chunk_size, T)
+        o = retention_chunked(q, k, v, self.log_gamma, L)
         if cache is not None:
             o = o + self._carry(q, k, v, cache)
         o = o.transpose(1, 2)

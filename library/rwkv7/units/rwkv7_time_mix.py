@@ -217,7 +217,9 @@ class RWKV7TimeMix(Unit):
 
         heads = [t.view(B, T, H, N) for t in (r, log_w, k, v, -kk, kk * a)]
         start = None if cache is None else cache.get("S")
-        o, state = rwkv7_chunked(*heads, chunk_size=self.chunk_size, initial_state=start)
+        # While generating, a call of a few tokens is one chunk of its own length: no padding.
+        L = self.chunk_size if cache is None else min(self.chunk_size, T)
+        o, state = rwkv7_chunked(*heads, chunk_size=L, initial_state=start)
         if cache is not None:
             cache["S"] = state  # o: (B, T, H, N), float32 or wider
         o = self.ln_x(o.reshape(B * T, D)).view(B, T, H, N)
