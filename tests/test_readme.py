@@ -58,6 +58,7 @@ NOT_RUN = {
     r"--blimp-dir": "real BLiMP files, which are never copied into the project",
     r"^genesys bench --scaling": "minutes of timing on a quiet machine",
     r"^python -m genesys_tui.bench.discovery ": "hours of evolution (tests/test_discovery.py)",
+    r"^lm_eval ": "lm-eval's hub tasks (its hf model on local requests: tests/test_export.py)",
     # lm-eval's CLI indexes all of its own tasks first (20 s and more); the same two steps on a
     # tiny checkpoint run in tests/verify/test_eval_lm.py
     r"^genesys lm-eval run ": "lm-eval's task index (test_lm_eval_on_a_task_folder_...)",
@@ -244,3 +245,14 @@ def test_the_loop_benchmark_runs_and_leaves_nothing_behind(shell) -> None:
     out = shell(cmd.replace("--designs 1000", "--designs 20 --measure 5"))
     assert "loop overhead per design" in out
     assert not list(shell.tmp.glob("genesys-bench-loop-*"))
+
+
+def test_the_export_and_generation_examples_run(shell) -> None:
+    cmds = block_with("genesys export")
+    out = run_block(shell, cmds)
+    generated = out[next(c for c in cmds if c.startswith("genesys generate"))]
+    assert generated.strip()  # a continuation was printed
+    hf = shell.cwd() / "hf" / "gpt-xs"
+    assert (hf / "model.safetensors").is_file() and (hf / "README.md").is_file()
+    loaded = out[next(c for c in cmds if c.startswith("python -c"))]
+    assert int(loaded.strip()) > 0
