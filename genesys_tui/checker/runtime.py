@@ -18,6 +18,7 @@ from typing import Any
 from genesys_tui.checker.budget import stage_params
 from genesys_tui.checker.causality import stage_causality
 from genesys_tui.checker.context import RuntimeContext, exception_finding, violation_findings
+from genesys_tui.checker.decoding import stage_decoding
 from genesys_tui.checker.guard import Guard
 from genesys_tui.checker.integrity import Integrity
 from genesys_tui.checker.learning import stage_determinism, stage_overfit
@@ -38,7 +39,8 @@ def stage_functions() -> dict[str, StageFn]:
     """Stage name -> function, in RUNTIME_STAGES order."""
     table: dict[str, StageFn] = {
         "build": stage_build, "forward": stage_forward, "params": stage_params,
-        "causality": stage_causality, "gradients": stage_gradients,
+        "causality": stage_causality, "decoding": stage_decoding,
+        "gradients": stage_gradients,
         "numerics": stage_numerics, "determinism": stage_determinism,
         "overfit": stage_overfit, "speed": stage_speed,
     }  # fmt: skip

@@ -18,6 +18,7 @@ RUNTIME_STAGES = (
     "params",
     "determinism",  # before causality: state kept between calls would read as a leak there
     "causality",
+    "decoding",  # cached decoding gives the forward pass's logits
     "gradients",
     "numerics",
     "overfit",
