@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "seeds (initialisation and data order both change) and reports each seed's held-out "
         "bits per byte, task accuracies and rung score, then their mean and standard deviation. "
         "`climb` verifies a namespace's designs at a rung; `fidelity` rank-correlates two "
-        "rungs' results over the designs that hold both.",
+        "rungs' results over the designs that hold both; `halving` measures, from the "
+        "recorded loss curves, how well the loss part-way through a rung ranks its finished "
+        "results (what stopping losers early would cost).",
     )
     studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
     noise = studies.add_parser("noise", help="the spread of one design's results over seeds")
@@ -60,6 +62,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     fidelity.add_argument("--out", default=None, help="also write the study's JSON to this file")
     fidelity.add_argument("--json", action="store_true", help="print the study as JSON")
     fidelity.set_defaults(func=run_fidelity)
+
+    halving = studies.add_parser(
+        "halving", help="what stopping losers early inside a rung costs in fidelity (curves)"
+    )
+    halving.add_argument("--namespace", required=True, help="designs/<namespace>/ to read")
+    halving.add_argument("--rung", required=True, help="the rung whose loss curves to read")
+    halving.add_argument(
+        "--fractions", nargs="+", type=float, default=None,
+        help="where to stop, as fractions of the rung's steps (default 0.125 0.25 0.5 0.75)",
+    )  # fmt: skip
+    halving.add_argument(
+        "--bootstrap", type=int, default=2000, help="bootstrap resamples (>= 100; default 2000)"
+    )
+    halving.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    halving.add_argument("--out", default=None, help="also write the study's JSON to this file")
+    halving.add_argument("--json", action="store_true", help="print the study as JSON")
+    halving.set_defaults(func=run_halving)
 
 
 def run_noise(args: argparse.Namespace) -> int:
@@ -125,4 +144,20 @@ def run_fidelity(args: argparse.Namespace) -> int:
     if args.json and study.warning:
         print(f"warning: {study.warning}", file=sys.stderr)
     print(study.to_json() if args.json else format_fidelity(study))
+    return 0
+
+
+def run_halving(args: argparse.Namespace) -> int:
+    from genesys_tui.study.halving import DEFAULT_FRACTIONS, format_halving, run_halving_study
+
+    study = run_halving_study(
+        args.namespace, args.rung, args.fractions or DEFAULT_FRACTIONS,
+        resamples=args.bootstrap, seed=args.seed,
+    )  # fmt: skip
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(study.to_json(), encoding="utf-8")
+    if args.json and study.warning:
+        print(f"warning: {study.warning}", file=sys.stderr)
+    print(study.to_json() if args.json else format_halving(study))
     return 0
