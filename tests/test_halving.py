@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from genesys_tui.cli import main
+from genesys_tui.evolve.halving import early_loss
 from genesys_tui.results import RungResult
-from genesys_tui.study.halving import early_loss
 
 SCORES = [0.10, 0.20, 0.30, 0.40]  # design i finishes i-th best from the bottom
 

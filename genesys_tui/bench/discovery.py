@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-designs", type=int, default=60, help="designs the namespace may hold")
     p.add_argument("--resume", action="store_true", help="continue the namespace")
     p.add_argument("--report", action="store_true", help="only print the table of the namespace")
+    p.add_argument(
+        "--halving", type=float, default=0.0, metavar="F",
+        help="stop losing verifications at F of their steps (evolve.halving; 0: off)",
+    )  # fmt: skip
     p.add_argument("--no-sandbox", action="store_true", help="run designs without the wall")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -205,7 +209,7 @@ def _run(args: argparse.Namespace, namespace: str, before: float) -> tuple[float
     config = EvolveConfig(
         namespace=namespace, designer=args.designer, ladder=args.ladder, seed=args.seed,
         max_designs=args.max_designs, max_rungs=args.max_rungs,
-        max_wall_seconds=args.hours * 3600, sandbox=not args.no_sandbox,
+        max_wall_seconds=args.hours * 3600, sandbox=not args.no_sandbox, halving=args.halving,
     )  # fmt: skip
     t0 = time.monotonic()
     handle = open_run(config, resume=args.resume, root=args.designs_dir)

@@ -40,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-verify", action="store_true", help="design and check only; no training")
     p.add_argument(
+        "--halving",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="stop a verification at F of its steps when its training loss is above the median "
+        "of the rung's finished designs there (0: off; `genesys study halving` measures the cost)",
+    )
+    p.add_argument(
         "--pairs",
         type=int,
         default=0,
@@ -132,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             TASKS_MIN_TOKENS if args.tasks_min_tokens is None else args.tasks_min_tokens
         ),
         upper_share=args.upper_share,
+        halving=args.halving,
         sandbox=not args.no_sandbox,
     )
     handle = open_run(config, resume=args.resume, root=args.designs_dir)

@@ -6,11 +6,12 @@ the dashboard's) process. Arguments and results are JSON."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from genesys_tui import wall
+from genesys_tui.evolve.halving import EarlyStop
 from genesys_tui.results import CheckResult, RungResult
 from genesys_tui.verify.job import CURVE_POINTS, thin, verify_job
 from genesys_tui.verify.verify import TASKS_MIN_TOKENS  # a constant: the module imports no torch
@@ -76,14 +77,16 @@ def verify_host(
     timeout: float = 3600.0,
     threads: int = 0,
     gpu: str = "",
+    stop_above: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """``verify_job`` inside a walled cell, run from the trusted side (the runner's thread,
     which imports no torch): the token caches are built here first (the cell sees them
     read-only), the design's files travel with the job, and the result's bits per byte is
     audited (``verify.audit``) before it is returned. A cell that dies, times out or fails the
-    audit gives a failed RungResult naming why."""
+    audit gives a failed RungResult naming why. ``stop_above`` = (fraction, loss): stop the run
+    when its training loss at that fraction of its steps is above that loss (``EarlyStop``)."""
     from genesys_tui.ladder import load_ladder
-    from genesys_tui.verify.audit import AuditFailed, Auditor, check_bpb
+    from genesys_tui.verify.audit import AuditFailed, Auditor
     from genesys_tui.verify.token_cache import cache_root, load_tokens
 
     the_rung = load_ladder(ladder).rung(rung)
@@ -112,19 +115,36 @@ def verify_host(
             refused.append(str(exc))
             return []
 
+    stopper = EarlyStop(*stop_above) if stop_above else None
+
+    def on_event(event: dict[str, Any]) -> str | None:
+        if progress is not None:
+            progress(event)
+        return wall.STOP if stopper is not None and stopper.losing(event) else None
+
     outcome = wall.run_walled(
         wall.current(), spec, "genesys_tui.verify.walled:verify_in_cell",
         {"files": files, "rung": rung, "ladder": ladder, "seed": seed, "pairs": pairs,
          "tasks_min_tokens": tasks_min_tokens, "threads": threads,
          "windows": auditor.windows},
-        on_event=progress, on_ask=on_ask, timeout=timeout,
+        on_event=on_event, on_ask=on_ask, timeout=timeout,
     )  # fmt: skip
+    if outcome.status == "stopped" and stopper is not None:
+        return RungResult.failed(stopper.reason, outcome.seconds).to_wire()
     if not outcome.ok:
         why = {"timeout": f"timed out after {timeout:.0f} s", "startup": "the cell did not start"}
         tail = "\n".join(outcome.stderr.strip().splitlines()[-6:])
         reason = why.get(outcome.status) or outcome.error or f"the cell died ({outcome.exitcode})"
         return RungResult.failed(f"{reason}\n{tail}".strip(), outcome.seconds).to_wire()
-    value = outcome.value if isinstance(outcome.value, dict) else {}
+    return _audited(outcome.value, auditor, held_out, refused)
+
+
+def _audited(value: Any, auditor: Any, held_out: Any, refused: list[str]) -> dict[str, Any]:
+    """The cell's result once the coordinator has audited its bits per byte; a failed result
+    naming why where the result does not read or the audit fails."""
+    from genesys_tui.verify.audit import AuditFailed, check_bpb
+
+    value = value if isinstance(value, dict) else {}
     try:
         result = RungResult.from_wire(value["result"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -143,4 +163,3 @@ def verify_host(
     # only in the order of float sums), so results do not depend on where a job ran.
     notes = (*result.notes, f"bpb audited: {audited:.6f}")
     return dataclasses.replace(result, notes=notes).to_wire()
-

@@ -34,6 +34,8 @@ class EvolveConfig:
     tasks_min_tokens: int = TASKS_MIN_TOKENS  # rungs training fewer tokens skip the tasks (0:
     # evaluate on every rung)
     sync: bool = False  # one job at a time, so that the same seed replays the same run
+    halving: float = 0.0  # stop a verification at this fraction of its steps when its loss is
+    # above the median of the rung's finished designs there (0: off; see evolve/halving.py)
     sandbox: bool = True  # design code runs behind the bubblewrap wall (False: --no-sandbox,
     # shown as "unsandboxed" in red for the whole run)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
@@ -51,6 +53,8 @@ class EvolveConfig:
             raise ConfigError("evolve.upper_share must be in [0, 1]")
         if self.rung_ratio < 1:
             raise ConfigError("evolve.rung_ratio must be at least 1")
+        if not 0.0 <= self.halving < 1.0:
+            raise ConfigError(f"evolve.halving must be in [0, 1), got {self.halving!r}")
         if self.tasks_min_tokens < 0:
             raise ConfigError("evolve.tasks_min_tokens must be >= 0")
         if self.check_timeout <= 0 or self.verify_timeout <= 0:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from genesys_tui.errors import ConfigError
-from genesys_tui.results import rung_results
+from genesys_tui.evolve.halving import Curve, early_loss, rung_curves
 from genesys_tui.study.fidelity import (
     ENOUGH_DESIGNS,
     FEWEST_DESIGNS,
@@ -37,17 +37,6 @@ from genesys_tui.study.fidelity import (
 
 HALVING_FORMAT = 1
 DEFAULT_FRACTIONS = (0.125, 0.25, 0.5, 0.75)
-WINDOW = 0.05  # share of the run's steps averaged before each fraction
-
-
-@dataclass(frozen=True)
-class Curve:
-    """One design's finished result at the rung and its training-loss curve."""
-
-    design: str
-    score: float
-    bpb: float
-    curve: tuple[tuple[int, float], ...]
 
 
 @dataclass(frozen=True)
@@ -82,19 +71,6 @@ class HalvingStudy:
         return json.dumps(asdict(self), indent=2) + "\n"
 
 
-def early_loss(curve: Sequence[tuple[int, float]], fraction: float) -> float | None:
-    """The mean training loss over the last WINDOW of the run before ``fraction`` of its last
-    recorded step (the nearest point at or before it, where the window holds none)."""
-    if not curve:
-        return None
-    last = curve[-1][0]
-    hi, lo = fraction * last, (fraction - WINDOW) * last
-    points = [loss for step, loss in curve if lo <= step <= hi and math.isfinite(loss)]
-    if not points:
-        points = [loss for step, loss in curve if step <= hi and math.isfinite(loss)][-1:]
-    return sum(points) / len(points) if points else None
-
-
 def cut(curves: Sequence[Curve], fraction: float, resamples: int, seed: int) -> Cut:
     early = [early_loss(c.curve, fraction) for c in curves]
     kept_curves = [(c, e) for c, e in zip(curves, early, strict=True) if e is not None]
@@ -117,19 +93,6 @@ def cut(curves: Sequence[Curve], fraction: float, resamples: int, seed: int) -> 
         best_kept=bool(by_final) and by_final[0] in kept,
         top_kept=sum(i in kept for i in top), top=len(top),
     )  # fmt: skip
-
-
-def rung_curves(repo, rung: str) -> list[Curve]:
-    """The designs of ``repo`` with an ok result at ``rung`` holding a score, bits per byte and
-    a curve, in the order they were made."""
-    out = []
-    for record in sorted(repo.records(), key=lambda r: r.seq):
-        result = rung_results(repo.results(record.id)).get(rung)
-        if result is None or not result.ok or result.score is None or result.bpb is None:
-            continue
-        if len(result.curve) >= 2:
-            out.append(Curve(record.id, result.score, result.bpb, tuple(result.curve)))
-    return out
 
 
 def run_halving_study(

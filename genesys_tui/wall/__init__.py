@@ -19,6 +19,7 @@ import threading
 from genesys_tui.errors import GenesysError
 from genesys_tui.wall.bwrap import HINT, Limits, Wall, probe
 from genesys_tui.wall.cell import (
+    STOP,
     Cell,
     CellPool,
     CellSpec,
@@ -30,7 +31,7 @@ from genesys_tui.wall.cell import (
 )
 
 __all__ = [
-    "Cell", "CellPool", "CellSpec", "Limits", "Outcome", "SandboxUnavailable", "Wall",
+    "STOP", "Cell", "CellPool", "CellSpec", "Limits", "Outcome", "SandboxUnavailable", "Wall",
     "close_spares", "configure", "current", "kill_running", "probe", "run_walled", "shared_pool",
     "unsandboxed",
 ]  # fmt: skip

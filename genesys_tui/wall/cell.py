@@ -36,7 +36,10 @@ from genesys_tui.wall.bwrap import Limits, Wall
 MAX_MESSAGE = 256 << 20
 STDERR_TAIL = 64 << 10
 
-EventFn = Callable[[dict[str, Any]], None]
+EventFn = Callable[[dict[str, Any]], Any]  # returning STOP ends the job ("stopped")
+#: What an event subscriber returns to end the job now (the coordinator's decision, e.g. a
+#: training run stopped early because it is losing); the outcome's status is "stopped".
+STOP = "stop"
 AskFn = Callable[[dict[str, Any]], Any]
 
 
@@ -59,7 +62,8 @@ class CellSpec:
 class Outcome:
     """How a job in a cell ended. ``status``: "return" (``value`` holds what the job
     returned), "raise" (the job raised: ``error``, ``traceback``), "timeout", "died" (the
-    process ended without an answer: ``exitcode``) or "startup" (it never became ready)."""
+    process ended without an answer: ``exitcode``), "startup" (it never became ready) or
+    "stopped" (an event subscriber returned STOP)."""
 
     status: str
     value: Any = None
@@ -178,8 +182,11 @@ class Cell:
                     and on_event is not None
                     and isinstance(message.get("event"), dict)
                 ):
+                    verdict = None
                     with contextlib.suppress(Exception):  # a broken subscriber must not end the job
-                        on_event(message["event"])
+                        verdict = on_event(message["event"])
+                    if verdict == STOP:
+                        return self._end("stopped", t0, ready, error="stopped by the caller")
                 elif kind == "ask":
                     answer = on_ask(message.get("question") or {}) if on_ask else None
                     self._write(answer)

@@ -59,6 +59,12 @@ def read(channel, path):
 def hang(channel):
     while True:
         pass
+
+def count(channel):
+    for step in range(1000):
+        channel.emit({"step": step})
+        time.sleep(0.01)
+    return "finished"
 '''
 
 
@@ -212,3 +218,19 @@ def test_scratch_left_by_a_dead_process_is_swept_and_a_living_ones_kept(tmp_path
         (d / "run" / "checkpoint.pt").write_bytes(b"x" * 100)
     assert sweep_stale(str(tmp_path)) == [stale]
     assert not stale.exists() and live.exists() and other.exists()
+
+
+def test_a_subscriber_that_returns_stop_ends_the_job(jobs) -> None:
+    seen: list[int] = []
+
+    def on_event(event: dict) -> str | None:
+        seen.append(event["step"])
+        return wall.STOP if event["step"] == 5 else None
+
+    pool = CellPool(Wall(mode="bwrap" if wall.probe() is None else "none"), spares=False)
+    try:
+        out = pool.run(jobs, "wall_jobs:count", {}, on_event=on_event, timeout=60)
+    finally:
+        pool.close()
+    assert out.status == "stopped" and not out.ok
+    assert seen == list(range(6))  # nothing after the stop reached the caller
