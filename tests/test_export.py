@@ -79,6 +79,22 @@ PAIRS = [
 ]
 
 
+LM_EVAL_TASK = WITHOUT_GENESYS + """
+import json
+from lm_eval.evaluator import evaluate
+from lm_eval.models.huggingface import HFLM
+from lm_eval.tasks import TaskManager
+d, tasks_dir, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
+loaded = TaskManager(include_path=tasks_dir, include_defaults=False).load(["genblimp_a_an"])
+for task in loaded["tasks"].values():
+    task.set_config(key="num_fewshot", value=0)
+lm = HFLM(pretrained=d, trust_remote_code=True, batch_size=8, device="cpu")
+out = evaluate(lm=lm, task_dict=loaded, limit=24, log_samples=True)
+rows = {s["doc_id"]: [r[0][0] for r in s["resps"]] for s in out["samples"]["genblimp_a_an"]}
+json.dump(rows, open(out_path, "w"))
+"""
+
+
 def _fresh(script: str, *args: str, tmp: Path) -> None:
     env_hf = {"HF_HOME": str(tmp / "hf_home"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     import os
@@ -278,3 +294,32 @@ def test_an_unknown_design_id_is_one_line_exit_2(
     assert _export("gpt-999", checkpoints["gpt"], out, "--namespace", "run") == 2
     assert "no design 'gpt-999'" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_lm_eval_on_a_local_task_folder_gives_genesys_eval_s_log_likelihoods(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    """The issue's check, end to end: `genesys eval --tasks-dir` writes a task folder; lm-eval's
+    own evaluator runs it once with its `hf` model on the export (in a process without Genesys)
+    and once with Genesys's model on the checkpoint; every document's log-likelihoods agree."""
+    from lm_eval.evaluator import evaluate
+    from lm_eval.tasks import TaskManager
+
+    from genesys_tui.verify.evals.lm_model import GenesysLM
+
+    ckpt, out, tasks = checkpoints["rwkv7"], tmp_path / "hf", tmp_path / "tasks"
+    assert main(["eval", str(ckpt), "--tasks", "genblimp_a_an", "--pairs", "20", "--limit", "4",
+                 "--tasks-dir", str(tasks), "--threads", "1"]) == 0  # fmt: skip
+    assert _export("rwkv7", ckpt, out) == 0
+    _fresh(LM_EVAL_TASK, str(out), str(tasks), "hf.json", tmp=tmp_path)
+    hf = {int(k): v for k, v in json.loads((tmp_path / "hf.json").read_text()).items()}
+    loaded = TaskManager(include_path=str(tasks), include_defaults=False).load(["genblimp_a_an"])
+    for task in loaded["tasks"].values():
+        task.set_config(key="num_fewshot", value=0)
+    lm = GenesysLM(checkpoint=ckpt, device="cpu", batch_size=8)
+    ours = evaluate(lm=lm, task_dict=loaded, limit=24, log_samples=True)
+    rows = {s["doc_id"]: [r[0][0] for r in s["resps"]] for s in ours["samples"]["genblimp_a_an"]}
+    assert sorted(rows) == sorted(hf) and len(rows) == 24
+    for doc, values in rows.items():
+        assert values == pytest.approx(hf[doc], abs=1e-4), doc
