@@ -221,6 +221,9 @@ def _run(args: argparse.Namespace, namespace: str, before: float) -> tuple[float
         writer.start()
     try:
         reason = handle.loop.run()
+    except KeyboardInterrupt:  # Ctrl-C: what was verified stays; --resume continues
+        handle.loop.stop(abandon=True)
+        reason = "interrupted"
     finally:
         done.set()
         if writer.is_alive():
