@@ -170,9 +170,14 @@ class TTTLinear(Unit):
         return self.o_proj(out), Z
 
     def _decode(self, cache, q, k, v, lr, token_scale):
-        """The outputs of T new tokens from the cache: the inner model (W, b) entering the
-        current mini-batch and that mini-batch's earlier tokens, which run again with the new
-        ones (a mini-batch's tokens all take gradients at its starting W)."""
+        """The outputs of T new tokens from the cache, which holds the inner model (W, b)
+        entering the current mini-batch, that mini-batch's tokens so far, and their running
+        sums A = sum_s lr_s k_s^T G_s and c = sum_s lr_s G_s (G_s: token s's gradient at W).
+        One token is then a constant amount of work: x_q W_t + b_t = x_q W + b - scale_t
+        (x_q A + c), and the mini-batch hands over W - scale_(K-1) A, b - scale_(K-1) c. Several
+        tokens rerun the unfinished mini-batch with them in the dual form."""
+        if q.shape[2] == 1:
+            return self._step(cache, q, k, v, lr, token_scale)
         T, K = q.shape[2], self.mini_batch
         seen = [cache.get(n) for n in ("q", "k", "v", "lr")]
         if seen[0] is not None:  # the mini-batch so far, then these tokens
@@ -187,4 +192,46 @@ class TTTLinear(Unit):
         cache["W"], cache["b"] = entering if rest else after
         for name, x in zip(("q", "k", "v", "lr"), (q, k, v, lr), strict=True):
             cache[name] = x[:, :, x.shape[2] - rest :]
+        A, c = self._sums(cache["W"], cache["b"], *(cache[n] for n in ("k", "v", "lr")))
+        cache["A"], cache["c"] = A, c
         return out[:, :, q.shape[2] - T :]
+
+    def _sums(self, W, b, k, v, lr):
+        """(A, c) of the tokens k, v, lr (B, H, m, N) at the inner model W, b."""
+        H, N = self.n_heads, self.head_dim
+        dtype = torch.promote_types(k.dtype, torch.float32)
+        k, v, lr = k.to(dtype), v.to(dtype), lr.to(dtype)
+        ln_w = self.ttt_norm_weight.to(dtype).view(1, H, 1, N)
+        ln_b = self.ttt_norm_bias.to(dtype).view(1, H, 1, N)
+        b = b.to(dtype).reshape(-1, H, 1, N)
+        G = ln_l2_grad(k @ W.to(dtype) + b, v - k, ln_w, ln_b, self.eps)  # (B, H, m, N)
+        weighted = lr[..., None] * G
+        return k.transpose(-1, -2) @ weighted, weighted.sum(-2, keepdim=True)
+
+    def _step(self, cache, q, k, v, lr, token_scale):
+        """One new token in constant time from the running sums (see ``_decode``)."""
+        H, N, K = self.n_heads, self.head_dim, self.mini_batch
+        dtype = torch.promote_types(q.dtype, torch.float32)
+        W = cache.get("W", self.W1).to(dtype)
+        b = cache.get("b", self.b1).to(dtype).reshape(-1, H, 1, N)
+        seen = cache.get("q")
+        t = 0 if seen is None else seen.shape[2]  # position in the mini-batch
+        A, c = self._sums(W, b, k, v, lr)
+        if t:
+            A, c = cache["A"] + A, cache["c"] + c
+        scale = token_scale.to(dtype)
+        q32 = q.to(dtype)
+        Z = q32 @ W + b - scale[t] * (q32 @ A + c)
+        ln_w = self.ttt_norm_weight.to(dtype).view(1, H, 1, N)
+        ln_b = self.ttt_norm_bias.to(dtype).view(1, H, 1, N)
+        out = q32 + F.layer_norm(Z, (N,), eps=self.eps) * ln_w + ln_b
+        if t + 1 == K:  # the mini-batch is complete: hand the inner model over
+            cache["W"], cache["b"] = W - scale[K - 1] * A, b - scale[K - 1] * c
+            for name in ("q", "k", "v", "lr", "A", "c"):
+                cache.pop(name, None)
+        else:
+            new = {"q": q, "k": k, "v": v, "lr": lr}
+            for name, x in new.items():
+                cache[name] = x if seen is None else torch.cat([cache[name], x], dim=2)
+            cache["A"], cache["c"] = A, c
+        return out
