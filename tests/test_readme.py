@@ -230,7 +230,7 @@ def test_the_designs_repository_examples_run(shell) -> None:
     out = run_block(shell, cmds)
     assert "passed the checker" in out[cmds[0]]  # --no-verify lists its designs
     tree = out[next(c for c in cmds if c.startswith("genesys tree"))]
-    assert "gpt-1" in tree and "gpt-f86d0d-6" in tree
+    assert "gpt-1" in tree and "gpt-d031f1-6" in tree
     diff = out[next(c for c in cmds if c.startswith("git diff"))]
     assert "LayerNorm" in diff
     notes = out[next(c for c in cmds if c.startswith("git notes"))]

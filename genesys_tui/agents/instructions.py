@@ -2,7 +2,7 @@
 
 The prompts live in ``prompts/<role>.md``. The unit-format section they share is *generated*,
 never written by hand, so it cannot drift from the contract: the docstring of
-``genesys_tui/units/base.py`` (read as text; this package never imports torch), the roles of
+``genesys_tui/units/contract.py`` (read as text; this package never imports torch), the roles of
 ``genesys_tui.design.ROLES``, the modules the checker allows (``checker/banned.py``, read as
 text), and two real library units as examples (a leaf and a block with slots).
 """
@@ -58,7 +58,7 @@ def allowed_modules() -> list[str]:
 @functools.cache
 def unit_format() -> str:
     """The unit format as Markdown, generated from the unit contract and the library."""
-    base = (PACKAGE / "units" / "base.py").read_text(encoding="utf-8")
+    base = (PACKAGE / "units" / "contract.py").read_text(encoding="utf-8")
     contract = module_docstring(base)
     roles = "\n".join(f"- `{name}`: {doc}" for name, doc in ROLES.items())
     design, files = EXAMPLES
@@ -84,7 +84,7 @@ def unit_format() -> str:
 
 
 def _context_fields(base_source: str) -> list[str]:
-    """The field lines (with their comments) of ``BuildContext`` in ``units/base.py``."""
+    """The field lines (with their comments) of ``BuildContext`` in ``units/contract.py``."""
     lines = base_source.splitlines()
     for node in parse(base_source).body:
         if isinstance(node, ast.ClassDef) and node.name == "BuildContext":

@@ -1,12 +1,4 @@
-"""The unit contract and the LM scaffold, in one file that imports torch and nothing else.
-
-Genesys builds its models from these classes, and ``genesys export`` copies this file verbatim
-into every exported Hugging Face model directory, so a design loaded with
-``AutoModelForCausalLM.from_pretrained(..., trust_remote_code=True)`` runs exactly the code it
-was trained and scored with, on machines where Genesys is not installed. Keep it free of any
-import but torch.
-
-A unit is an ``nn.Module`` with ``forward(X, **Z) -> (Y, Z)``. ``X`` and ``Y`` have shape
+"""A unit is an ``nn.Module`` with ``forward(X, **Z) -> (Y, Z)``. ``X`` and ``Y`` have shape
 (B, T, D); ``Z`` is a dict of named intermediate values passed between units and from block to
 block (a value residual, a gate, a state). A unit declares, as class attributes written as
 literals (the checker and the design loader read them from source without running it):
@@ -29,6 +21,11 @@ as long as the cache, and reads ``self.decoding_offset()`` for the position of i
 token), or "recompute" (the default: the model cannot decode with a cache and recomputes the
 whole prefix for every token). Outside decoding ``self.decoding()`` is None and a unit runs its
 ordinary forward.
+
+(This file holds the unit contract and the LM scaffold and imports torch and nothing else:
+Genesys builds its models from it, and ``genesys export`` copies it verbatim into every exported
+Hugging Face model directory, so an exported design runs the code it was trained and scored
+with, where Genesys is not installed.)
 """
 
 from __future__ import annotations

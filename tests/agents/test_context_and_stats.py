@@ -86,7 +86,7 @@ def test_paper_search_is_off_without_a_key() -> None:
 
 def test_the_unit_format_is_generated_from_the_contract() -> None:
     text = unit_format()
-    base = (Path(__file__).parents[2] / "genesys_tui" / "units" / "base.py").read_text()
+    base = (Path(__file__).parents[2] / "genesys_tui" / "units" / "contract.py").read_text()
     assert "forward(X, **Z) -> (Y, Z)" in text and "context_length: int" in text
     assert all(f"`{role}`" in text for role in ROLES)
     assert (library_dir() / "gpt" / "units" / "mlp.py").read_text().strip() in text

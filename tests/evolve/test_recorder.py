@@ -284,6 +284,7 @@ def test_the_verify_job_carries_the_run_settings(repo: _Repo) -> None:
         "seed": 3,
         "pairs": 20,
         "tasks_min_tokens": 0,
+        "stop_above": None,  # evolve.halving is off
     }
 
 
