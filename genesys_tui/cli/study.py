@@ -2,13 +2,17 @@
 training seeds. Exit 2 for bad input (fewer than 2 seeds, an unknown design or rung), before
 anything is trained or written. ``genesys study climb`` verifies a namespace's designs at a
 rung; ``genesys study fidelity --namespace NS --rungs A B`` compares how two rungs rank them
-(exit 2, nothing written, for an unknown namespace or rung or too few shared designs)."""
+(exit 2, nothing written, for an unknown namespace or rung or too few shared designs);
+``genesys study halving --namespace NS --rung R`` measures what stopping losers early inside a
+rung would cost, from the recorded loss curves."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,12 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fidelity.add_argument(
         "--rungs", nargs=2, required=True, metavar=("A", "B"), help="the two rungs to compare"
     )
-    fidelity.add_argument(
-        "--bootstrap", type=int, default=2000, help="bootstrap resamples (>= 100; default 2000)"
-    )
-    fidelity.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    fidelity.add_argument("--out", default=None, help="also write the study's JSON to this file")
-    fidelity.add_argument("--json", action="store_true", help="print the study as JSON")
+    _add_bootstrap_options(fidelity)
     fidelity.set_defaults(func=run_fidelity)
 
     halving = studies.add_parser(
@@ -72,13 +71,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--fractions", nargs="+", type=float, default=None,
         help="where to stop, as fractions of the rung's steps (default 0.125 0.25 0.5 0.75)",
     )  # fmt: skip
-    halving.add_argument(
+    _add_bootstrap_options(halving)
+    halving.set_defaults(func=run_halving)
+
+
+def _add_bootstrap_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the studies that rank designs with bootstrap intervals."""
+    parser.add_argument(
         "--bootstrap", type=int, default=2000, help="bootstrap resamples (>= 100; default 2000)"
     )
-    halving.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    halving.add_argument("--out", default=None, help="also write the study's JSON to this file")
-    halving.add_argument("--json", action="store_true", help="print the study as JSON")
-    halving.set_defaults(func=run_halving)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument("--out", default=None, help="also write the study's JSON to this file")
+    parser.add_argument("--json", action="store_true", help="print the study as JSON")
 
 
 def run_noise(args: argparse.Namespace) -> int:
@@ -138,13 +142,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
     study = run_fidelity_study(
         args.namespace, rung_a, rung_b, resamples=args.bootstrap, seed=args.seed
     )
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(study.to_json(), encoding="utf-8")
-    if args.json and study.warning:
-        print(f"warning: {study.warning}", file=sys.stderr)
-    print(study.to_json() if args.json else format_fidelity(study))
-    return 0
+    return _report(args, study, format_fidelity)
 
 
 def run_halving(args: argparse.Namespace) -> int:
@@ -154,10 +152,15 @@ def run_halving(args: argparse.Namespace) -> int:
         args.namespace, args.rung, args.fractions or DEFAULT_FRACTIONS,
         resamples=args.bootstrap, seed=args.seed,
     )  # fmt: skip
+    return _report(args, study, format_halving)
+
+
+def _report(args: argparse.Namespace, study: Any, table: Callable[[Any], str]) -> int:
+    """Write a ranking study to ``--out`` if asked and print it, as JSON or as ``table``."""
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(study.to_json(), encoding="utf-8")
     if args.json and study.warning:
         print(f"warning: {study.warning}", file=sys.stderr)
-    print(study.to_json() if args.json else format_halving(study))
+    print(study.to_json() if args.json else table(study))
     return 0

@@ -106,3 +106,13 @@ def rung_curves(repo, rung: str) -> list[Curve]:
         if len(result.curve) >= 2:
             out.append(Curve(record.id, result.score, result.bpb, tuple(result.curve)))
     return out
+
+
+def stop_above(repo, rung: str, fraction: float) -> list[float] | None:
+    """(fraction, loss) at which a verification at ``rung`` of ``repo`` stops as a loser: the
+    median loss there of the rung's finished designs; None when halving is off (``fraction``
+    0) or the rung holds fewer than HALVING_MIN finished curves."""
+    if not fraction:
+        return None
+    threshold = halving_threshold([c.curve for c in rung_curves(repo, rung)], fraction)
+    return None if threshold is None else [fraction, threshold]

@@ -30,7 +30,7 @@ from typing import Any
 from genesys_tui.designer import Designer, DesignFailure, DesignRequest, Parent, Proposal
 from genesys_tui.errors import LoopFailed
 from genesys_tui.evolve import events as ev
-from genesys_tui.evolve.halving import halving_threshold, rung_curves
+from genesys_tui.evolve.halving import stop_above
 from genesys_tui.evolve.jobs import run_check
 from genesys_tui.evolve.population import Population
 from genesys_tui.evolve.recorder import Recorder
@@ -351,7 +351,7 @@ class EvolutionLoop:
                 "seed": self.config.seed,
                 "pairs": self.config.verify_pairs,
                 "tasks_min_tokens": self.config.tasks_min_tokens,
-                "stop_above": self._stop_above(rung),
+                "stop_above": stop_above(self.repo, rung, self.config.halving),
             },
             pool="verify",
             timeout=self.config.verify_timeout,
@@ -373,16 +373,6 @@ class EvolutionLoop:
 
         self.bus.emit(ev.RungStarted(design=design_id, rung=rung))
         self._futures[self.runner.submit(job, progress)] = _InFlight("verify", design_id, rung)
-
-    def _stop_above(self, rung: str) -> list[float] | None:
-        """(fraction, loss) at which a verification at ``rung`` stops as a loser, where
-        ``evolve.halving`` is on and the rung holds enough finished curves; else None."""
-        fraction = self.config.halving
-        if not fraction:
-            return None
-        curves = [c.curve for c in rung_curves(self.repo, rung)]
-        threshold = halving_threshold(curves, fraction)
-        return None if threshold is None else [fraction, threshold]
 
     def _handle(self, fut: Future[Any], what: _InFlight) -> None:
         try:

@@ -17,6 +17,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.results import RungResult, rung_results
@@ -304,6 +305,24 @@ def shared_rows(repo, rung_a: str, rung_b: str) -> list[Row]:
     return rows
 
 
+def study_namespace(namespace: str, resamples: int) -> Path:
+    """The designs repository a study of ``namespace`` reads, after the checks every study of
+    results makes first: ConfigError for fewer than FEWEST_RESAMPLES bootstrap resamples or
+    an unknown namespace."""
+    from genesys_tui.errors import StoreError
+    from genesys_tui.store import namespace_path
+
+    if resamples < FEWEST_RESAMPLES:
+        raise ConfigError(f"--bootstrap must be at least {FEWEST_RESAMPLES}, got {resamples}")
+    try:
+        path = namespace_path(namespace)
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from exc
+    if not (path / ".git").is_dir():
+        raise ConfigError(f"unknown namespace {namespace!r}: no designs repository at {path}")
+    return path
+
+
 def run_fidelity_study(
     namespace: str, rung_a: str, rung_b: str, *, resamples: int = 2000, seed: int = 0
 ) -> FidelityStudy:
@@ -313,19 +332,11 @@ def run_fidelity_study(
     FEWEST_RESAMPLES resamples, an unknown namespace, a rung no design holds or fewer than
     FEWEST_DESIGNS designs holding results at both rungs.
     """
-    from genesys_tui.errors import StoreError
-    from genesys_tui.store import DesignsRepo, namespace_path
+    from genesys_tui.store import DesignsRepo
 
     if rung_a == rung_b:
         raise ConfigError(f"--rungs names {rung_a!r} twice; compare two different rungs")
-    if resamples < FEWEST_RESAMPLES:
-        raise ConfigError(f"--bootstrap must be at least {FEWEST_RESAMPLES}, got {resamples}")
-    try:
-        path = namespace_path(namespace)
-    except StoreError as exc:
-        raise ConfigError(str(exc)) from exc
-    if not (path / ".git").is_dir():
-        raise ConfigError(f"unknown namespace {namespace!r}: no designs repository at {path}")
+    path = study_namespace(namespace, resamples)
     with DesignsRepo.open(path) as repo:
         rows = shared_rows(repo, rung_a, rung_b)
     return compare(namespace, rung_a, rung_b, rows, resamples, seed)

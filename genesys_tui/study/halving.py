@@ -28,11 +28,11 @@ from genesys_tui.evolve.halving import Curve, early_loss, rung_curves
 from genesys_tui.study.fidelity import (
     ENOUGH_DESIGNS,
     FEWEST_DESIGNS,
-    FEWEST_RESAMPLES,
     Interval,
     bootstrap,
     kendall_tau_b,
     spearman,
+    study_namespace,
 )
 
 HALVING_FORMAT = 1
@@ -104,20 +104,12 @@ def run_halving_study(
     ConfigError, before anything is computed, for a fraction outside (0, 1), fewer than
     FEWEST_RESAMPLES resamples, an unknown namespace or fewer than FEWEST_DESIGNS designs
     with a curve at the rung."""
-    from genesys_tui.errors import StoreError
-    from genesys_tui.store import DesignsRepo, namespace_path
+    from genesys_tui.store import DesignsRepo
 
     bad = [f for f in fractions if not 0 < f < 1]
     if bad or not fractions:
         raise ConfigError(f"--fractions must lie strictly between 0 and 1, got {bad or 'none'}")
-    if resamples < FEWEST_RESAMPLES:
-        raise ConfigError(f"--bootstrap must be at least {FEWEST_RESAMPLES}, got {resamples}")
-    try:
-        path = namespace_path(namespace)
-    except StoreError as exc:
-        raise ConfigError(str(exc)) from exc
-    if not (path / ".git").is_dir():
-        raise ConfigError(f"unknown namespace {namespace!r}: no designs repository at {path}")
+    path = study_namespace(namespace, resamples)
     with DesignsRepo.open(path) as repo:
         curves = rung_curves(repo, rung)
     if len(curves) < FEWEST_DESIGNS:

@@ -31,7 +31,7 @@ with, where Genesys is not installed.)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -76,6 +76,8 @@ class DecodeCache:
                 if isinstance(value, torch.Tensor):
                     state[key] = value.index_select(0, index.to(value.device))
 
+    reorder_cache = reorder  # the name transformers' beam search calls
+
 
 class Unit(nn.Module):
     """Base class of every unit. Subclasses set ``role`` and may set ``slots`` and ``args``."""
@@ -107,6 +109,27 @@ class Unit(nn.Module):
 
     def extra_repr(self) -> str:
         return f"role={self.role}"
+
+
+def build_blocks(
+    roots: Sequence[str],
+    build: Callable[[str, BuildContext], nn.Module],
+    *,
+    d_model: int,
+    n_layers: int,
+    context_length: int,
+    vocab_size: int,
+    dropout: float = 0.0,
+) -> list[nn.Module]:
+    """One block per layer: layer i is ``build(roots[i % len(roots)], its BuildContext)``."""
+    blocks = []
+    for i in range(n_layers):
+        ctx = BuildContext(
+            d_model=d_model, n_layers=n_layers, layer_idx=i, context_length=context_length,
+            vocab_size=vocab_size, dropout=dropout,
+        )  # fmt: skip
+        blocks.append(build(roots[i % len(roots)], ctx))
+    return blocks
 
 
 class Scaffold(nn.Module):

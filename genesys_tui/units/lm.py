@@ -8,7 +8,7 @@ from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design
 from genesys_tui.errors import UnitError
 from genesys_tui.units.build import build_unit
-from genesys_tui.units.contract import INIT_STD, BuildContext, Scaffold
+from genesys_tui.units.contract import INIT_STD, Scaffold, build_blocks
 
 __all__ = ["INIT_STD", "LanguageModel", "build_lm"]
 
@@ -17,17 +17,12 @@ class LanguageModel(Scaffold):
     """A causal language model around a design's blocks. ``forward(idx) -> logits``."""
 
     def __init__(self, design: Design, config: ModelConfig) -> None:
-        blocks = []
-        for i in range(config.n_layers):
-            ctx = BuildContext(
-                d_model=config.d_model,
-                n_layers=config.n_layers,
-                layer_idx=i,
-                context_length=config.context_length,
-                vocab_size=config.vocab_size,
-                dropout=config.dropout,
-            )
-            blocks.append(build_unit(design, design.roots[i % len(design.roots)], ctx))
+        blocks = build_blocks(
+            design.roots, lambda root, ctx: build_unit(design, root, ctx),
+            d_model=config.d_model, n_layers=config.n_layers,
+            context_length=config.context_length, vocab_size=config.vocab_size,
+            dropout=config.dropout,
+        )  # fmt: skip
         super().__init__(blocks, config.vocab_size, config.d_model, config.dropout)
         self.design = design
         self.config = config

@@ -22,13 +22,12 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_genesys import GenesysConfig
-from .genesys_contract import BuildContext, DecodeCache, Scaffold, Unit
+from .genesys_contract import BuildContext, DecodeCache, Scaffold, Unit, build_blocks
 from .genesys_units import UNIT_SOURCES
 
 # transformers 5 calls the decoding state ``cache``; 4 called it ``past_key_values``.
 _FIELDS = {f.name for f in dataclasses.fields(CausalLMOutputWithPast)}
 _CACHE_FIELD = "cache" if "cache" in _FIELDS else "past_key_values"
-DecodeCache.reorder_cache = DecodeCache.reorder  # what beam search calls
 
 
 class Arg:
@@ -91,17 +90,11 @@ class GenesysForCausalLM(PreTrainedModel, GenerationMixin):
         # Built for real on the CPU even where transformers initialises on the meta device:
         # units compute buffers in __init__ (rotary tables, masks) that no checkpoint holds.
         with torch.device("cpu"):
-            blocks = []
-            for i in range(config.n_layers):
-                ctx = BuildContext(
-                    d_model=config.d_model,
-                    n_layers=config.n_layers,
-                    layer_idx=i,
-                    context_length=config.context_length,
-                    vocab_size=config.vocab_size,
-                    dropout=0.0,
-                )
-                blocks.append(build_unit(design, classes, roots[i % len(roots)], ctx))
+            blocks = build_blocks(
+                roots, lambda uid, ctx: build_unit(design, classes, uid, ctx),
+                d_model=config.d_model, n_layers=config.n_layers,
+                context_length=config.context_length, vocab_size=config.vocab_size,
+            )  # fmt: skip
             self.lm = Scaffold(blocks, config.vocab_size, config.d_model)
             self.lm.reset_parameters()
         # transformers replaces buffers that are not saved with empty tensors after building;
