@@ -162,7 +162,17 @@ class CheckResult:
             summary=str(payload["summary"]),
             findings=tuple(payload.get("findings") or ()),
             seconds=float(payload.get("seconds") or 0.0),
+            fingerprint=str(payload.get("fingerprint") or ""),
         )
+
+    def to_wire(self) -> dict[str, Any]:
+        """What a check job returns across a process (or a machine): the note plus the
+        fingerprint, which novelty needs and the note does not keep."""
+        return {**self.to_note(), "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_wire(cls, payload: Mapping[str, Any]) -> CheckResult:
+        return cls.from_note(payload)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="where namespaces live (default: $GENESYS_DESIGNS_DIR or ./designs)",
     )
     group.add_argument("--designer", help="offline, or an LLM spec such as anthropic:MODEL")
-    group.add_argument("--runner", help="where jobs run: NAME[:ARG] (default local)")
+    group.add_argument(
+        "--runner",
+        help="where jobs run: local (default), ray (join or start a local Ray instance), "
+        "ray:auto or ray:HOST:PORT (join a Ray cluster)",
+    )  # fmt: skip
     group.add_argument("--paused", action="store_true", help="open with evolution paused")
     group.add_argument(
         "--no-sandbox", action="store_true",

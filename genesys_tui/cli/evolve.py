@@ -25,7 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="offline (default), anthropic:MODEL, openai:MODEL or openai-compatible:URL#MODEL",
     )
     p.add_argument("--ladder", default="cpu", help="cpu (default), paper, or a ladder TOML")
-    p.add_argument("--runner", default="local", help="where jobs run: NAME[:ARG] (default local)")
+    p.add_argument(
+        "--runner", default="local",
+        help="where jobs run: local (default), ray (join or start a local Ray instance), "
+        "ray:auto or ray:HOST:PORT (join a Ray cluster)",
+    )  # fmt: skip
+    p.add_argument(
+        "--retries", type=int, default=2,
+        help="times a cluster runner reruns a job whose worker or node died (default 2)",
+    )  # fmt: skip
     p.add_argument("--max-designs", type=int, default=24, help="designs to make (seeds apart)")
     p.add_argument("--max-rungs", type=int, default=0, help="climb at most this many rungs")
     p.add_argument("--workers", type=int, default=1, help="verify workers (one per GPU)")
@@ -82,6 +90,10 @@ def _printer(quiet: bool) -> Any:
     from genesys_tui.evolve import events as ev
 
     def show(e: ev.Event) -> None:
+        if isinstance(e, ev.ClusterStatus) and e.runner != "local":
+            # Always said, --quiet or not: which machines this run's jobs go to.
+            print(f"runner {e.runner}: {len(e.nodes)} node(s): " + "; ".join(e.nodes), flush=True)
+            return
         if quiet or isinstance(e, ev.TrainingProgress | ev.WorkerStatus | ev.Dialogue):
             return
         stamp = time.strftime("%H:%M:%S")
@@ -94,6 +106,9 @@ def _printer(quiet: bool) -> Any:
             )
         elif isinstance(e, ev.RungStarted):
             text = f"verify {e.design} at {e.rung}"
+        elif isinstance(e, ev.JobPlaced):
+            what = f"verification of {e.design} at {e.rung}" if e.rung else f"check of {e.design}"
+            text = f"{what} runs on {e.host}"
         elif isinstance(e, ev.RungFinished):
             text = (
                 f"verified {e.design} at {e.rung}: bpb {e.bpb:.4f}, fitness "
@@ -126,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         designer=args.designer,
         ladder=args.ladder,
         runner=args.runner,
+        retries=args.retries,
         max_designs=args.max_designs,
         max_rungs=args.max_rungs,
         verify_workers=args.workers,

@@ -108,6 +108,25 @@ class WorkerStatus(Event):
 
 
 @dataclass(frozen=True)
+class JobPlaced(Event):
+    """A check (``rung`` empty) or verification landed on a node of a cluster runner."""
+
+    kind: ClassVar[str] = "job_placed"
+    design: str
+    host: str
+    rung: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterStatus(Event):
+    """The machines a runner runs jobs on, one line each ("host: 8 CPUs, 1 GPU")."""
+
+    kind: ClassVar[str] = "cluster"
+    runner: str
+    nodes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CostUpdate(Event):
     kind: ClassVar[str] = "cost"
     total_usd: float
@@ -142,6 +161,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TrainingProgress,
         RungFinished,
         WorkerStatus,
+        JobPlaced,
+        ClusterStatus,
         CostUpdate,
         LoopState,
         LoopError,

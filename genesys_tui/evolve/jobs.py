@@ -16,7 +16,56 @@ from genesys_tui.results import CheckResult, RungResult
 from genesys_tui.verify.job import CURVE_POINTS, thin, verify_job
 from genesys_tui.verify.verify import TASKS_MIN_TOKENS  # a constant: the module imports no torch
 
-__all__ = ["CURVE_POINTS", "VERIFY_PRELOAD", "run_check", "thin", "verify_host", "verify_job"]
+__all__ = [
+    "CURVE_POINTS", "VERIFY_PRELOAD", "check_host", "pack_design", "run_check", "thin",
+    "verify_host", "verify_job",
+]  # fmt: skip
+
+
+def pack_design(design_dir: str | Path) -> dict[str, str]:
+    """A design's files as {relative path: text}: what a job carries instead of a path into the
+    designs repository, so that it can run on a machine that has no copy of it."""
+    root = Path(design_dir)
+    return {
+        str(p.relative_to(root)): p.read_text(encoding="utf-8")
+        for p in sorted(root.rglob("*")) if p.is_file()
+    }  # fmt: skip
+
+
+def _design_files(design_dir: str, files: dict[str, str] | None) -> dict[str, str]:
+    if files is None:
+        if not design_dir:
+            raise ValueError("a job names its design by design_dir or carries its files")
+        return pack_design(design_dir)
+    for name in files:
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ValueError(f"a design file may not leave its directory: {name!r}")
+    return files
+
+
+def check_host(
+    design_dir: str = "",
+    rung: str | None = None,
+    files: dict[str, str] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    timeout: float = 0.0,
+    threads: int = 0,
+    gpu: str = "",
+) -> dict[str, Any]:
+    """A check job, run from the trusted side (the runner's thread, here or on a cluster node):
+    the checker's verdict (``run_check``) on the design's files, as ``CheckResult.to_wire``.
+    With ``files`` (carried by a remote job) they are written to a scratch directory first."""
+    import tempfile
+
+    if files is None and design_dir:
+        return run_check(design_dir, rung).to_wire()
+    files = _design_files(design_dir, files)
+    with tempfile.TemporaryDirectory(prefix="genesys-check-") as tmp:
+        for name, text in files.items():
+            path = Path(tmp, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return run_check(tmp, rung).to_wire()
 
 
 def run_check(design_dir: str, rung: str | None) -> CheckResult:
@@ -67,8 +116,8 @@ def verify_limits(timeout: float, threads: int, gpu: bool) -> wall.Limits:
 
 
 def verify_host(
-    design_dir: str,
-    rung: str,
+    design_dir: str = "",
+    rung: str = "",
     ladder: str = "cpu",
     seed: int = 0,
     pairs: int = 0,
@@ -78,13 +127,16 @@ def verify_host(
     threads: int = 0,
     gpu: str = "",
     stop_above: Sequence[float] | None = None,
+    files: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``verify_job`` inside a walled cell, run from the trusted side (the runner's thread,
     which imports no torch): the token caches are built here first (the cell sees them
     read-only), the design's files travel with the job, and the result's bits per byte is
     audited (``verify.audit``) before it is returned. A cell that dies, times out or fails the
     audit gives a failed RungResult naming why. ``stop_above`` = (fraction, loss): stop the run
-    when its training loss at that fraction of its steps is above that loss (``EarlyStop``)."""
+    when its training loss at that fraction of its steps is above that loss (``EarlyStop``).
+    The design comes from ``design_dir`` or, for a job that runs where the designs repository is
+    not, from the ``files`` it carries (``pack_design``)."""
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.audit import AuditFailed, Auditor
     from genesys_tui.verify.token_cache import cache_root, load_tokens
@@ -93,10 +145,7 @@ def verify_host(
     load_tokens("train", the_rung.tokenizer)
     held_out = load_tokens("validation", the_rung.tokenizer)
     auditor = Auditor.for_rung(len(held_out.tokens), the_rung)
-    files = {
-        str(p.relative_to(design_dir)): p.read_text(encoding="utf-8")
-        for p in sorted(Path(design_dir).rglob("*")) if p.is_file()
-    }  # fmt: skip
+    files = _design_files(design_dir, files)
     env = {"GENESYS_CACHE": str(cache_root().parent)}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)

@@ -14,6 +14,7 @@ repository and the population by the ``Recorder`` (``recorder.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import shutil
 import tempfile
@@ -31,13 +32,13 @@ from genesys_tui.designer import Designer, DesignFailure, DesignRequest, Parent,
 from genesys_tui.errors import LoopFailed
 from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.halving import stop_above
-from genesys_tui.evolve.jobs import run_check
 from genesys_tui.evolve.population import Population
 from genesys_tui.evolve.recorder import Recorder
-from genesys_tui.evolve.runner import Job, JobResult, Runner
+from genesys_tui.evolve.runner import PLACED, Job, JobResult, ProgressFn, Runner
 from genesys_tui.evolve.schedule import next_verification, rung_budgets
 from genesys_tui.evolve.selection import Choice, LadderSelector, Selector
 from genesys_tui.evolve.settings import EvolveConfig
+from genesys_tui.results import CheckResult
 
 
 def rung_sigmas(ladder: str) -> dict[str, float]:
@@ -89,9 +90,6 @@ class EvolutionLoop:
         self._futures: dict[Future[Any], _InFlight] = {}
         self._design_pool = ThreadPoolExecutor(
             max(config.design_workers, 1), thread_name_prefix="genesys-designer"
-        )
-        self._check_pool = ThreadPoolExecutor(
-            max(config.design_workers, 1), thread_name_prefix="genesys-checker"
         )
         self._stop = threading.Event()  # abandon in-flight jobs
         self._finishing = threading.Event()  # start nothing new, finish what runs
@@ -175,6 +173,8 @@ class EvolutionLoop:
                 state="running", message=f"{len(self.population.members)} designs in the namespace"
             )
         )
+        spec = self.config.runner
+        self.bus.emit(ev.ClusterStatus(spec, tuple(n.line() for n in self.runner.nodes())))
         for member in list(self.population.members.values()):
             if member.status == "proposed":  # committed but never checked: the loop was killed
                 self._submit_check(member.id)
@@ -224,8 +224,7 @@ class EvolutionLoop:
 
     def _stop_pools(self) -> None:
         """Start no queued design or check; the ones running finish on their own threads."""
-        for pool in (self._design_pool, self._check_pool):
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._design_pool.shutdown(wait=False, cancel_futures=True)
 
     def _fill(self) -> None:
         if self.config.sync:
@@ -322,23 +321,29 @@ class EvolutionLoop:
         return self.rungs[0] if self.rungs and self.config.ladder in ("cpu", "paper") else None
 
     def _submit_check(self, design_id: str) -> None:
-        design_dir = str(self._design_dir(design_id))
+        """A check runs as a runner job in the "design" pool (here or on a cluster node); its
+        result file makes it idempotent, so a resumed run does not check a design twice."""
+        job = Job(
+            f"check-{design_id}",
+            "genesys_tui.evolve.jobs:check_host",
+            {"design_dir": str(self._design_dir(design_id)), "rung": self._check_rung()},
+            pool="design",
+            timeout=self.config.check_timeout,
+            hosted=True,
+        )
         self.bus.emit(ev.WorkerStatus(worker="checker", state="checking", job=design_id))
-        fut = self._check_pool.submit(self._check, design_id, design_dir)
-        self._futures[fut] = _InFlight("check", design_id)
+        self._futures[self.runner.submit(job, self._placed(design_id))] = _InFlight(
+            "check", design_id
+        )
 
-    def _check(self, design_id: str, design_dir: str) -> JobResult:
-        t0 = time.monotonic()
-        try:
-            value = run_check(design_dir, self._check_rung())
-        except Exception as exc:  # the checker could not run: record it, keep going
-            return JobResult(
-                f"check-{design_id}",
-                False,
-                error=f"{type(exc).__name__}: {exc}",
-                seconds=time.monotonic() - t0,
-            )
-        return JobResult(f"check-{design_id}", True, value, seconds=time.monotonic() - t0)
+    def _placed(self, design_id: str, rung: str = "") -> ProgressFn:
+        """Progress of a check: only where it landed (a cluster runner says so first)."""
+
+        def progress(event: dict[str, Any]) -> None:
+            if PLACED in event:
+                self.bus.emit(ev.JobPlaced(design=design_id, rung=rung, host=str(event[PLACED])))
+
+        return progress
 
     def _submit_verify(self, design_id: str, rung: str) -> None:
         job = Job(
@@ -358,7 +363,12 @@ class EvolutionLoop:
             hosted=True,
         )
 
+        placed = self._placed(design_id, rung)
+
         def progress(event: dict[str, Any]) -> None:
+            if PLACED in event:
+                placed(event)
+                return
             self.bus.emit(
                 ev.TrainingProgress(
                     design=design_id,
@@ -384,7 +394,7 @@ class EvolutionLoop:
             if what.kind == "design":
                 self._handle_design(*out)
             elif what.kind == "check":
-                self.recorder.check(what.design, out)
+                self.recorder.check(what.design, _check_result(out))
             else:
                 self.recorder.verify(what.design, what.rung, out)
         except Exception as exc:
@@ -405,6 +415,18 @@ class EvolutionLoop:
                 raise
             return
         self._record_failures = 0
+
+
+def _check_result(result: JobResult) -> JobResult:
+    """A check job's result with its value decoded (``CheckResult.to_wire`` across the runner);
+    a value that does not read is a failed check naming why."""
+    if not result.ok or isinstance(result.value, CheckResult):
+        return result
+    try:
+        return dataclasses.replace(result, value=CheckResult.from_wire(result.value))
+    except (KeyError, TypeError, ValueError) as exc:
+        return dataclasses.replace(result, ok=False, value=None,
+                                   error=f"the check result does not read ({exc!r})")  # fmt: skip
 
 
 def hash_seed(seed: int, n: int) -> int:

@@ -69,31 +69,34 @@ class JobResult:
     cached: bool = False  # the result came from an earlier run's result file
 
 
+@dataclass(frozen=True)
+class Node:
+    """A machine jobs run on, as a runner reports it (the dashboard's workers panel)."""
+
+    host: str
+    cpus: float
+    gpus: float = 0.0
+    alive: bool = True
+
+    def line(self) -> str:
+        """"host: 8 CPUs, 1 GPU" (and ", dead" for a node the cluster lost)."""
+        def count(n: float, what: str) -> str:
+            return f"{n:g} {what}" + ("" if n == 1 else "s")
+
+        dead = "" if self.alive else ", dead"
+        return f"{self.host}: {count(self.cpus, 'CPU')}, {count(self.gpus, 'GPU')}{dead}"
+
+
 class Runner(Protocol):
     def submit(self, job: Job, on_progress: ProgressFn | None = None) -> Future[JobResult]: ...
     def busy(self, pool: str) -> int: ...
     def capacity(self, pool: str) -> int: ...
-    def _run_hosted(self, job: Job, slot: int, on_progress: ProgressFn | None) -> JobResult:
-        """Call a trusted host on this thread; it runs the design's code in a walled cell. The
-        result file is written here, by the runner, never by the cell."""
-        from genesys_tui.evolve.job import resolve
-
-        t0 = time.monotonic()
-        gpu = str(slot % self.gpus) if job.pool == "verify" and self.gpus > 0 else ""
-        try:
-            value = resolve(job.func)(
-                **job.kwargs, progress=on_progress or (lambda _: None), timeout=job.timeout,
-                threads=self.threads, gpu=gpu,
-            )  # fmt: skip
-            result = JobResult(job.id, True, value, seconds=time.monotonic() - t0)
-        except Exception as exc:
-            result = JobResult(job.id, False, error=f"{type(exc).__name__}: {exc}",
-                               seconds=time.monotonic() - t0)  # fmt: skip
-        if not self._closing:  # a cancelled job leaves no result and runs again on resume
-            write_result(self.result_path(job.id), result)
-        return result
-
+    def nodes(self) -> list[Node]: ...
     def shutdown(self, cancel: bool = False) -> None: ...
+
+
+#: A progress event a runner sends first for a job that landed on a node: {PLACED: host}.
+PLACED = "placed"
 
 
 def gpu_count() -> int:
@@ -164,6 +167,11 @@ class LocalRunner:
 
     def result_path(self, job_id: str) -> Path:
         return self.results_dir / f"{job_id}.json"
+
+    def nodes(self) -> list[Node]:
+        import socket
+
+        return [Node(socket.gethostname(), float(os.cpu_count() or 1), float(self.gpus))]
 
     def submit(self, job: Job, on_progress: ProgressFn | None = None) -> Future[JobResult]:
         if job.pool not in self._pools:

@@ -95,6 +95,7 @@ def open_run(
             config.runner,
             state / "jobs",
             {"design": config.design_workers, "verify": config.verify_workers},
+            config.retries,
         )
         loop = EvolutionLoop(
             repo,

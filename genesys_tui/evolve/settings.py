@@ -26,6 +26,7 @@ class EvolveConfig:
     design_workers: int = 1  # designers (and checks) running at once
     verify_workers: int = 1  # verifications running at once (one per GPU where there are)
     check_timeout: float = 180.0  # seconds before a check job is killed
+    retries: int = 2  # times a cluster runner reruns a job whose worker or node died
     verify_timeout: float = 4 * 3600.0  # seconds before a verification job is killed (cpu-m on
     # one of two busy cores takes well over an hour)
     seed: int = 0  # every random choice of the run derives from it
@@ -55,6 +56,8 @@ class EvolveConfig:
             raise ConfigError("evolve.rung_ratio must be at least 1")
         if not 0.0 <= self.halving < 1.0:
             raise ConfigError(f"evolve.halving must be in [0, 1), got {self.halving!r}")
+        if self.retries < 0:
+            raise ConfigError("evolve.retries must be >= 0")
         if self.tasks_min_tokens < 0:
             raise ConfigError("evolve.tasks_min_tokens must be >= 0")
         if self.check_timeout <= 0 or self.verify_timeout <= 0:

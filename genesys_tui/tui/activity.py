@@ -31,6 +31,7 @@ class Job:
     tokens_per_second: float = 0.0
     elapsed: float = 0.0  # seconds of training, as the trainer reports it
     losses: list[float] = field(default_factory=list)  # the latest LOSS_HISTORY losses
+    host: str = ""  # the node it runs on, where a cluster runner said so
 
     @property
     def fraction(self) -> float | None:
@@ -68,6 +69,8 @@ class Activity:
     verifying: dict[str, int] = field(default_factory=dict)  # rung -> trainings in flight
     check_seconds: list[float] = field(default_factory=list)  # the latest checks' durations
     train_seconds: dict[str, list[float]] = field(default_factory=dict)  # rung -> durations
+    runner: str = ""  # where jobs run ("local", "ray:auto", ...), once the loop said so
+    nodes: tuple[str, ...] = ()  # the runner's machines, one line each
 
     def typical(self, job: Job) -> float | None:
         """How long jobs like ``job`` took so far (median seconds), None before one finished:
@@ -123,6 +126,13 @@ class Activity:
             if event.ok and event.seconds > 0:
                 seen = self.train_seconds.get(event.rung, [])
                 self.train_seconds[event.rung] = [*seen, event.seconds][-DURATION_HISTORY:]
+        elif isinstance(event, ev.JobPlaced):
+            key = f"train:{event.design}@{event.rung}" if event.rung else f"check:{event.design}"
+            if key not in self.jobs:
+                return False
+            self.jobs[key].host = event.host
+        elif isinstance(event, ev.ClusterStatus):
+            self.runner, self.nodes = event.runner, event.nodes
         elif isinstance(event, ev.LoopState):
             self.state, self.message = event.state, event.message
             if event.state in ("finished", "failed"):

@@ -119,6 +119,9 @@ class _Runner:
     def capacity(self, pool: str) -> int:
         return 1
 
+    def nodes(self) -> list[Any]:
+        return []
+
     def shutdown(self, cancel: bool = False) -> None:
         pass
 

@@ -17,7 +17,7 @@ from genesys_tui.verify.evals.tasks import TASKS, task_writer
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--runner", "ray:auto", "unknown runner 'ray:auto'; known: local"),
+        ("--runner", "slurm", "unknown runner 'slurm'; known: local, ray"),
         ("--runner", "local:x", "the local runner takes no argument"),
         ("--designer", "mutator", "unknown designer 'mutator'; known: offline, anthropic:MODEL"),
         ("--designer", "gemini:pro", "unknown designer 'gemini:pro'; known: offline"),
@@ -38,7 +38,7 @@ def test_the_registries_resolve_what_they_list(tmp_path: Path) -> None:
     assert designer_factory("offline") is DESIGNERS["offline"]
     runner = make_runner("local", tmp_path, {"design": 1, "verify": 1})
     try:
-        assert isinstance(runner, LocalRunner) and set(RUNNERS) == {"local"}
+        assert isinstance(runner, LocalRunner) and set(RUNNERS) == {"local", "ray"}
     finally:
         runner.shutdown()
     assert task_writer("genblimp") is TASKS["genblimp"]

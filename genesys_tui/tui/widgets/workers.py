@@ -104,6 +104,8 @@ class JobRow(Vertical):
             return
         eta = job.eta_at(now, typical)
         text = Text.assemble((f"{job.kind} ", "bold"), job.design)
+        if job.host:
+            text.append(f" @{job.host}", style="dim")
         if job.kind != "design":
             text.append(f"  ETA {duration(eta)}")
         if job.kind == "train":
@@ -128,6 +130,7 @@ class WorkersPanel(Vertical):
     DEFAULT_CSS = """
     WorkersPanel { background: $surface; }
     WorkersPanel #jobs { height: 1fr; }
+    WorkersPanel #cluster { height: auto; max-height: 4; color: $foreground-muted; }
     WorkersPanel #ladder {
         height: auto; max-height: 8; text-wrap: nowrap; text-overflow: ellipsis;
     }
@@ -148,6 +151,7 @@ class WorkersPanel(Vertical):
         ) = None  # what the ladder shows, to draw it again at a new width
 
     def compose(self) -> ComposeResult:
+        yield Static(id="cluster")
         with VerticalScroll(id="jobs"):
             yield Static("no jobs running", classes="idle", id="idle")
         yield Static(id="ladder")
@@ -160,6 +164,7 @@ class WorkersPanel(Vertical):
                 self.show_ladder(*self._ladder)
 
     def show_jobs(self, activity: Activity) -> None:
+        self.show_cluster(activity)
         jobs = self.query_one("#jobs", VerticalScroll)
         for key in [k for k in self._rows if k not in activity.jobs]:
             self._rows.pop(key).remove()
@@ -172,6 +177,16 @@ class WorkersPanel(Vertical):
             else:
                 row.show(job, now, activity.typical(job))
         self.query_one("#idle", Static).display = not activity.jobs
+
+    def show_cluster(self, activity: Activity) -> None:
+        """A cluster runner's machines above the jobs; nothing for the local runner."""
+        cluster = self.query_one("#cluster", Static)
+        remote = bool(activity.runner) and activity.runner != "local"
+        cluster.display = remote
+        if remote:
+            n = len(activity.nodes)
+            head = Text(f"{activity.runner} · {n} node{'' if n == 1 else 's'}", style="bold")
+            cluster.update(Text("\n").join([head, *(Text(f"  {line}") for line in activity.nodes)]))
 
     def tick(self) -> None:
         """Refresh elapsed times and ETAs (called once a second while a run is attached)."""
