@@ -17,7 +17,7 @@ from genesys_tui.verify.job import CURVE_POINTS, thin, verify_job
 from genesys_tui.verify.verify import TASKS_MIN_TOKENS  # a constant: the module imports no torch
 
 __all__ = [
-    "CURVE_POINTS", "VERIFY_PRELOAD", "check_host", "pack_design", "run_check", "thin",
+    "CURVE_POINTS", "VERIFY_PRELOAD", "check_host", "pack_design", "portable", "run_check", "thin",
     "verify_host", "verify_job",
 ]  # fmt: skip
 
@@ -30,6 +30,18 @@ def pack_design(design_dir: str | Path) -> dict[str, str]:
         str(p.relative_to(root)): p.read_text(encoding="utf-8")
         for p in sorted(root.rglob("*")) if p.is_file()
     }  # fmt: skip
+
+
+def portable(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A host job's arguments made to run on a machine that shares no filesystem with this
+    one: the design's files instead of its directory, a ladder file's text instead of its path."""
+    out = dict(kwargs)
+    if out.get("design_dir"):
+        out["files"] = pack_design(out.pop("design_dir"))
+    ladder = out.get("ladder")
+    if isinstance(ladder, str) and ladder.endswith(".toml") and Path(ladder).is_file():
+        out["ladder_toml"] = Path(ladder).read_text(encoding="utf-8")
+    return out
 
 
 def _design_files(design_dir: str, files: dict[str, str] | None) -> dict[str, str]:
@@ -128,6 +140,7 @@ def verify_host(
     gpu: str = "",
     stop_above: Sequence[float] | None = None,
     files: dict[str, str] | None = None,
+    ladder_toml: str = "",
 ) -> dict[str, Any]:
     """``verify_job`` inside a walled cell, run from the trusted side (the runner's thread,
     which imports no torch): the token caches are built here first (the cell sees them
@@ -136,7 +149,15 @@ def verify_host(
     audit gives a failed RungResult naming why. ``stop_above`` = (fraction, loss): stop the run
     when its training loss at that fraction of its steps is above that loss (``EarlyStop``).
     The design comes from ``design_dir`` or, for a job that runs where the designs repository is
-    not, from the ``files`` it carries (``pack_design``)."""
+    not, from the ``files`` it carries, and a ladder file as its text (``portable``)."""
+    if ladder_toml:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="genesys-ladder-") as tmp:
+            path = Path(tmp, Path(ladder).name if ladder.endswith(".toml") else "ladder.toml")
+            path.write_text(ladder_toml, encoding="utf-8")
+            return verify_host(design_dir, rung, str(path), seed, pairs, tasks_min_tokens,
+                               progress, timeout, threads, gpu, stop_above, files)  # fmt: skip
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.audit import AuditFailed, Auditor
     from genesys_tui.verify.token_cache import cache_root, load_tokens

@@ -44,7 +44,7 @@ RETRIES = 2
 #: Extra seconds a hosted job gets over its timeout: the host stops its cell at the timeout
 #: and reports it; the coordinator's cancel is the backstop for a host that hangs.
 HOST_GRACE = 30.0
-INSTALL = "pip install 'genesys-tui[ray]'"
+INSTALL = "pip install 'ray>=2.9' (the ray extra: pip install '.[ray]' in a checkout)"
 #: Environment variables a job takes from the coordinator to its node (the rest is the node's).
 FORWARD_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
@@ -251,11 +251,11 @@ class RayRunner:
             return cached
         if self._closing:
             return JobResult(job.id, False, error="runner is shutting down")
-        kwargs = dict(job.kwargs)
-        if kwargs.get("design_dir"):  # the job carries the design; no node reads the repo
-            from genesys_tui.evolve.jobs import pack_design
+        from genesys_tui.evolve.jobs import portable
 
-            kwargs["files"] = pack_design(kwargs.pop("design_dir"))
+        # The job carries the design's files and a ladder file's text: no node reads the
+        # designs repository or shares a filesystem with this one.
+        kwargs = portable(dict(job.kwargs)) if job.hosted else dict(job.kwargs)
         threads = self.threads if job.pool == "verify" and not self.gpus else 1
         env = {k: os.environ[k] for k in FORWARD_ENV if k in os.environ}
         t0 = time.monotonic()

@@ -83,7 +83,7 @@ def _genesys(*argv: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
         ("ray:127.0.0.1:1", "", "no Ray cluster reachable at 127.0.0.1:1"),
         ("ray:nowhere", "", "'nowhere' is not HOST:PORT"),
         ("ray", "import sys; sys.modules['ray'] = None",
-         "the ray runner needs Ray, which is not installed: pip install 'genesys-tui[ray]'"),
+         "the ray runner needs Ray, which is not installed: pip install 'ray>=2.9'"),
     ],
     ids=["unreachable", "not-an-address", "no-ray-package"],
 )  # fmt: skip
@@ -217,8 +217,11 @@ def test_a_worker_killed_with_no_retries_left_is_a_recorded_failure(
 def test_an_evolution_run_on_ray_commits_checks_and_verifies(
     cluster: None, tmp_path: Path, local_bpb: float, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The ladder as a relative path: the job carries the file's text to whatever node it lands
+    # on, whose working directory is not this one.
+    ladder = os.path.relpath(LADDER)
     argv = ["evolve", "--designs-dir", str(tmp_path), "--namespace", "run", "--runner", "ray",
-            "--max-designs", "2", "--max-rungs", "1", "--sync", "--seed", "0", "--ladder", LADDER,
+            "--max-designs", "2", "--max-rungs", "1", "--sync", "--seed", "0", "--ladder", ladder,
             "--pairs", "20", "--tasks-min-tokens", "0", "--quiet"]  # fmt: skip
     assert main(argv) == 0
     assert "runner ray: 1 node(s): " in capsys.readouterr().out
@@ -236,3 +239,33 @@ def test_an_evolution_run_on_ray_commits_checks_and_verifies(
     assert cluster_events and cluster_events[0].runner == "ray"
     placed = [e for e in events if isinstance(e, ev.JobPlaced)]
     assert {e.rung for e in placed} >= {"", "tiny-0"}  # checks and verifications both on Ray
+
+
+def test_a_coordinator_killed_with_sigkill_resumes_and_repeats_no_finished_job(
+    cluster: None, tmp_path: Path
+) -> None:
+    argv = ["evolve", "--designs-dir", str(tmp_path), "--namespace", "k", "--runner", "ray",
+            "--max-designs", "2", "--max-rungs", "1", "--sync", "--seed", "0", "--ladder", LADDER,
+            "--pairs", "20", "--tasks-min-tokens", "0", "--quiet"]  # fmt: skip
+    log = tmp_path / "k" / ".git" / "genesys" / "events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "genesys_tui", *argv], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(600):
+            if log.exists() and '"rung_finished"' in log.read_text(encoding="utf-8"):
+                break
+            threading.Event().wait(0.5)
+        else:
+            pytest.fail("no verification finished within 300 s")
+    finally:
+        proc.kill()  # SIGKILL, the coordinator alone
+        proc.wait()
+    jobs = tmp_path / "k" / ".git" / "genesys" / "jobs"
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in jobs.glob("*.json")}
+    assert any(name.startswith("verify-") for name in before)
+    assert main([*argv, "--resume"]) == 0
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in jobs.glob("*.json")}
+    assert {name: after[name] for name in before} == before  # no finished job ran again
+    finished = [(e.design, e.rung) for e in ev.read_events(log)
+                if isinstance(e, ev.RungFinished) and e.ok]  # fmt: skip
+    assert finished and len(finished) == len(set(finished))
