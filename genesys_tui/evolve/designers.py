@@ -1,9 +1,11 @@
 """The designer registry: a ``--designer`` spec's prefix names the factory that builds it.
 
-``offline`` is the symbolic mutator; every LLM provider the agents know (``anthropic:MODEL``,
-``openai:MODEL``, ``openai-compatible:URL#MODEL``, ...) builds an LLM designer. A new designer
-family is a module with a ``Designer`` and one entry in ``DESIGNERS``; a new LLM provider is one
-entry in ``agents.factory.PROVIDERS`` and needs nothing here.
+``offline`` is the symbolic mutator, ``learning`` the same with a surrogate of the namespace's
+results ranking its candidate edits (``learning.py``); every LLM provider the agents know
+(``anthropic:MODEL``, ``openai:MODEL``, ``openai-compatible:URL#MODEL``, ...) builds an LLM
+designer. A new designer family is a module with a ``Designer`` and one entry in
+``DESIGNERS``; a new LLM provider is one entry in ``agents.factory.PROVIDERS`` and needs
+nothing here.
 """
 
 from __future__ import annotations
@@ -18,15 +20,29 @@ from genesys_tui.errors import ConfigError
 DesignerFactory = Callable[[str, Any], Designer]
 
 
-def _offline(spec: str, repo: Any) -> Designer:
-    from genesys_tui.evolve.offline import OfflineDesigner
+def _pool(repo: Any) -> Any:
+    """The library's units and those of the namespace's designs that passed the checker."""
     from genesys_tui.evolve.pool import UnitPool
 
     pool = UnitPool.library()
     for record in repo.records() if repo is not None else ():
         if record.status in ("checked", "verified") and record.origin != "seed":
             pool.add(repo.read_design(record.id))
-    return OfflineDesigner(pool)
+    return pool
+
+
+def _offline(spec: str, repo: Any) -> Designer:
+    from genesys_tui.evolve.offline import OfflineDesigner
+
+    return OfflineDesigner(_pool(repo))
+
+
+def _learning(spec: str, repo: Any) -> Designer:
+    from genesys_tui.evolve.learning import LearningDesigner
+
+    if repo is None:
+        raise ConfigError("the learning designer reads the namespace: build it with its repo")
+    return LearningDesigner(_pool(repo), repo)
 
 
 def _llm(spec: str, repo: Any) -> Designer:
@@ -40,7 +56,10 @@ def _llm(spec: str, repo: Any) -> Designer:
 
 
 #: Designer families by the spec's prefix (the part before ':').
-DESIGNERS: dict[str, DesignerFactory] = {"offline": _offline}
+DESIGNERS: dict[str, DesignerFactory] = {"offline": _offline, "learning": _learning}
+#: Designers built from the namespace's repository (so only once it is open); the others are
+#: built first, so that a missing API key is refused before anything is written.
+READS_REPO = ("offline", "learning")
 
 
 def known_designers() -> list[str]:

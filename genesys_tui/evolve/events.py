@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from genesys_tui.evolve.runner import PLACED
 from genesys_tui.redaction import redact_data
 
 
@@ -168,6 +169,24 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LoopError,
     )
 }
+
+
+def from_progress(design: str, rung: str, event: dict[str, Any]) -> Event | None:
+    """A runner job's progress event as a loop event: ``{"placed": host}`` (a cluster runner's
+    first word) -> ``JobPlaced``; a training step of a verification -> ``TrainingProgress``."""
+    if PLACED in event:
+        return JobPlaced(design=design, rung=rung, host=str(event[PLACED]))
+    if not rung or "step" not in event:
+        return None
+    return TrainingProgress(
+        design=design,
+        rung=rung,
+        step=int(event.get("step", 0)),
+        total_steps=int(event.get("total_steps", 0)),
+        loss=float(event.get("loss", 0.0)),
+        tokens_per_second=float(event.get("tokens_per_second", 0.0)),
+        elapsed=float(event.get("elapsed", 0.0)),
+    )
 
 
 def event_from_json(line: str) -> Event:

@@ -14,7 +14,6 @@ repository and the population by the ``Recorder`` (``recorder.py``).
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import shutil
 import tempfile
@@ -34,11 +33,10 @@ from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.halving import stop_above
 from genesys_tui.evolve.population import Population
 from genesys_tui.evolve.recorder import Recorder
-from genesys_tui.evolve.runner import PLACED, Job, JobResult, ProgressFn, Runner
+from genesys_tui.evolve.runner import Job, ProgressFn, Runner
 from genesys_tui.evolve.schedule import next_verification, rung_budgets
 from genesys_tui.evolve.selection import Choice, LadderSelector, Selector
 from genesys_tui.evolve.settings import EvolveConfig
-from genesys_tui.results import CheckResult
 
 
 def rung_sigmas(ladder: str) -> dict[str, float]:
@@ -332,16 +330,17 @@ class EvolutionLoop:
             hosted=True,
         )
         self.bus.emit(ev.WorkerStatus(worker="checker", state="checking", job=design_id))
-        self._futures[self.runner.submit(job, self._placed(design_id))] = _InFlight(
+        self._futures[self.runner.submit(job, self._progress(design_id))] = _InFlight(
             "check", design_id
         )
 
-    def _placed(self, design_id: str, rung: str = "") -> ProgressFn:
-        """Progress of a check: only where it landed (a cluster runner says so first)."""
+    def _progress(self, design_id: str, rung: str = "") -> ProgressFn:
+        """A job's progress as loop events: where it landed, then its training steps."""
 
         def progress(event: dict[str, Any]) -> None:
-            if PLACED in event:
-                self.bus.emit(ev.JobPlaced(design=design_id, rung=rung, host=str(event[PLACED])))
+            loop_event = ev.from_progress(design_id, rung, event)
+            if loop_event is not None:
+                self.bus.emit(loop_event)
 
         return progress
 
@@ -363,25 +362,8 @@ class EvolutionLoop:
             hosted=True,
         )
 
-        placed = self._placed(design_id, rung)
-
-        def progress(event: dict[str, Any]) -> None:
-            if PLACED in event:
-                placed(event)
-                return
-            self.bus.emit(
-                ev.TrainingProgress(
-                    design=design_id,
-                    rung=rung,
-                    step=int(event.get("step", 0)),
-                    total_steps=int(event.get("total_steps", 0)),
-                    loss=float(event.get("loss", 0.0)),
-                    tokens_per_second=float(event.get("tokens_per_second", 0.0)),
-                    elapsed=float(event.get("elapsed", 0.0)),
-                )
-            )
-
         self.bus.emit(ev.RungStarted(design=design_id, rung=rung))
+        progress = self._progress(design_id, rung)
         self._futures[self.runner.submit(job, progress)] = _InFlight("verify", design_id, rung)
 
     def _handle(self, fut: Future[Any], what: _InFlight) -> None:
@@ -394,7 +376,7 @@ class EvolutionLoop:
             if what.kind == "design":
                 self._handle_design(*out)
             elif what.kind == "check":
-                self.recorder.check(what.design, _check_result(out))
+                self.recorder.check(what.design, out)
             else:
                 self.recorder.verify(what.design, what.rung, out)
         except Exception as exc:
@@ -415,18 +397,6 @@ class EvolutionLoop:
                 raise
             return
         self._record_failures = 0
-
-
-def _check_result(result: JobResult) -> JobResult:
-    """A check job's result with its value decoded (``CheckResult.to_wire`` across the runner);
-    a value that does not read is a failed check naming why."""
-    if not result.ok or isinstance(result.value, CheckResult):
-        return result
-    try:
-        return dataclasses.replace(result, value=CheckResult.from_wire(result.value))
-    except (KeyError, TypeError, ValueError) as exc:
-        return dataclasses.replace(result, ok=False, value=None,
-                                   error=f"the check result does not read ({exc!r})")  # fmt: skip
 
 
 def hash_seed(seed: int, n: int) -> int:

@@ -136,12 +136,17 @@ class Recorder:
         return None if dup else record.id
 
     def check(self, design_id: str, result: JobResult) -> None:
-        """Attach a check's result (a ``CheckResult``, or the job's error when the checker
-        could not run); a design that passed gets its functional fingerprint compared with the
-        others' (novelty)."""
-        check = result.value if isinstance(result.value, CheckResult) else None
-        if check is None or not result.ok:
-            check = CheckResult(False, result.error or "check failed", seconds=result.seconds)
+        """Attach a check's result (a ``CheckResult`` or its wire form, or the job's error when
+        the checker could not run); a design that passed gets its functional fingerprint
+        compared with the others' (novelty)."""
+        check, error = result.value, result.error or "check failed"
+        if result.ok and isinstance(check, Mapping):  # from a check job: CheckResult.to_wire
+            try:
+                check = CheckResult.from_wire(check)
+            except (KeyError, TypeError, ValueError) as exc:
+                check, error = None, f"the check result does not read ({exc!r})"
+        if not isinstance(check, CheckResult) or not result.ok:
+            check = CheckResult(False, error, seconds=result.seconds)
         member = self.population.members[design_id]
         if not check.ok and member.is_seed:
             # A library seed is a trusted reference and every rung's baseline: a check that

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from genesys_tui import wall
 from genesys_tui.errors import StoreError
-from genesys_tui.evolve.designers import DESIGNERS, designer_factory
+from genesys_tui.evolve.designers import DESIGNERS, READS_REPO, designer_factory
 from genesys_tui.evolve.events import EventBus
 from genesys_tui.evolve.loop import EvolutionLoop
 from genesys_tui.evolve.runner import Runner
@@ -83,7 +83,8 @@ def open_run(
     runner_factory(config.runner)  # an unknown runner is refused before anything is written
     # An LLM designer needs its key: built (and refused) now; the offline one reads the repo.
     factory = designer_factory(config.designer)
-    designer = None if factory is DESIGNERS["offline"] else factory(config.designer, None)
+    reads_repo = factory in (DESIGNERS[name] for name in READS_REPO)
+    designer = None if reads_repo else factory(config.designer, None)
     created = not exists and not path.exists()
     repo = None
     runner = None

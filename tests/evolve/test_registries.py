@@ -19,8 +19,8 @@ from genesys_tui.verify.evals.tasks import TASKS, task_writer
     [
         ("--runner", "slurm", "unknown runner 'slurm'; known: local, ray"),
         ("--runner", "local:x", "the local runner takes no argument"),
-        ("--designer", "mutator", "unknown designer 'mutator'; known: offline, anthropic:MODEL"),
-        ("--designer", "gemini:pro", "unknown designer 'gemini:pro'; known: offline"),
+        ("--designer", "mutator", "'mutator'; known: offline, learning, anthropic:MODEL"),
+        ("--designer", "gemini:pro", "unknown designer 'gemini:pro'; known: offline, learning"),
     ],
     ids=["unknown-runner", "runner-argument", "unknown-designer", "unknown-provider"],
 )
