@@ -5,8 +5,8 @@ For each request it makes several candidate edits with the offline designer's ty
 ranks highest. The surrogate reads every design the namespace holds:
 
 - its features are the units it is built from, as ``role:class`` (``sequence_mixer:Mamba2``);
-- a ridge regression of the first rung's score on those features predicts a candidate's score
-  (the first rung: the one most designs have a result at);
+- a ridge regression of a rung's score on those features predicts a candidate's score (the
+  highest rung with at least ``MIN_RESULTS`` scores: the fewest results among those rungs);
 - each feature's rejection rate by the checker (Laplace-smoothed) estimates how likely the
   candidate is to be rejected; the ranking subtracts that risk times the spread of scores, so
   an edit the checker keeps rejecting is weighted down.
@@ -123,10 +123,16 @@ class LearningDesigner:
     def surrogate(self) -> Surrogate | None:
         """Fit on the namespace as it is now; None while fewer than MIN_RESULTS have a score."""
         records = self.repo.records()
-        counts: Counter[str] = Counter(r for rec in records for r in rec.rungs)
-        if not counts:
+        counts: Counter[str] = Counter(
+            r for rec in records for r, m in rec.rungs.items() if "score" in m
+        )
+        enough = [r for r, n in counts.items() if n >= MIN_RESULTS]
+        if not enough:
             return None
-        first = counts.most_common(1)[0][0]
+        # The rung with the fewest results among those with enough: the highest rung the
+        # namespace has data for, whose ranking holds up best at the rungs above it (cpu-xs
+        # ranks designs unlike cpu-s; cpu-s8 much like it: README, "Ladder fidelity").
+        first = min(enough, key=lambda r: (counts[r], r))
         scored, checked = [], []
         for rec in records:
             if rec.check is None and first not in rec.rungs:

@@ -101,6 +101,20 @@ def test_the_learning_designer_picks_what_its_results_favour_more_often_than_ran
     assert again.design(requests[0]).design == picked[0].design  # type: ignore[union-attr]
 
 
+def test_the_surrogate_learns_from_the_highest_rung_with_enough_results() -> None:
+    repo = _Repo("sequence_mixer:Mamba2")
+    # Eight designs also reached cpu-s8, where the order is the other way round.
+    for rec in repo.recs[:8]:
+        favoured = rec.id.startswith("mamba2")
+        rec.rungs["cpu-s8"] = {"score": 0.5 if favoured else 0.7}
+    model = LearningDesigner(UnitPool.library(), repo).surrogate()
+    assert model is not None and model.n_scored == 8
+    assert model.score({"sequence_mixer:Mamba2"}) < model.score(set())
+    repo.recs[0].rungs.pop("cpu-s8")  # seven: too few, back to cpu-xs
+    model = LearningDesigner(UnitPool.library(), repo).surrogate()
+    assert model is not None and model.n_scored == 15
+
+
 def test_too_few_results_means_no_surrogate_and_the_first_candidate(tmp_path: Path) -> None:
     repo = _Repo("sequence_mixer:Mamba2")
     repo.recs = repo.recs[:5]
