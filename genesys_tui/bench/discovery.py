@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--hours", type=float, default=2.0, help="wall hours to run the loop")
     p.add_argument("--seed", type=int, default=0, help="the loop's seed")
-    p.add_argument("--designer", default="offline", help="offline, or anthropic:MODEL, ...")
+    p.add_argument("--designer", default="offline",
+                   help="offline, learning, or anthropic:MODEL, ...")  # fmt: skip
+    p.add_argument("--runner", default="local", help="local, ray or ray:ADDRESS")
     p.add_argument("--namespace", default=None, help="default: discovery-s<SEED>")
     p.add_argument("--designs-dir", type=Path, default=None, help="where namespaces live")
     p.add_argument("--ladder", default="cpu", help="cpu, paper or a ladder TOML file")
@@ -210,6 +212,7 @@ def _run(args: argparse.Namespace, namespace: str, before: float) -> tuple[float
         namespace=namespace, designer=args.designer, ladder=args.ladder, seed=args.seed,
         max_designs=args.max_designs, max_rungs=args.max_rungs,
         max_wall_seconds=args.hours * 3600, sandbox=not args.no_sandbox, halving=args.halving,
+        runner=args.runner,
     )  # fmt: skip
     t0 = time.monotonic()
     handle = open_run(config, resume=args.resume, root=args.designs_dir)

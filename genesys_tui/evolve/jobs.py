@@ -162,6 +162,10 @@ def verify_host(
     from genesys_tui.verify.audit import AuditFailed, Auditor
     from genesys_tui.verify.token_cache import cache_root, load_tokens
 
+    if ladder.endswith(".toml") and Path(ladder).is_file():
+        # The cell runs elsewhere (another working directory, a sandbox's own mounts): a
+        # relative ladder path given by the user would name nothing there.
+        ladder = str(Path(ladder).resolve())
     the_rung = load_ladder(ladder).rung(rung)
     load_tokens("train", the_rung.tokenizer)
     held_out = load_tokens("validation", the_rung.tokenizer)

@@ -64,3 +64,24 @@ def test_a_walled_verification_above_the_threshold_is_stopped_and_fails_the_rung
     finally:
         wall.configure(sandbox=True)
         wall.close_spares()
+
+
+@pytest.mark.slow
+def test_a_ladder_file_given_as_a_relative_path_reaches_the_cell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cell's working directory is not the user's: verify_host resolves the path (every
+    verification of a run started with ``--ladder ladders/my.toml`` used to fail)."""
+    from genesys_tui.evolve.jobs import verify_host
+
+    monkeypatch.chdir(Path(LADDER).parent)
+    wall.configure(sandbox=wall.probe() is None)
+    try:
+        result = RungResult.from_wire(verify_host(
+            str(LIBRARY / "gpt"), "tiny-0", ladder=Path(LADDER).name, tasks_min_tokens=10**9,
+            timeout=600,
+        ))  # fmt: skip
+        assert result.ok, result.reason
+    finally:
+        wall.configure(sandbox=True)
+        wall.close_spares()
