@@ -34,7 +34,8 @@ def pack_design(design_dir: str | Path) -> dict[str, str]:
 
 def portable(kwargs: dict[str, Any]) -> dict[str, Any]:
     """A host job's arguments made to run on a machine that shares no filesystem with this
-    one: the design's files instead of its directory, a ladder file's text instead of its path."""
+    one: the design's files instead of its directory, a ladder file's text instead of its path
+    (``ladder_toml``, which ``ray_runner.run_task`` writes to a file on the node again)."""
     out = dict(kwargs)
     if out.get("design_dir"):
         out["files"] = pack_design(out.pop("design_dir"))
@@ -42,6 +43,14 @@ def portable(kwargs: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ladder, str) and ladder.endswith(".toml") and Path(ladder).is_file():
         out["ladder_toml"] = Path(ladder).read_text(encoding="utf-8")
     return out
+
+
+def absolute_ladder(ladder: str) -> str:
+    """A ladder file's absolute path (a built-in ladder's name as it is): a relative path given
+    by the user names nothing in a cell, whose working directory is another."""
+    if ladder.endswith(".toml") and Path(ladder).is_file():
+        return str(Path(ladder).resolve())
+    return ladder
 
 
 def _design_files(design_dir: str, files: dict[str, str] | None) -> dict[str, str]:
@@ -140,7 +149,6 @@ def verify_host(
     gpu: str = "",
     stop_above: Sequence[float] | None = None,
     files: dict[str, str] | None = None,
-    ladder_toml: str = "",
 ) -> dict[str, Any]:
     """``verify_job`` inside a walled cell, run from the trusted side (the runner's thread,
     which imports no torch): the token caches are built here first (the cell sees them
@@ -149,23 +157,12 @@ def verify_host(
     audit gives a failed RungResult naming why. ``stop_above`` = (fraction, loss): stop the run
     when its training loss at that fraction of its steps is above that loss (``EarlyStop``).
     The design comes from ``design_dir`` or, for a job that runs where the designs repository is
-    not, from the ``files`` it carries, and a ladder file as its text (``portable``)."""
-    if ladder_toml:
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="genesys-ladder-") as tmp:
-            path = Path(tmp, Path(ladder).name if ladder.endswith(".toml") else "ladder.toml")
-            path.write_text(ladder_toml, encoding="utf-8")
-            return verify_host(design_dir, rung, str(path), seed, pairs, tasks_min_tokens,
-                               progress, timeout, threads, gpu, stop_above, files)  # fmt: skip
+    not, from the ``files`` it carries (``portable``)."""
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.audit import AuditFailed, Auditor
     from genesys_tui.verify.token_cache import cache_root, load_tokens
 
-    if ladder.endswith(".toml") and Path(ladder).is_file():
-        # The cell runs elsewhere (another working directory, a sandbox's own mounts): a
-        # relative ladder path given by the user would name nothing there.
-        ladder = str(Path(ladder).resolve())
+    ladder = absolute_ladder(ladder)  # the cell has another working directory
     the_rung = load_ladder(ladder).rung(rung)
     load_tokens("train", the_rung.tokenizer)
     held_out = load_tokens("validation", the_rung.tokenizer)

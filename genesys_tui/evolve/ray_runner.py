@@ -21,6 +21,7 @@ import contextlib
 import os
 import queue
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -115,6 +116,10 @@ def run_task(
         try:
             fn = resolve(func)
             args = dict(kwargs)
+            if "ladder_toml" in args:  # a ladder file that travelled as its text (jobs.portable)
+                path = scratch / Path(str(args.get("ladder") or "ladder.toml")).name
+                path.write_text(args.pop("ladder_toml"), encoding="utf-8")
+                args["ladder"] = str(path)
             if hosted:
                 gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "") if _ray_gpus() else ""
                 args.update(timeout=timeout, threads=threads, gpu=gpu)
@@ -124,12 +129,14 @@ def run_task(
         except Exception as exc:
             events.put(("result", {"ok": False, "error": f"{type(exc).__name__}: {exc}"}))
 
-    threading.Thread(target=call, daemon=True, name="genesys-job").start()
-    while True:
-        kind, item = events.get()
-        yield {kind: item}
-        if kind == "result":
-            return
+    with tempfile.TemporaryDirectory(prefix="genesys-ray-job-") as tmp:
+        scratch = Path(tmp)
+        threading.Thread(target=call, daemon=True, name="genesys-job").start()
+        while True:
+            kind, item = events.get()
+            yield {kind: item}
+            if kind == "result":
+                return
 
 
 def _ray_gpus() -> int:
