@@ -2,7 +2,8 @@
 
 A request is {"func": "module:function", "kwargs": {...}, "result": PATH}: call the function
 (passing ``progress=`` when it takes one) and write {"ok", "value" | "error", "seconds"}
-atomically to PATH. The runner calls ``run_request`` in a forked child; ``python -m
+atomically to PATH. The local runner forks a child that enters ``child_main`` (it isolates
+itself, then calls ``run_request``); ``python -m
 genesys_tui.evolve.job REQUEST.json`` runs one request by hand, progress going to the file
 descriptor named by GENESYS_PROGRESS_FD if set.
 """
@@ -15,8 +16,10 @@ import inspect
 import json
 import os
 import sys
+import threading
 import time
 import traceback
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,45 @@ def run_request(request: dict[str, Any], progress: Any = None) -> None:
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(result, default=str), encoding="utf-8")
     os.replace(tmp, out)
+
+
+def _watch_owner(pid: int) -> None:
+    """End this job when the process that started it is gone (killed with SIGKILL, say):
+    the job leads its own process group, so nothing else would stop it."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(70)
+        except PermissionError:
+            continue
+
+
+def child_main(request: dict[str, Any], send: Connection) -> None:
+    """Entry point of a job's child: isolate, run the function, write the result file."""
+    os.setsid()
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    # Progress bars and prints of libraries go to the job's log, not the terminal the
+    # dashboard draws on.
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.environ.update(request.get("env") or {})
+
+    def progress(event: dict[str, Any]) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            send.send(event)
+
+    threading.Thread(target=_watch_owner, args=(int(request["owner"]),), daemon=True).start()
+    threads = int(request.get("threads") or 0)
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+
+    run_request(request, progress)
 
 
 def main(argv: list[str]) -> int:

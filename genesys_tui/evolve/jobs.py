@@ -6,7 +6,7 @@ the dashboard's) process. Arguments and results are JSON."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from genesys_tui.verify.verify import TASKS_MIN_TOKENS  # a constant: the module
 
 __all__ = [
     "CURVE_POINTS", "VERIFY_PRELOAD", "check_host", "pack_design", "portable", "run_check", "thin",
+    "unpack_design",
     "verify_host", "verify_job",
 ]  # fmt: skip
 
@@ -43,6 +44,14 @@ def portable(kwargs: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ladder, str) and ladder.endswith(".toml") and Path(ladder).is_file():
         out["ladder_toml"] = Path(ladder).read_text(encoding="utf-8")
     return out
+
+
+def unpack_design(files: Mapping[str, str], root: str | Path) -> None:
+    """Write a design's files ({relative path: text}, ``pack_design``) under ``root``."""
+    for name, text in files.items():
+        path = Path(root, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def absolute_ladder(ladder: str) -> str:
@@ -80,12 +89,8 @@ def check_host(
 
     if files is None and design_dir:
         return run_check(design_dir, rung).to_wire()
-    files = _design_files(design_dir, files)
     with tempfile.TemporaryDirectory(prefix="genesys-check-") as tmp:
-        for name, text in files.items():
-            path = Path(tmp, name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+        unpack_design(_design_files(design_dir, files), tmp)
         return run_check(tmp, rung).to_wire()
 
 

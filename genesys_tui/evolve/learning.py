@@ -48,8 +48,7 @@ def features(design: Design) -> set[str]:
 class Surrogate:
     """Predicted score and rejection risk of a design from its features."""
 
-    names: tuple[str, ...]
-    weights: tuple[float, ...]  # ridge coefficients, one per name
+    weights: dict[str, float]  # feature -> ridge coefficient
     intercept: float
     reject_rates: dict[str, float]  # feature -> smoothed share of its designs rejected
     base_reject: float  # share of all checked designs rejected
@@ -67,7 +66,7 @@ class Surrogate:
         index = {name: i for i, name in enumerate(names)}
         y = np.array([s for _, s in scored], dtype=float)
         mean = float(y.mean()) if len(y) else 0.0
-        weights: tuple[float, ...] = ()
+        weights: dict[str, float] = {}
         if names and len(y):
             x = np.zeros((len(scored), len(names)))
             for row, (feats, _) in enumerate(scored):
@@ -76,7 +75,7 @@ class Surrogate:
             x_mean = x.mean(axis=0)
             xc = x - x_mean
             w = np.linalg.solve(xc.T @ xc + RIDGE * np.eye(len(names)), xc.T @ (y - mean))
-            weights = tuple(float(v) for v in w)
+            weights = {name: float(v) for name, v in zip(names, w, strict=True)}
             mean -= float(x_mean @ w)
         rejected = [not ok for _, ok in checked]
         base = (sum(rejected) + 1) / (len(rejected) + 2)
@@ -88,12 +87,11 @@ class Surrogate:
         # Smoothed toward the base rate with the weight of two designs.
         rates = {f: (bad[f] + 2 * base) / (seen[f] + 2) for f in seen}
         spread = float(y.std()) if len(y) > 1 else 0.0
-        return cls(names, weights, mean, rates, base, spread, len(y))
+        return cls(weights, mean, rates, base, spread, len(y))
 
     def score(self, feats: Iterable[str]) -> float:
         """Predicted score (unknown features add nothing)."""
-        coef = dict(zip(self.names, self.weights, strict=True))
-        return self.intercept + sum(coef.get(f, 0.0) for f in feats)
+        return self.intercept + sum(self.weights.get(f, 0.0) for f in feats)
 
     def reject_risk(self, feats: Iterable[str]) -> float:
         """The highest rejection rate among the design's features (the base rate if none)."""

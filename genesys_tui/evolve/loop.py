@@ -31,6 +31,7 @@ from genesys_tui.designer import Designer, DesignFailure, DesignRequest, Parent,
 from genesys_tui.errors import LoopFailed
 from genesys_tui.evolve import events as ev
 from genesys_tui.evolve.halving import stop_above
+from genesys_tui.evolve.jobs import unpack_design
 from genesys_tui.evolve.population import Population
 from genesys_tui.evolve.recorder import Recorder
 from genesys_tui.evolve.runner import Job, ProgressFn, Runner
@@ -309,9 +310,7 @@ class EvolutionLoop:
     def _design_dir(self, design_id: str) -> Path:
         out = self._work / design_id
         if not out.exists():
-            for rel, text in self.repo.read_design_files(design_id).items():
-                (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                (out / rel).write_text(text, encoding="utf-8")
+            unpack_design(self.repo.read_design_files(design_id), out)
         return out
 
     def _check_rung(self) -> str | None:

@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,8 @@ from genesys_tui.evolve.runner import (
     Job,
     JobResult,
     Node,
+    PooledRunner,
     ProgressFn,
-    read_result,
     write_result,
 )
 
@@ -145,7 +144,7 @@ def _ray_gpus() -> int:
     return len(ray.get_gpu_ids())
 
 
-class RayRunner:
+class RayRunner(PooledRunner):
     """Jobs as Ray tasks on a cluster (or a local Ray instance); see the module's docstring."""
 
     def __init__(
@@ -157,9 +156,6 @@ class RayRunner:
         sandbox: bool | None = None,
     ) -> None:
         self.address = address
-        self.results_dir = results_dir
-        results_dir.mkdir(parents=True, exist_ok=True)
-        self.workers = dict(workers)
         self.retries = retries
         if sandbox is None:  # as this process was configured (--no-sandbox, settings)
             from genesys_tui import wall
@@ -167,6 +163,7 @@ class RayRunner:
             sandbox = not wall.unsandboxed()
         self.sandbox = sandbox
         self._owns = connect(address)
+        super().__init__(results_dir, workers, "genesys-ray")
         ray = import_ray()
         self._ray = ray
         self._task = ray.remote(run_task)
@@ -177,27 +174,10 @@ class RayRunner:
         smallest = min((n.cpus for n in self.nodes() if n.alive), default=1.0)
         share = int(resources.get("CPU", 1)) // max(sum(self.workers.values()), 1)
         self.threads = max(1, min(share, int(smallest)))
-        self._pools = {
-            name: ThreadPoolExecutor(max(n, 1), thread_name_prefix=f"genesys-ray-{name}")
-            for name, n in self.workers.items()
-        }
-        self._busy = dict.fromkeys(self.workers, 0)
         self._running: dict[str, Any] = {}  # job id -> its task (an ObjectRefGenerator)
         self._expired: set[str] = set()  # jobs whose timeout cancelled them
-        self._lock = threading.Lock()
-        self._closing = False
 
     # ------------------------------------------------------------------ the Runner protocol
-
-    def capacity(self, pool: str) -> int:
-        return self.workers.get(pool, 0)
-
-    def busy(self, pool: str) -> int:
-        with self._lock:
-            return self._busy.get(pool, 0)
-
-    def result_path(self, job_id: str) -> Path:
-        return self.results_dir / f"{job_id}.json"
 
     def nodes(self) -> list[Node]:
         out = []
@@ -207,13 +187,6 @@ class RayRunner:
             out.append(Node(host, float(res.get("CPU", 0)), float(res.get("GPU", 0)),
                             bool(n.get("Alive", False))))  # fmt: skip
         return out
-
-    def submit(self, job: Job, on_progress: ProgressFn | None = None) -> Future[JobResult]:
-        if job.pool not in self._pools:
-            raise ValueError(f"no worker pool {job.pool!r}; pools: {sorted(self._pools)}")
-        with self._lock:
-            self._busy[job.pool] += 1
-        return self._pools[job.pool].submit(self._run, job, on_progress)
 
     def shutdown(self, cancel: bool = False) -> None:
         """Stop: with ``cancel``, kill running tasks (they leave no result and rerun on
@@ -225,8 +198,7 @@ class RayRunner:
             for task in tasks:
                 with contextlib.suppress(Exception):
                     self._ray.cancel(task, force=True)
-        for pool in self._pools.values():
-            pool.shutdown(wait=True, cancel_futures=cancel)
+        self._stop_pools(cancel)
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
             self._owns = False
@@ -243,21 +215,15 @@ class RayRunner:
             opts["num_cpus"] = self.threads if job.pool == "verify" else 1
         return opts
 
-    def _run(self, job: Job, on_progress: ProgressFn | None) -> JobResult:
+    def _execute(self, job: Job, on_progress: ProgressFn | None) -> JobResult:
         try:
             return self._run_task(job, on_progress)
         finally:
             with self._lock:
-                self._busy[job.pool] -= 1
                 self._running.pop(job.id, None)
 
     def _run_task(self, job: Job, on_progress: ProgressFn | None) -> JobResult:
         out = self.result_path(job.id)
-        cached = read_result(out, job.id)
-        if cached is not None:
-            return cached
-        if self._closing:
-            return JobResult(job.id, False, error="runner is shutting down")
         from genesys_tui.evolve.jobs import portable
 
         # The job carries the design's files and a ladder file's text: no node reads the

@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +28,8 @@ from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Protocol
+
+from genesys_tui.evolve.job import child_main
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -113,50 +114,24 @@ def gpu_count() -> int:
         return 0
 
 
-class LocalRunner:
-    """Worker slots on this machine; every job in its own child process."""
+class PooledRunner:
+    """What every runner keeps: a thread pool per worker pool (its size: how many jobs of that
+    pool run at once) with a count of jobs submitted and not yet done, and one result file per
+    job id. A job whose result file exists returns it (``cached``) and is not run again; once
+    the runner closes, a job not yet started fails with "runner is shutting down". A subclass
+    runs a job in ``_execute`` and decides there which results it writes."""
 
-    def __init__(
-        self,
-        results_dir: Path,
-        workers: Mapping[str, int],
-        gpus: int = 0,
-        env: Mapping[str, str] | None = None,
-        preload: Sequence[str] = PRELOAD,
-        threads_per_job: int = 0,
-    ) -> None:
+    def __init__(self, results_dir: Path, workers: Mapping[str, int], prefix: str) -> None:
         self.results_dir = results_dir
-        # Jobs of every pool run side by side (and the checker beside them): share the cores
-        # out instead of letting each job's thread pool oversubscribe them, which on a busy
-        # 2-core machine made training ten times slower.
-        self.threads = threads_per_job or max(1, (os.cpu_count() or 1) // sum(workers.values()))
         results_dir.mkdir(parents=True, exist_ok=True)
         self.workers = dict(workers)
-        self.gpus = gpus
-        self.env = dict(env or {})
         self._pools = {
-            name: ThreadPoolExecutor(n, thread_name_prefix=f"genesys-{name}")
+            name: ThreadPoolExecutor(n, thread_name_prefix=f"{prefix}-{name}")
             for name, n in self.workers.items()
         }
-        self._slots: dict[str, queue.Queue[int]] = {}
-        for name, n in self.workers.items():
-            q: queue.Queue[int] = queue.Queue()
-            for i in range(n):
-                q.put(i)
-            self._slots[name] = q
         self._busy = dict.fromkeys(self.workers, 0)
-        self._procs: set[BaseProcess] = set()
         self._lock = threading.Lock()
         self._closing = False
-        self._preload = tuple(preload)
-        self._server: ForkServerContext | None = None  # started by the first job not hosted
-
-    @property
-    def _ctx(self) -> ForkServerContext:
-        with self._lock:
-            if self._server is None:
-                self._server = fork_server(self._preload)
-            return self._server
 
     def capacity(self, pool: str) -> int:
         return self.workers.get(pool, 0)
@@ -168,11 +143,6 @@ class LocalRunner:
     def result_path(self, job_id: str) -> Path:
         return self.results_dir / f"{job_id}.json"
 
-    def nodes(self) -> list[Node]:
-        import socket
-
-        return [Node(socket.gethostname(), float(os.cpu_count() or 1), float(self.gpus))]
-
     def submit(self, job: Job, on_progress: ProgressFn | None = None) -> Future[JobResult]:
         if job.pool not in self._pools:
             raise ValueError(f"no worker pool {job.pool!r}; pools: {sorted(self._pools)}")
@@ -181,23 +151,77 @@ class LocalRunner:
         return self._pools[job.pool].submit(self._run, job, on_progress)
 
     def _run(self, job: Job, on_progress: ProgressFn | None) -> JobResult:
-        slot = self._slots[job.pool].get()
         try:
-            return self._run_in_child(job, slot, on_progress)
+            cached = read_result(self.result_path(job.id), job.id)
+            if cached is not None:
+                return cached
+            if self._closing:
+                return JobResult(job.id, False, error="runner is shutting down")
+            return self._execute(job, on_progress)
         finally:
-            self._slots[job.pool].put(slot)
             with self._lock:
                 self._busy[job.pool] -= 1
 
+    def _execute(self, job: Job, on_progress: ProgressFn | None) -> JobResult:
+        raise NotImplementedError
+
+    def _stop_pools(self, cancel: bool) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+class LocalRunner(PooledRunner):
+    """Worker slots on this machine; every job in its own child process."""
+
+    def __init__(
+        self,
+        results_dir: Path,
+        workers: Mapping[str, int],
+        gpus: int = 0,
+        env: Mapping[str, str] | None = None,
+        preload: Sequence[str] = PRELOAD,
+        threads_per_job: int = 0,
+    ) -> None:
+        super().__init__(results_dir, workers, "genesys")
+        # Jobs of every pool run side by side (and the checker beside them): share the cores
+        # out instead of letting each job's thread pool oversubscribe them, which on a busy
+        # 2-core machine made training ten times slower.
+        self.threads = threads_per_job or max(1, (os.cpu_count() or 1) // sum(workers.values()))
+        self.gpus = gpus
+        self.env = dict(env or {})
+        self._slots: dict[str, queue.Queue[int]] = {}
+        for name, n in self.workers.items():
+            q: queue.Queue[int] = queue.Queue()
+            for i in range(n):
+                q.put(i)
+            self._slots[name] = q
+        self._procs: set[BaseProcess] = set()
+        self._preload = tuple(preload)
+        self._server: ForkServerContext | None = None  # started by the first job not hosted
+
+    @property
+    def _ctx(self) -> ForkServerContext:
+        with self._lock:
+            if self._server is None:
+                self._server = fork_server(self._preload)
+            return self._server
+
+    def nodes(self) -> list[Node]:
+        import socket
+
+        return [Node(socket.gethostname(), float(os.cpu_count() or 1), float(self.gpus))]
+
+    def _execute(self, job: Job, on_progress: ProgressFn | None) -> JobResult:
+        slot = self._slots[job.pool].get()
+        try:
+            if job.hosted:
+                return self._run_hosted(job, slot, on_progress)
+            return self._run_in_child(job, slot, on_progress)
+        finally:
+            self._slots[job.pool].put(slot)
+
     def _run_in_child(self, job: Job, slot: int, on_progress: ProgressFn | None) -> JobResult:
         out = self.result_path(job.id)
-        cached = read_result(out, job.id)
-        if cached is not None:
-            return cached
-        if self._closing:
-            return JobResult(job.id, False, error="runner is shutting down")
-        if job.hosted:
-            return self._run_hosted(job, slot, on_progress)
         env = dict(self.env)
         if job.pool == "verify" and self.gpus > 0:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
@@ -277,8 +301,7 @@ class LocalRunner:
             from genesys_tui import wall
 
             wall.kill_running()
-        for pool in self._pools.values():
-            pool.shutdown(wait=True, cancel_futures=cancel)
+        self._stop_pools(cancel)
 
 
 def write_result(path: Path, result: JobResult) -> None:
@@ -348,44 +371,3 @@ def fork_server(preload: Sequence[str]) -> ForkServerContext:
     # shorter preload list: the first to start the server decides what it has imported.
     forkserver.ensure_running()
     return ctx
-
-
-def _watch_owner(pid: int) -> None:
-    """End this job when the process that started it is gone (killed with SIGKILL, say):
-    the job leads its own process group, so nothing else would stop it."""
-    while True:
-        time.sleep(1.0)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            os._exit(70)
-        except PermissionError:
-            continue
-
-
-def child_main(request: dict[str, Any], send: Connection) -> None:
-    """Entry point of a job's child: isolate, run the function, write the result file."""
-    os.setsid()
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    # Progress bars and prints of libraries go to the job's log, not the terminal the
-    # dashboard draws on.
-    os.dup2(devnull, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.environ.update(request.get("env") or {})
-
-    def progress(event: dict[str, Any]) -> None:
-        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
-            send.send(event)
-
-    threading.Thread(target=_watch_owner, args=(int(request["owner"]),), daemon=True).start()
-    threads = int(request.get("threads") or 0)
-    if threads:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(threads)
-
-    from genesys_tui.evolve.job import run_request
-
-    run_request(request, progress)
