@@ -61,6 +61,7 @@ NOT_RUN = {
     r"^ray start ": "starts a Ray cluster (tests/evolve/test_ray_runner.py starts a local one)",
     r"--runner ray": "a Ray cluster (tests/evolve/test_ray_runner.py runs evolve on Ray)",
     r"^python -m genesys_tui.bench.runners ": "minutes of timing, Ray against the local runner",
+    r"^python -m genesys_tui.bench.audit ": "minutes of verifications (tests/verify/test_graph.py)",
     r"^lm_eval ": "lm-eval's hub tasks (its hf model on local requests: tests/test_export.py)",
     # lm-eval's CLI indexes all of its own tasks first (20 s and more); the same two steps on a
     # tiny checkpoint run in tests/verify/test_eval_lm.py

@@ -6,6 +6,8 @@ the dashboard's) process. Arguments and results are JSON."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -164,8 +166,9 @@ def verify_host(
     The design comes from ``design_dir`` or, for a job that runs where the designs repository is
     not, from the ``files`` it carries (``portable``)."""
     from genesys_tui.ladder import load_ladder
-    from genesys_tui.verify.audit import AuditFailed, Auditor
+    from genesys_tui.verify.audit import Auditor
     from genesys_tui.verify.token_cache import cache_root, load_tokens
+    from genesys_tui.verify.walled import GRAPH_DIR
 
     ladder = absolute_ladder(ladder)  # the cell has another working directory
     the_rung = load_ladder(ladder).rung(rung)
@@ -182,15 +185,6 @@ def verify_host(
     spec = wall.CellSpec(preload=VERIFY_PRELOAD, read_only=tuple(read_only),
                          env=tuple(sorted(env.items())), gpu=bool(gpu),
                          limits=verify_limits(timeout, threads, bool(gpu)))  # fmt: skip
-    refused: list[str] = []
-
-    def on_ask(question: dict[str, Any]) -> Any:
-        try:
-            return auditor.challenge(list(question.get("claims") or []))
-        except AuditFailed as exc:
-            refused.append(str(exc))
-            return []
-
     stopper = EarlyStop(*stop_above) if stop_above else None
 
     def on_event(event: dict[str, Any]) -> str | None:
@@ -203,21 +197,56 @@ def verify_host(
         {"files": files, "rung": rung, "ladder": ladder, "seed": seed, "pairs": pairs,
          "tasks_min_tokens": tasks_min_tokens, "threads": threads,
          "windows": auditor.windows},
-        on_event=on_event, on_ask=on_ask, timeout=timeout,
+        on_event=on_event, timeout=timeout, collect=GRAPH_DIR,
     )  # fmt: skip
-    if outcome.status == "stopped" and stopper is not None:
-        return RungResult.failed(stopper.reason, outcome.seconds).to_wire()
-    if not outcome.ok:
-        why = {"timeout": f"timed out after {timeout:.0f} s", "startup": "the cell did not start"}
-        tail = "\n".join(outcome.stderr.strip().splitlines()[-6:])
-        reason = why.get(outcome.status) or outcome.error or f"the cell died ({outcome.exitcode})"
-        return RungResult.failed(f"{reason}\n{tail}".strip(), outcome.seconds).to_wire()
-    return _audited(outcome.value, auditor, held_out, refused)
+    try:
+        if outcome.status == "stopped" and stopper is not None:
+            return RungResult.failed(stopper.reason, outcome.seconds).to_wire()
+        if not outcome.ok:
+            return _cell_failed(outcome, timeout)
+        return _audited(outcome.value, outcome.collected, auditor, held_out, the_rung,
+                        _Scoring(timeout, threads, seed, pairs, tasks_min_tokens, spec))
+    finally:
+        if outcome.collected is not None:
+            shutil.rmtree(outcome.collected, ignore_errors=True)
 
 
-def _audited(value: Any, auditor: Any, held_out: Any, refused: list[str]) -> dict[str, Any]:
-    """The cell's result once the coordinator has audited its bits per byte; a failed result
-    naming why where the result does not read or the audit fails."""
+def _cell_failed(outcome: wall.Outcome, timeout: float) -> dict[str, Any]:
+    why = {"timeout": f"timed out after {timeout:.0f} s", "startup": "the cell did not start"}
+    tail = "\n".join(outcome.stderr.strip().splitlines()[-6:])
+    reason = why.get(outcome.status) or outcome.error or f"the cell died ({outcome.exitcode})"
+    return RungResult.failed(f"{reason}\n{tail}".strip(), outcome.seconds).to_wire()
+
+
+#: What an auditor cell imports: torch, the graph runner and the evaluation, never a design.
+AUDIT_PRELOAD = (
+    "torch",
+    "genesys_tui.verify.graph_audit",
+    "genesys_tui.verify.evals.evaluate",
+    "genesys_tui.verify.evals.lm_model",
+    "lm_eval.evaluator",
+    "lm_eval.tasks",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scoring:
+    """What the audit needs of the verification's settings."""
+
+    timeout: float
+    threads: int
+    seed: int
+    pairs: int
+    tasks_min_tokens: int
+    cell: wall.CellSpec  # the verify cell's (its environment and read-only paths)
+
+
+def _audited(value: Any, graph_dir: Path | None, auditor: Any, held_out: Any, rung: Any,
+             scoring: _Scoring) -> dict[str, Any]:  # fmt: skip
+    """The cell's result once the coordinator has audited it (``verify.audit``): the claims
+    checked against the trained model's graph run by an auditor cell, the graph's causality and
+    size judged here. A failed result names why where the result does not read or the audit
+    fails."""
     from genesys_tui.verify.audit import AuditFailed, check_bpb
 
     value = value if isinstance(value, dict) else {}
@@ -227,15 +256,86 @@ def _audited(value: Any, auditor: Any, held_out: Any, refused: list[str]) -> dic
         return RungResult.failed(f"the cell's result does not read ({exc!r})").to_wire()
     if not result.ok:
         return result.to_wire()
+    t0 = time.monotonic()
     try:
-        if refused:
-            raise AuditFailed(refused[0])
-        audited = auditor.judge(value.get("logits") or {}, list(value.get("shape") or []),
-                                held_out.tokens, held_out.token_bytes)  # fmt: skip
+        evidence, probes = _audit_graph(value, graph_dir, auditor, held_out, rung, scoring)
+        audited = evidence["bpb"]
         check_bpb(result.bpb, audited)
     except AuditFailed as exc:
         return RungResult.failed(f"audit: {exc}", result.seconds).to_wire()
     # The trainer's figure stands (it agrees with the audited one to BPB_REL_TOL; the two differ
     # only in the order of float sums), so results do not depend on where a job ran.
-    notes = (*result.notes, f"bpb audited: {audited:.6f}")
+    result = _scored(result, evidence.get("evals") or {})
+    result = dataclasses.replace(result, seconds=result.seconds + time.monotonic() - t0,
+                                 params=int(evidence["parameters"]))  # fmt: skip
+    notes = (*result.notes, f"bpb audited: {audited:.6f}",
+             f"graph audited: {len(auditor.challenged)} windows, {probes} causality probes; "
+             f"exported in {_seconds(value.get('export_seconds'))} s, audited in "
+             f"{time.monotonic() - t0:.1f} s")  # fmt: skip
     return dataclasses.replace(result, notes=notes).to_wire()
+
+
+def _seconds(x: Any) -> str:
+    """The cell's own timing (a figure for people, never for a verdict)."""
+    return f"{x:.1f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else "?"
+
+
+def _scored(result: RungResult, evals: dict[str, Any]) -> RungResult:
+    """``result`` with the auditor's task accuracies and the rung score the coordinator
+    computes from them and the bits per byte (``verify.fitness.rung_score``, as ``verify``
+    does), whatever score the cell sent."""
+    from genesys_tui.verify.evals.tasks import CHANCE, GENBLIMP, LOCAL_BLIMP
+    from genesys_tui.verify.fitness import FitnessSettings, rung_score
+
+    fitness = FitnessSettings()
+    fitness = dataclasses.replace(fitness, chance={**CHANCE, **fitness.chance})
+    accuracy = {str(k): float(v) for k, v in evals.items()}
+    # a group's mean repeats its tasks: score the tasks, not both
+    score = rung_score(result.bpb, {k: v for k, v in accuracy.items()
+                                    if k not in (GENBLIMP, LOCAL_BLIMP)}, fitness)  # fmt: skip
+    scores = {k: v for k, v in result.scores.items() if not k.startswith("eval/")}
+    scores.update({f"eval/{k}": v for k, v in accuracy.items()}, score=float(score))
+    return dataclasses.replace(result, scores=scores, evals=accuracy)
+
+
+def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, held_out: Any,
+                 rung: Any, scoring: _Scoring) -> tuple[dict[str, Any], int]:  # fmt: skip
+    """Draw the windows to check (after the claims and the graph exist), run them, the
+    causality probes and the rung's tasks through the graph in an auditor cell, judge; the
+    auditor's figures with the audited bits per byte (``bpb``), and the number of probes."""
+    from genesys_tui.verify.audit import AuditFailed, judge_graph, plan_probes
+    from genesys_tui.verify.verify import VerifySettings
+
+    if value.get("graph_error"):
+        raise AuditFailed(str(value["graph_error"]))
+    if graph_dir is None:
+        raise AuditFailed("the cell left no graph of its trained model")
+    drawn = auditor.challenge(list(value.get("claims") or []))
+    windows = [held_out.tokens[s : s + n].tolist() for s, n in (auditor.windows[i] for i in drawn)]
+    probes = plan_probes(list(range(len(drawn))), rung.context_length)
+    settings = VerifySettings(pairs=scoring.pairs, tasks_min_tokens=scoring.tasks_min_tokens)
+    cell = scoring.cell
+    spec = wall.CellSpec(preload=AUDIT_PRELOAD, read_only=(*cell.read_only, str(graph_dir.parent)),
+                         env=cell.env, limits=verify_limits(scoring.timeout, scoring.threads,
+                                                            False))  # fmt: skip
+    outcome = wall.run_walled(
+        wall.current(), spec, "genesys_tui.verify.graph_audit:audit_in_cell",
+        {"graph_dir": str(graph_dir), "windows": windows, "probes": probes,
+         "d_model": rung.d_model, "n_layers": rung.n_layers,
+         "tasks": list(settings.tasks_for(rung)), "tokenizer": rung.tokenizer,
+         "pairs": settings.pairs_for(rung), "seed": scoring.seed, "threads": scoring.threads},
+        timeout=scoring.timeout,
+    )  # fmt: skip
+    if not outcome.ok:
+        raise AuditFailed(f"the auditor's cell failed: {outcome.error or outcome.status}")
+    evidence = outcome.value if isinstance(outcome.value, dict) else {}
+    try:
+        judge_graph(evidence, rung, len(probes))
+        logits = {str(drawn[int(k)]): v for k, v in (evidence.get("logits") or {}).items()}
+        audited = auditor.judge(logits, list(evidence.get("shape") or []), held_out.tokens,
+                                held_out.token_bytes)  # fmt: skip
+        if settings.tasks_for(rung) and not isinstance(evidence.get("evals"), dict):
+            raise AuditFailed("the auditor scored no tasks")
+        return {**evidence, "bpb": audited}, len(probes)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise AuditFailed(f"the auditor's figures do not read ({exc!r})") from None

@@ -14,7 +14,20 @@ audits the figure that ranks designs:
    claims and the bytes the targets stand for (read from the token cache by this process), and
    must match what the cell reported.
 
-Task accuracies (lm-eval) are still the cell's own figures; only bits per byte is audited.
+The logits of step 2 do not come from the design's cell: it exports the trained model as a graph
+of ATen operations (``verify.graph``) when it makes its claims, and a second cell that never
+imports the design's code runs that graph (``verify.graph_audit``). The same cell probes the
+graph's causality on the drawn windows (tokens from a position on replaced by random ones; the
+logits before it must not move) and counts its tensors. The verdicts (``judge_graph``) are made
+here: a claim that the graph's logits do not give, a graph that is not causal, or one whose
+non-embedding parameters exceed the rung's budget fails the result. What the design's process
+did to its own copy of torch does not reach any of these figures.
+
+The auditor's cell also scores the rung's lm-eval tasks on the graph, and the coordinator
+computes the rung score from those accuracies and the audited bits per byte
+(``evolve.jobs._scored``), and takes the parameter count from the graph: no figure of a walled
+verification's result comes from the design's process but the training curve, the tokens it
+trained on and its timings.
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genesys_tui.ladder import Rung
+from genesys_tui.ladder import SIZE_TOLERANCE, Rung
 
 #: Windows whose logits the cell must send.
 CHALLENGES = 4
@@ -36,6 +49,11 @@ ABS_TOL = 2e-3
 REL_TOL = 1e-5
 #: The cell's bits per byte and the auditor's may differ by this share.
 BPB_REL_TOL = 1e-4
+#: Random causality probes per drawn window, beside those at the edges of 64, 128, 256 and 512.
+RANDOM_PROBES = 4
+#: A probe's logits before its position may move by this share of the largest logit (the
+#: checker's float32 tolerance).
+CAUSAL_TOL = 1e-5
 
 
 class AuditFailed(Exception):
@@ -113,6 +131,51 @@ class Auditor:
                 )
         n_bytes = sum(int(token_bytes[stream[s + 1 : s + n + 1]].sum()) for s, n in self.windows)
         return sum(self.claims) / (math.log(2) * max(n_bytes, 1))
+
+
+def plan_probes(windows: list[int], context: int) -> list[list[int]]:
+    """[window, position, seed] for each causality probe of the drawn ``windows``: the first
+    and last positions, both sides of each chunk or window size up to 512, and RANDOM_PROBES
+    drawn from the operating system's randomness."""
+    rng = random.SystemRandom()
+    edges = {1, context - 1} | {b + k for b in (64, 128, 256, 512) for k in (-1, 0, 1)}
+    out = []
+    for w in windows:
+        fixed = {p for p in edges if 0 < p < context}
+        drawn = {rng.randrange(1, context) for _ in range(RANDOM_PROBES)} if context > 1 else set()
+        out += [[w, p, rng.randrange(2**31)] for p in sorted(fixed | drawn)]
+    return out
+
+
+def judge_graph(evidence: dict[str, object], rung: Rung, probes: int) -> None:
+    """AuditFailed where the auditor cell's figures show a graph that is not causal, or whose
+    parameters exceed the rung's budget (``ladder.size_design``'s tolerance around the GPT
+    reference), or that carries more buffers and constants than the budget's parameters."""
+    if evidence.get("refused"):
+        raise AuditFailed(f"the trained model's graph: {evidence['refused']}")
+    changes = evidence.get("probes")
+    if not isinstance(changes, list) or len(changes) != probes:
+        raise AuditFailed(f"the auditor ran {len(changes or [])} of {probes} causality probes")
+    for _w, position, change, scale in changes:
+        if not change <= CAUSAL_TOL * scale:  # NaN counts as a change
+            raise AuditFailed(
+                f"the trained model is not causal: its logits before position {position} change "
+                f"by {change:.2e} when only tokens from {position} on change"
+            )
+    vocab = int((evidence.get("shape") or [0])[0])
+    reference, params = int(evidence["reference"]), int(evidence["parameters"])
+    own = params - int(evidence["embedding"])
+    if own > reference * (1 + SIZE_TOLERANCE):
+        raise AuditFailed(
+            f"the trained model has {own:,} non-embedding parameters, over the rung's budget of "
+            f"{reference:,} + {SIZE_TOLERANCE:.0%} (parameters made after the model was built?)"
+        )
+    whole = reference + vocab * rung.d_model
+    if int(evidence["state"]) > whole:
+        raise AuditFailed(
+            f"the trained model carries {int(evidence['state']):,} buffer and constant values, "
+            f"more than the rung's {whole:,} parameters (data stored in the model?)"
+        )
 
 
 def window_nll(logits: np.ndarray, targets: np.ndarray) -> float:

@@ -24,9 +24,11 @@ def verify_job(
     tasks_min_tokens: int = TASKS_MIN_TOKENS,
     progress: Callable[[dict[str, Any]], None] | None = None,
     out_dir: str | None = None,
+    evaluate_tasks: bool = True,
 ) -> dict[str, Any]:
     """Train and evaluate at ``rung`` in this process; the scores the loop records, with
     ``score`` among them (``RungResult.to_wire``). ``out_dir`` keeps the checkpoint there.
+    ``evaluate_tasks`` False leaves the lm-eval tasks to the caller (the walled cell's auditor).
 
     The loop checked the design already, so the verifier does not check it again. This runs
     the design's code in the calling process: the loop calls ``verify_host`` instead, which
@@ -53,6 +55,7 @@ def verify_job(
             seed=seed,
             pairs=pairs,
             tasks_min_tokens=tasks_min_tokens,
+            evaluate_tasks=evaluate_tasks,
         ),
         out_dir=out_dir,
         on_progress=on_progress,

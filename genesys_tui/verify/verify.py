@@ -44,6 +44,9 @@ class VerifySettings:
     limit: int | None = None  # at most this many documents per task (quick runs)
     tasks_min_tokens: int = TASKS_MIN_TOKENS  # rungs training fewer tokens skip `tasks` (0: never)
     check: bool = True  # run the checker first; a rejected design is not trained
+    # False: leave the tasks to the caller (a walled verification's auditor scores them on the
+    # trained model's graph, outside the design's process); fitness is then from bpb alone
+    evaluate_tasks: bool = True
     seed: int = 0  # training, evaluation order and probes
     device: str = "auto"  # auto, cpu, cuda, ...
     corpus: CorpusSource = field(default_factory=CorpusSource)  # what to train on
@@ -188,7 +191,7 @@ def _train_and_evaluate(
             f"tasks_min_tokens {s.tasks_min_tokens:,} (below that the tasks sit at chance); "
             "fitness is from bits per byte" + (" and the probes" if s.probes else "")
         )
-    if tasks:
+    if tasks and s.evaluate_tasks:
         t1 = time.perf_counter()
         device = None if s.device == "auto" else s.device
         lm = GenesysLM(checkpoint=trained.checkpoint, device=device)

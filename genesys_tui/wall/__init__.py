@@ -28,11 +28,13 @@ from genesys_tui.wall.cell import (
     kill_running,
     run_walled,
     shared_pool,
+    taken_root,
 )
 
 __all__ = [
     "STOP", "Cell", "CellPool", "CellSpec", "Limits", "Outcome", "SandboxUnavailable", "Wall",
     "close_spares", "configure", "current", "kill_running", "probe", "run_walled", "shared_pool",
+    "taken_root",
     "unsandboxed",
 ]  # fmt: skip
 

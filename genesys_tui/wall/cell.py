@@ -74,6 +74,7 @@ class Outcome:
     seconds: float = 0.0
     ready_seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
+    collected: Path | None = None  # what the job left for its caller (``Cell.run``'s collect)
 
     @property
     def ok(self) -> bool:
@@ -159,44 +160,71 @@ class Cell:
         on_ask: AskFn | None = None,
         timeout: float = 3600.0,
         ready_timeout: float = 120.0,
+        collect: str = "",
     ) -> Outcome:
         """Run ``func`` (``"module:function"``) with ``kwargs`` in this cell; the cell is
-        finished (killed, its scratch kept until ``close``) when this returns."""
-        t0 = time.monotonic()
+        finished (killed, its scratch kept until ``close``) when this returns. ``collect``: a
+        subdirectory of scratch whose plain files a job that returned leaves to the caller,
+        taken only once every process of the cell is dead (``Outcome.collected``; the caller
+        removes it)."""
         try:
-            if not self.wait_ready(ready_timeout):
-                return self._end("startup", t0, error="the sandboxed process did not start")
-            ready = time.monotonic() - t0  # what this job waited for the cell's imports
-            self._write({"func": func, "kwargs": dict(kwargs)})
-            deadline = time.monotonic() + timeout
-            while True:
-                message = self._next(deadline)
-                if message == "timeout":
-                    return self._end("timeout", t0, ready, error=f"timed out after {timeout:.0f} s")
-                if message is None or message.get("type") == "garbage":
-                    why = "" if message is None else str(message.get("why"))
-                    return self._end("died", t0, ready, error=why)
-                kind = message.get("type")
-                if (
-                    kind == "event"
-                    and on_event is not None
-                    and isinstance(message.get("event"), dict)
-                ):
-                    verdict = None
-                    with contextlib.suppress(Exception):  # a broken subscriber must not end the job
-                        verdict = on_event(message["event"])
-                    if verdict == STOP:
-                        return self._end("stopped", t0, ready, error="stopped by the caller")
-                elif kind == "ask":
-                    answer = on_ask(message.get("question") or {}) if on_ask else None
-                    self._write(answer)
-                elif kind == "return":
-                    return self._end("return", t0, ready, value=message.get("value"))
-                elif kind == "raise":
-                    return self._end("raise", t0, ready, error=str(message.get("error", "")),
-                                     traceback=str(message.get("traceback", "")))  # fmt: skip
+            outcome = self._job(func, kwargs, on_event, on_ask, timeout, ready_timeout)
         finally:
             self.kill()
+        if collect and outcome.ok:
+            outcome.collected = self._take(collect)
+        return outcome
+
+    def _job(self, func: str, kwargs: Mapping[str, Any], on_event: EventFn | None,
+             on_ask: AskFn | None, timeout: float, ready_timeout: float) -> Outcome:  # fmt: skip
+        t0 = time.monotonic()
+        if not self.wait_ready(ready_timeout):
+            return self._end("startup", t0, error="the sandboxed process did not start")
+        ready = time.monotonic() - t0  # what this job waited for the cell's imports
+        self._write({"func": func, "kwargs": dict(kwargs)})
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._next(deadline)
+            if message == "timeout":
+                return self._end("timeout", t0, ready, error=f"timed out after {timeout:.0f} s")
+            if message is None or message.get("type") == "garbage":
+                why = "" if message is None else str(message.get("why"))
+                return self._end("died", t0, ready, error=why)
+            kind = message.get("type")
+            if (
+                kind == "event"
+                and on_event is not None
+                and isinstance(message.get("event"), dict)
+            ):
+                verdict = None
+                with contextlib.suppress(Exception):  # a broken subscriber must not end the job
+                    verdict = on_event(message["event"])
+                if verdict == STOP:
+                    return self._end("stopped", t0, ready, error="stopped by the caller")
+            elif kind == "ask":
+                answer = on_ask(message.get("question") or {}) if on_ask else None
+                self._write(answer)
+            elif kind == "return":
+                return self._end("return", t0, ready, value=message.get("value"))
+            elif kind == "raise":
+                return self._end("raise", t0, ready, error=str(message.get("error", "")),
+                                 traceback=str(message.get("traceback", "")))  # fmt: skip
+
+    def _take(self, name: str) -> Path | None:
+        """Move the plain files of scratch/``name`` (no links, no subdirectories) to a new
+        directory under ``taken_root`` (swept like the scratch directories if this process
+        dies)."""
+        source = self.scratch / name
+        if source.is_symlink() or not source.is_dir():
+            return None
+        root = taken_root(str(self.scratch.parent))
+        root.mkdir(mode=0o700, exist_ok=True)
+        taken = Path(tempfile.mkdtemp(dir=root))
+        with os.scandir(source) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    os.rename(entry.path, taken / entry.name)
+        return taken
 
     def _write(self, message: Any) -> None:
         assert self.proc.stdin is not None
@@ -319,6 +347,13 @@ def shared_pool(wall: Wall) -> CellPool:
                 sweep_stale()
             pool = _POOLS[wall] = CellPool(wall)
         return pool
+
+
+def taken_root(root: str | None = None) -> Path:
+    """Where this process keeps what its cells left it (``Cell.run``'s collect), one directory
+    per job: a cell that reads such files binds this directory, the same for every job, so a
+    warm spare serves the next one."""
+    return Path(root or tempfile.gettempdir()).resolve() / f"{SCRATCH_PREFIX}{os.getpid()}-taken"
 
 
 def sweep_stale(root: str | None = None) -> list[Path]:

@@ -1,0 +1,132 @@
+"""The auditor's cell: runs a trained model's graph (``verify.graph``) on what the coordinator
+asks, in a process that imports none of the design's code (issue 21, section 2).
+
+The coordinator (``evolve.jobs.verify_host``) hands it the held-out windows it drew after the
+design's cell made its claims, the causality probes it planned, and the lm-eval tasks of the
+rung. The cell answers with figures computed by Genesys's own code on the graph: the windows'
+logits, each probe's largest change, the graph's tensor counts, the rung's reference size and
+the tasks' accuracies. The coordinator turns them into verdicts and the score
+(``verify.audit``); the task accuracies never come from the design's process.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from torch import nn
+
+from genesys_tui.verify.audit import encode_logits
+from genesys_tui.verify.graph import Graph, GraphError, load_graph
+
+
+def audit_in_cell(
+    channel: Any,
+    graph_dir: str,
+    windows: list[list[int]],
+    probes: list[list[int]],
+    d_model: int,
+    n_layers: int,
+    tasks: list[str] | None = None,
+    tokenizer: str = "bytes",
+    pairs: int = 0,
+    seed: int = 0,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """``windows``: the input tokens of each drawn window (at most the graph's context);
+    ``probes``: [window, position, seed]: tokens from ``position`` on are replaced by random
+    ones (``seed``), and the largest change of the logits before ``position`` is reported.
+    ``tasks`` are evaluated on the graph only when every probe shows it causal (right padding,
+    which the evaluation uses, is neutral only then)."""
+    from genesys_tui.verify.audit import CAUSAL_TOL
+
+    torch.set_num_threads(max(1, threads))
+    try:
+        graph = load_graph(graph_dir)
+        out = _run_windows(graph, windows, probes)
+        out.update(_counts(graph, out["shape"][0], d_model, n_layers))
+        causal = all(change <= CAUSAL_TOL * scale for *_, change, scale in out["probes"])
+        if tasks and causal:
+            out.update(_tasks(graph, out["shape"][0], tasks, tokenizer, pairs, seed))
+        return out
+    except GraphError as exc:
+        return {"refused": str(exc)}
+
+
+def _run_windows(graph: Graph, windows: list[list[int]], probes: list[list[int]]
+                 ) -> dict[str, Any]:  # fmt: skip
+    """Each window, then each probe (its window with the tokens from its position on
+    replaced), in batches of the graph's size."""
+    context = graph.context
+    rows: list[torch.Tensor] = []
+    for i, tokens in enumerate(windows):
+        if not 0 < len(tokens) <= context:
+            raise GraphError(f"window {i} has {len(tokens)} tokens; the graph takes {context}")
+        row = torch.zeros(context, dtype=torch.long)
+        row[: len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        rows.append(row)
+    base = _batched(graph, torch.stack(rows)).float()  # (W, context, V)
+    vocab = int(base.shape[-1])
+    plan = [(w, p, s) for w, p, s in probes if 0 <= w < len(windows) and 0 < p < context]
+    changed = []
+    for w, position, seed in plan:
+        row = rows[w].clone()
+        gen = torch.Generator().manual_seed(int(seed))
+        row[position:] = torch.randint(0, vocab, (context - position,), generator=gen)
+        changed.append(row)
+    after = _batched(graph, torch.stack(changed)).float() if changed else base[:0]
+    out_probes = []
+    for k, (w, position, _) in enumerate(plan):
+        change = float((after[k, :position] - base[w, :position]).abs().max())
+        scale = max(1.0, float(base[w].abs().max()))
+        out_probes.append([w, position, change if change == change else float("inf"), scale])
+    logits = {str(i): encode_logits(base[i, : len(t)].numpy()) for i, t in enumerate(windows)}
+    return {"logits": logits, "shape": [vocab], "probes": out_probes, "context": context}
+
+
+def _batched(graph: Graph, rows: torch.Tensor) -> torch.Tensor:
+    return torch.cat([graph(rows[i : i + graph.batch]) for i in range(0, len(rows), graph.batch)])
+
+
+def _counts(graph: Graph, vocab: int, d_model: int, n_layers: int) -> dict[str, Any]:
+    return {
+        "parameters": graph.count("parameter"), "embedding": graph.embedding_numel(vocab),
+        "state": graph.count("buffer") + graph.count("constant_tensor"),
+        "reference": _reference(d_model, n_layers, vocab, graph.context),
+    }  # fmt: skip
+
+
+def _reference(d_model: int, n_layers: int, vocab: int, context: int) -> int:
+    """Non-embedding parameters of the GPT reference at the rung's width and depth."""
+    from genesys_tui.config import ModelConfig
+    from genesys_tui.ladder import non_embedding_params, reference_design
+
+    config = ModelConfig(d_model=d_model, n_layers=n_layers, vocab_size=vocab,
+                         context_length=context)  # fmt: skip
+    return non_embedding_params(reference_design(), config)
+
+
+class GraphModel(nn.Module):
+    """A graph behind the model interface ``GenesysLM`` scores: token ids (B, T) -> logits."""
+
+    def __init__(self, graph: Graph, vocab: int) -> None:
+        super().__init__()
+        self.graph = graph
+        self.config = SimpleNamespace(context_length=graph.context, vocab_size=vocab)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return _batched(self.graph, idx.cpu())
+
+
+def _tasks(graph: Graph, vocab: int, tasks: list[str], tokenizer: str, pairs: int, seed: int
+           ) -> dict[str, Any]:  # fmt: skip
+    """The tasks' accuracies on the graph, and the chance level of each (for the score)."""
+    from genesys_tui.verify.evals.evaluate import evaluate
+    from genesys_tui.verify.evals.lm_model import GenesysLM
+    from genesys_tui.verify.evals.tasks import CHANCE
+
+    lm = GenesysLM(model=GraphModel(graph, vocab), tokenizer=tokenizer, device="cpu")
+    report = evaluate(lm, tuple(tasks), pairs=pairs, seed=seed)
+    return {"evals": dict(report.accuracy), "chance": dict(CHANCE),
+            "eval_seconds": round(report.seconds, 2)}  # fmt: skip
