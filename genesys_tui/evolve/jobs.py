@@ -316,14 +316,16 @@ def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, he
     settings = VerifySettings(pairs=scoring.pairs, tasks_min_tokens=scoring.tasks_min_tokens)
     cell = scoring.cell
     spec = wall.CellSpec(preload=AUDIT_PRELOAD, read_only=(*cell.read_only, str(graph_dir.parent)),
-                         env=cell.env, limits=verify_limits(scoring.timeout, scoring.threads,
-                                                            False))  # fmt: skip
+                         env=cell.env, gpu=cell.gpu,
+                         limits=verify_limits(scoring.timeout, scoring.threads,
+                                              cell.gpu))  # fmt: skip
     outcome = wall.run_walled(
         wall.current(), spec, "genesys_tui.verify.graph_audit:audit_in_cell",
         {"graph_dir": str(graph_dir), "windows": windows, "probes": probes,
          "d_model": rung.d_model, "n_layers": rung.n_layers,
          "tasks": list(settings.tasks_for(rung)), "tokenizer": rung.tokenizer,
-         "pairs": settings.pairs_for(rung), "seed": scoring.seed, "threads": scoring.threads},
+         "pairs": settings.pairs_for(rung), "seed": scoring.seed, "threads": scoring.threads,
+         "device": "cuda" if cell.gpu else "cpu"},
         timeout=scoring.timeout,
     )  # fmt: skip
     if not outcome.ok:

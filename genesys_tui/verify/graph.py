@@ -188,6 +188,7 @@ class Graph:
     def __init__(self, spec: dict[str, Any], tensors: dict[str, torch.Tensor],
                  infos: list[TensorInfo]) -> None:  # fmt: skip
         self.context, self.batch = int(spec["context"]), int(spec.get("batch", 1))
+        self.device = next(iter(tensors.values())).device if tensors else torch.device("cpu")
         self.spec, self.tensors, self.infos = spec, tensors, infos
         self._skip = int(spec.get("skip_outputs", 0))
         _validate(spec["main"])
@@ -198,10 +199,10 @@ class Graph:
         if not (0 < b <= self.batch and 0 < t <= self.context):
             raise GraphError(f"the graph takes at most ({self.batch}, {self.context}) tokens, "
                              f"not {list(tokens.shape)}")  # fmt: skip
-        padded = torch.zeros((self.batch, self.context), dtype=torch.long)
-        padded[:b, :t] = tokens
+        padded = torch.zeros((self.batch, self.context), dtype=torch.long, device=self.device)
+        padded[:b, :t] = tokens.to(self.device)
         args = [padded if "user" in i else self.tensors[i["tensor"]] for i in self.spec["inputs"]]
-        outputs = _run(self.spec["main"], args)
+        outputs = _run(self.spec["main"], args, self.device)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         user = list(outputs)[self._skip :]
         if len(user) != 1 or not isinstance(user[0], torch.Tensor) or user[0].ndim != 3 \
@@ -233,8 +234,9 @@ class Graph:
         return max(found)
 
 
-def load_graph(directory: str | Path) -> Graph:
-    """Read a graph ``export_graph`` wrote. GraphError names what is wrong with the files."""
+def load_graph(directory: str | Path, device: str = "cpu") -> Graph:
+    """Read a graph ``export_graph`` wrote, its tensors on ``device`` (where it then runs,
+    whatever device it was exported on). GraphError names what is wrong with the files."""
     directory = Path(directory)
     try:
         spec = json.loads((directory / GRAPH_FILE).read_text(encoding="utf-8"))
@@ -255,7 +257,7 @@ def load_graph(directory: str | Path) -> Graph:
                 raise GraphError(f"tensor {entry['name']}: its bytes do not match its shape")
             raw = torch.frombuffer(bytearray(blob[start : start + size]), dtype=torch.uint8) \
                 if size else torch.empty(0, dtype=torch.uint8)  # fmt: skip
-            tensors[str(entry["name"])] = raw.view(dtype).reshape(shape)
+            tensors[str(entry["name"])] = raw.view(dtype).reshape(shape).to(device)
             infos.append(TensorInfo(str(entry["name"]), str(entry["kind"]), numel))
         return Graph(spec, tensors, infos)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -298,7 +300,7 @@ def _autocast(device: str, dtype: Any, enabled: bool, cache: bool, body: Any, *a
         return body(*args)
 
 
-def _run(graph: dict[str, Any], args: list[Any]) -> Any:
+def _run(graph: dict[str, Any], args: list[Any], device: torch.device) -> Any:
     env: dict[str, Any] = {}
     placeholders = [n for n in graph["nodes"] if n["op"] == "input"]
     if len(placeholders) != len(args):
@@ -309,18 +311,19 @@ def _run(graph: dict[str, Any], args: list[Any]) -> Any:
         op = node["op"]
         if op == "subgraph":
             sub = node["graph"]
-            env[node["name"]] = lambda *a, _sub=sub: _run(_sub, list(a))
+            env[node["name"]] = lambda *a, _sub=sub: _run(_sub, list(a), device)
         elif op == "call":
             fn = _resolve(node["target"])
-            env[node["name"]] = fn(*_decode(node["args"], env), **_decode(node["kwargs"], env))
+            args_, kwargs = _decode(node["args"], env, device), _decode(node["kwargs"], env, device)
+            env[node["name"]] = fn(*args_, **kwargs)
         elif op == "output":
-            return _decode(node["args"], env)
+            return _decode(node["args"], env, device)
     raise GraphError("the graph has no output")
 
 
-def _decode(value: Any, env: dict[str, Any]) -> Any:
+def _decode(value: Any, env: dict[str, Any], device: torch.device) -> Any:
     if isinstance(value, list):
-        return [_decode(v, env) for v in value]
+        return [_decode(v, env, device) for v in value]
     if not isinstance(value, dict):
         return value
     if "node" in value:
@@ -329,13 +332,13 @@ def _decode(value: Any, env: dict[str, Any]) -> Any:
         except KeyError:
             raise GraphError(f"the graph uses {value['node']!r} before it is computed") from None
     if "dict" in value:
-        return {k: _decode(v, env) for k, v in value["dict"].items()}
+        return {k: _decode(v, env, device) for k, v in value["dict"].items()}
     if "dtype" in value:
         return DTYPES[value["dtype"]]
     if "float" in value:
         return float(value["float"])
     if "device" in value:
-        return torch.device("cpu")  # the auditor runs graphs on the CPU, whatever they were made on
+        return device  # the graph runs where the auditor loaded it, whatever it was made on
     if "layout" in value:
         return getattr(torch, value["layout"]) if value["layout"] in ("strided",) else _bad(value)
     if "memory_format" in value:

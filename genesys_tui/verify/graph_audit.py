@@ -33,17 +33,19 @@ def audit_in_cell(
     pairs: int = 0,
     seed: int = 0,
     threads: int = 1,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """``windows``: the input tokens of each drawn window (at most the graph's context);
     ``probes``: [window, position, seed]: tokens from ``position`` on are replaced by random
     ones (``seed``), and the largest change of the logits before ``position`` is reported.
     ``tasks`` are evaluated on the graph only when every probe shows it causal (right padding,
-    which the evaluation uses, is neutral only then)."""
+    which the evaluation uses, is neutral only then). ``device``: where the graph runs (the
+    verification's GPU, when it had one)."""
     from genesys_tui.verify.audit import CAUSAL_TOL
 
     torch.set_num_threads(max(1, threads))
     try:
-        graph = load_graph(graph_dir)
+        graph = load_graph(graph_dir, device)
         out = _run_windows(graph, windows, probes)
         out.update(_counts(graph, out["shape"][0], d_model, n_layers))
         causal = all(change <= CAUSAL_TOL * scale for *_, change, scale in out["probes"])
@@ -66,7 +68,7 @@ def _run_windows(graph: Graph, windows: list[list[int]], probes: list[list[int]]
         row = torch.zeros(context, dtype=torch.long)
         row[: len(tokens)] = torch.tensor(tokens, dtype=torch.long)
         rows.append(row)
-    base = _batched(graph, torch.stack(rows)).float()  # (W, context, V)
+    base = _batched(graph, torch.stack(rows)).float().cpu()  # (W, context, V)
     vocab = int(base.shape[-1])
     plan = [(w, p, s) for w, p, s in probes if 0 <= w < len(windows) and 0 < p < context]
     changed = []
@@ -75,7 +77,7 @@ def _run_windows(graph: Graph, windows: list[list[int]], probes: list[list[int]]
         gen = torch.Generator().manual_seed(int(seed))
         row[position:] = torch.randint(0, vocab, (context - position,), generator=gen)
         changed.append(row)
-    after = _batched(graph, torch.stack(changed)).float() if changed else base[:0]
+    after = _batched(graph, torch.stack(changed)).float().cpu() if changed else base[:0]
     out_probes = []
     for k, (w, position, _) in enumerate(plan):
         change = float((after[k, :position] - base[w, :position]).abs().max())
@@ -116,7 +118,7 @@ class GraphModel(nn.Module):
         self.config = SimpleNamespace(context_length=graph.context, vocab_size=vocab)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return _batched(self.graph, idx.cpu())
+        return _batched(self.graph, idx)
 
 
 def _tasks(graph: Graph, vocab: int, tasks: list[str], tokenizer: str, pairs: int, seed: int
@@ -126,7 +128,7 @@ def _tasks(graph: Graph, vocab: int, tasks: list[str], tokenizer: str, pairs: in
     from genesys_tui.verify.evals.lm_model import GenesysLM
     from genesys_tui.verify.evals.tasks import CHANCE
 
-    lm = GenesysLM(model=GraphModel(graph, vocab), tokenizer=tokenizer, device="cpu")
+    lm = GenesysLM(model=GraphModel(graph, vocab), tokenizer=tokenizer, device=str(graph.device))
     report = evaluate(lm, tuple(tasks), pairs=pairs, seed=seed)
     return {"evals": dict(report.accuracy), "chance": dict(CHANCE),
             "eval_seconds": round(report.seconds, 2)}  # fmt: skip
