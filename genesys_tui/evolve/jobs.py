@@ -166,9 +166,8 @@ def verify_host(
     The design comes from ``design_dir`` or, for a job that runs where the designs repository is
     not, from the ``files`` it carries (``portable``)."""
     from genesys_tui.ladder import load_ladder
-    from genesys_tui.verify.audit import Auditor
+    from genesys_tui.verify.audit import GRAPH_DIR, Auditor
     from genesys_tui.verify.token_cache import cache_root, load_tokens
-    from genesys_tui.verify.walled import GRAPH_DIR
 
     ladder = absolute_ladder(ladder)  # the cell has another working directory
     the_rung = load_ladder(ladder).rung(rung)

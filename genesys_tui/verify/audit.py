@@ -41,7 +41,9 @@ import numpy as np
 
 from genesys_tui.ladder import SIZE_TOLERANCE, Rung
 
-#: Windows whose logits the cell must send.
+#: The scratch subdirectory a verify cell leaves its trained model's graph in.
+GRAPH_DIR = "graph"
+#: Windows whose logits the auditor checks.
 CHALLENGES = 4
 #: A claimed window loss may differ from the auditor's by this many nats (float32 logits)...
 ABS_TOL = 2e-3

@@ -18,8 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-#: The scratch subdirectory a verify cell leaves its trained model's graph in.
-GRAPH_DIR = "graph"
+from genesys_tui.verify.audit import GRAPH_DIR
 
 
 def verify_in_cell(

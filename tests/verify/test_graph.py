@@ -263,3 +263,24 @@ def test_the_audit_benchmark_reports_each_designs_export_and_audit(
     (row,) = json.loads(out.read_text())["rows"]
     assert row["design"] == "gpt" and row["probes"] >= 2 * 4
     assert 0 < row["audit_s"] < row["verify_s"] and 0 < row["share"] < 1
+
+
+@pytest.mark.slow
+def test_the_coordinator_side_of_an_audited_verification_imports_no_torch() -> None:
+    """verify_host runs on the runner's thread in the coordinator, which must never import
+    torch (ARCHITECTURE: the design's code and torch live in cells)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from genesys_tui import wall\n"
+        "from genesys_tui.evolve.jobs import verify_host\n"
+        "wall.configure(sandbox=wall.probe() is None)\n"
+        f"r = verify_host({str(LIBRARY / 'gpt')!r}, 'tiny-0', ladder={LADDER!r}, timeout=600)\n"
+        "assert r['ok'], r\n"
+        "assert 'torch' not in sys.modules, 'the coordinator imported torch'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
