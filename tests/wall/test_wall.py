@@ -5,6 +5,7 @@ cannot run (CI installs it)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -59,6 +60,16 @@ def read(channel, path):
 def hang(channel):
     while True:
         pass
+
+def leave(channel):
+    # files for the caller, a link to a file outside, a subdirectory, and a process that would
+    # keep writing into one of the files after the job returned
+    os.makedirs("out/sub")
+    with open("out/kept.txt", "w") as fh:
+        fh.write("kept")
+    os.symlink("/etc/hostname", "out/link")
+    subprocess.Popen(["/bin/sh", "-c", "sleep 2; echo late >> out/kept.txt"])
+    return "left"
 
 def count(channel):
     for step in range(1000):
@@ -234,3 +245,18 @@ def test_a_subscriber_that_returns_stop_ends_the_job(jobs) -> None:
         pool.close()
     assert out.status == "stopped" and not out.ok
     assert seen == list(range(6))  # nothing after the stop reached the caller
+
+
+@needs_bwrap
+def test_collect_takes_plain_files_once_the_cell_is_dead(jobs) -> None:
+    pool = CellPool(Wall(), spares=False)
+    try:
+        out = pool.run(jobs, "wall_jobs:leave", {}, timeout=20, ready_timeout=60, collect="out")
+        assert out.ok and out.collected is not None
+        assert out.collected.parent == wall.taken_root()
+        assert sorted(p.name for p in out.collected.iterdir()) == ["kept.txt"]
+        time.sleep(3)  # the job's straggler would have appended by now
+        assert (out.collected / "kept.txt").read_text() == "kept"
+        shutil.rmtree(out.collected)
+    finally:
+        pool.close()
