@@ -74,3 +74,23 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     assert "tiny-0" in capsys.readouterr().out
     assert main(["--hours", "0", *argv]) == 2
     assert main(["--report", *argv[:4], "--namespace", "nope"]) == 2
+
+    # One grown design climbs to tiny-1 by hand; --complete-seeds verifies the five seeds there
+    # with the run's training seed, so tiny-1's row compares it with all of them.
+    from genesys_tui.study.climb import climb
+
+    path = tmp_path / "designs" / "discovery-s3"
+    grown = next(m for m in discovery.read_population(path, LADDER).members.values()
+                 if not m.is_seed and "tiny-0" in m.rung_scores)  # fmt: skip
+    try:
+        if wall.probe() is not None:
+            wall.configure(sandbox=False)
+        climb(path, "tiny-1", designs=[grown.id], ladder=LADDER, seed=3)
+        assert main(["--report", "--complete-seeds", *argv]) == 0
+    finally:
+        wall.configure(sandbox=True)
+    rows = {r["rung"]: r for r in json.loads(out.read_text())["rungs"]}
+    assert rows["tiny-1"]["verified"] == 1 and rows["tiny-1"]["seeds"] == 5
+    assert "verifying the seeds" in capsys.readouterr().out
+    assert main(["--report", "--complete-seeds", *argv]) == 0  # nothing left to verify
+    assert "every seed is verified there" in capsys.readouterr().out

@@ -131,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         "--halving", type=float, default=0.0, metavar="F",
         help="stop losing verifications at F of their steps (evolve.halving; 0: off)",
     )  # fmt: skip
+    p.add_argument(
+        "--complete-seeds", action="store_true",
+        help="then verify, at the top rung a grown design reached, every seed the loop did not "
+             "verify there (with the run's training seed), so that rung's row compares the grown "
+             "designs with all the seeds; with --report, only this",
+    )  # fmt: skip
     p.add_argument("--no-sandbox", action="store_true", help="run designs without the wall")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -144,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds, reason = 0.0, "report only"
         if not args.report:
             seconds, reason = _run(args, namespace, before)
+        if args.complete_seeds:
+            complete_seeds(args, namespace)
         rows = discovery_table(read_population(_namespace_path(args, namespace), args.ladder))
     except GenesysError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -154,6 +162,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         _write(args.out, out)
     return 0
+
+
+def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:
+    """Verify, at the highest rung where a grown design has a score, the seeds that have none
+    there, with the run's training seed (``--seed``), as ``genesys study climb`` would; the
+    seeds verified. The loop promotes only the best seed of a rung, so without this the top
+    rung's row compares the grown designs with that one seed alone."""
+    from genesys_tui import wall
+    from genesys_tui.study.climb import climb
+
+    path = _namespace_path(args, namespace)
+    population = read_population(path, args.ladder)
+    top = next((r.rung for r in reversed(discovery_table(population)) if r.best_grown), None)
+    if top is None:
+        print("no grown design was verified: no seeds to complete")
+        return []
+    missing = sorted(m.id for m in population.members.values()
+                     if m.is_seed and top not in m.rung_scores)  # fmt: skip
+    if not missing:  # (climb's empty selection means every design)
+        print(f"{top}: every seed is verified there")
+        return []
+    print(f"{top}: verifying the seeds {', '.join(missing)} with training seed {args.seed}")
+    wall.configure(sandbox=not args.no_sandbox)
+    climb(path, top, designs=missing, ladder=args.ladder, seed=args.seed,
+          on_result=lambda d, r: print(f"  {d}: {r.score if r.ok else r.reason}"))  # fmt: skip
+    return missing
 
 
 def _namespace_path(args: argparse.Namespace, namespace: str) -> Path:
