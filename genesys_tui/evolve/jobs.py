@@ -204,7 +204,7 @@ def verify_host(
         if not outcome.ok:
             return _cell_failed(outcome, timeout)
         return _audited(outcome.value, outcome.collected, auditor, held_out, the_rung,
-                        _Scoring(timeout, threads, seed, pairs, tasks_min_tokens, spec))
+                        _Scoring(timeout, threads, seed, pairs, tasks_min_tokens, ladder, spec))
     finally:
         if outcome.collected is not None:
             shutil.rmtree(outcome.collected, ignore_errors=True)
@@ -237,6 +237,7 @@ class _Scoring:
     seed: int
     pairs: int
     tasks_min_tokens: int
+    ladder: str  # a built-in ladder's name or a ladder file's absolute path
     cell: wall.CellSpec  # the verify cell's (its environment and read-only paths)
 
 
@@ -264,14 +265,13 @@ def _audited(value: Any, graph_dir: Path | None, auditor: Any, held_out: Any, ru
         return RungResult.failed(f"audit: {exc}", result.seconds).to_wire()
     # The trainer's figure stands (it agrees with the audited one to BPB_REL_TOL; the two differ
     # only in the order of float sums), so results do not depend on where a job ran.
-    result = _scored(result, evidence.get("evals") or {})
-    result = dataclasses.replace(result, seconds=result.seconds + time.monotonic() - t0,
-                                 params=int(evidence["parameters"]))  # fmt: skip
+    spent = time.monotonic() - t0
     notes = (*result.notes, f"bpb audited: {audited:.6f}",
              f"graph audited: {len(auditor.challenged)} windows, {probes} causality probes; "
-             f"exported in {_seconds(value.get('export_seconds'))} s, audited in "
-             f"{time.monotonic() - t0:.1f} s")  # fmt: skip
-    return dataclasses.replace(result, notes=notes).to_wire()
+             f"exported in {_seconds(value.get('export_seconds'))} s, audited in {spent:.1f} s")
+    result = _scored(result, evidence.get("evals") or {})
+    return dataclasses.replace(result, seconds=result.seconds + spent, notes=notes,
+                               params=int(evidence["parameters"])).to_wire()  # fmt: skip
 
 
 def _seconds(x: Any) -> str:
@@ -281,17 +281,13 @@ def _seconds(x: Any) -> str:
 
 def _scored(result: RungResult, evals: dict[str, Any]) -> RungResult:
     """``result`` with the auditor's task accuracies and the rung score the coordinator
-    computes from them and the bits per byte (``verify.fitness.rung_score``, as ``verify``
-    does), whatever score the cell sent."""
-    from genesys_tui.verify.evals.tasks import CHANCE, GENBLIMP, LOCAL_BLIMP
-    from genesys_tui.verify.fitness import FitnessSettings, rung_score
+    computes from them and the bits per byte (``verify.score_of``, as ``verify`` does),
+    whatever score the cell sent."""
+    from genesys_tui.verify.fitness import FitnessSettings
+    from genesys_tui.verify.verify import score_of
 
-    fitness = FitnessSettings()
-    fitness = dataclasses.replace(fitness, chance={**CHANCE, **fitness.chance})
     accuracy = {str(k): float(v) for k, v in evals.items()}
-    # a group's mean repeats its tasks: score the tasks, not both
-    score = rung_score(result.bpb, {k: v for k, v in accuracy.items()
-                                    if k not in (GENBLIMP, LOCAL_BLIMP)}, fitness)  # fmt: skip
+    score = score_of(result.bpb, accuracy, FitnessSettings())
     scores = {k: v for k, v in result.scores.items() if not k.startswith("eval/")}
     scores.update({f"eval/{k}": v for k, v in accuracy.items()}, score=float(score))
     return dataclasses.replace(result, scores=scores, evals=accuracy)
@@ -313,6 +309,7 @@ def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, he
     windows = [held_out.tokens[s : s + n].tolist() for s, n in (auditor.windows[i] for i in drawn)]
     probes = plan_probes(list(range(len(drawn))), rung.context_length)
     settings = VerifySettings(pairs=scoring.pairs, tasks_min_tokens=scoring.tasks_min_tokens)
+    tasks = list(settings.tasks_for(rung))
     cell = scoring.cell
     spec = wall.CellSpec(preload=AUDIT_PRELOAD, read_only=(*cell.read_only, str(graph_dir.parent)),
                          env=cell.env, gpu=cell.gpu,
@@ -321,8 +318,7 @@ def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, he
     outcome = wall.run_walled(
         wall.current(), spec, "genesys_tui.verify.graph_audit:audit_in_cell",
         {"graph_dir": str(graph_dir), "windows": windows, "probes": probes,
-         "d_model": rung.d_model, "n_layers": rung.n_layers,
-         "tasks": list(settings.tasks_for(rung)), "tokenizer": rung.tokenizer,
+         "ladder": scoring.ladder, "rung": rung.name, "tasks": tasks,
          "pairs": settings.pairs_for(rung), "seed": scoring.seed, "threads": scoring.threads,
          "device": "cuda" if cell.gpu else "cpu"},
         timeout=scoring.timeout,
@@ -335,7 +331,7 @@ def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, he
         logits = {str(drawn[int(k)]): v for k, v in (evidence.get("logits") or {}).items()}
         audited = auditor.judge(logits, list(evidence.get("shape") or []), held_out.tokens,
                                 held_out.token_bytes)  # fmt: skip
-        if settings.tasks_for(rung) and not isinstance(evidence.get("evals"), dict):
+        if tasks and not isinstance(evidence.get("evals"), dict):
             raise AuditFailed("the auditor scored no tasks")
         return {**evidence, "bpb": audited}, len(probes)
     except (KeyError, TypeError, ValueError, IndexError) as exc:

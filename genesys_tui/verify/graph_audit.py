@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genesys_tui.ladder import Rung
 from genesys_tui.verify.audit import encode_logits
 from genesys_tui.verify.graph import Graph, GraphError, load_graph
 
@@ -26,10 +27,9 @@ def audit_in_cell(
     graph_dir: str,
     windows: list[list[int]],
     probes: list[list[int]],
-    d_model: int,
-    n_layers: int,
+    ladder: str,
+    rung: str,
     tasks: list[str] | None = None,
-    tokenizer: str = "bytes",
     pairs: int = 0,
     seed: int = 0,
     threads: int = 1,
@@ -41,16 +41,18 @@ def audit_in_cell(
     ``tasks`` are evaluated on the graph only when every probe shows it causal (right padding,
     which the evaluation uses, is neutral only then). ``device``: where the graph runs (the
     verification's GPU, when it had one)."""
+    from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.audit import CAUSAL_TOL
 
     torch.set_num_threads(max(1, threads))
+    the_rung = load_ladder(ladder).rung(rung)
     try:
         graph = load_graph(graph_dir, device)
         out = _run_windows(graph, windows, probes)
-        out.update(_counts(graph, out["shape"][0], d_model, n_layers))
+        out.update(_counts(graph, out["shape"][0], the_rung))
         causal = all(change <= CAUSAL_TOL * scale for *_, change, scale in out["probes"])
         if tasks and causal:
-            out.update(_tasks(graph, out["shape"][0], tasks, tokenizer, pairs, seed))
+            out.update(_tasks(graph, out["shape"][0], tasks, the_rung.tokenizer, pairs, seed))
         return out
     except GraphError as exc:
         return {"refused": str(exc)}
@@ -91,22 +93,14 @@ def _batched(graph: Graph, rows: torch.Tensor) -> torch.Tensor:
     return torch.cat([graph(rows[i : i + graph.batch]) for i in range(0, len(rows), graph.batch)])
 
 
-def _counts(graph: Graph, vocab: int, d_model: int, n_layers: int) -> dict[str, Any]:
+def _counts(graph: Graph, vocab: int, rung: Rung) -> dict[str, Any]:
+    from genesys_tui.ladder import reference_params
+
     return {
         "parameters": graph.count("parameter"), "embedding": graph.embedding_numel(vocab),
         "state": graph.count("buffer") + graph.count("constant_tensor"),
-        "reference": _reference(d_model, n_layers, vocab, graph.context),
+        "reference": reference_params(rung, vocab),  # the GPT reference, non-embedding
     }  # fmt: skip
-
-
-def _reference(d_model: int, n_layers: int, vocab: int, context: int) -> int:
-    """Non-embedding parameters of the GPT reference at the rung's width and depth."""
-    from genesys_tui.config import ModelConfig
-    from genesys_tui.ladder import non_embedding_params, reference_design
-
-    config = ModelConfig(d_model=d_model, n_layers=n_layers, vocab_size=vocab,
-                         context_length=context)  # fmt: skip
-    return non_embedding_params(reference_design(), config)
 
 
 class GraphModel(nn.Module):

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,19 @@ def verify(
                                    on_progress)  # fmt: skip
 
 
+def score_of(bpb: float | None, evals: Mapping[str, float], fitness: FitnessSettings,
+             extra_chance: Mapping[str, float] | None = None) -> float | None:
+    """The rung score of ``bpb`` and the accuracies ``evals`` (``fitness.rung_score``): each
+    task scored against its chance level (the settings' own first, then the tasks', then
+    ``extra_chance``, e.g. the probes'), a group's mean left out since it repeats its tasks.
+    ``verify`` and the coordinator's audit of a walled verification score alike through it."""
+    from genesys_tui.verify.evals.tasks import CHANCE, GENBLIMP, LOCAL_BLIMP
+
+    chance = {**(extra_chance or {}), **CHANCE, **fitness.chance}
+    scored = {k: v for k, v in evals.items() if k not in (GENBLIMP, LOCAL_BLIMP)}
+    return rung_score(bpb, scored, dataclasses.replace(fitness, chance=chance))
+
+
 def _train_and_evaluate(
     d: Design,
     r: Rung,
@@ -164,7 +177,6 @@ def _train_and_evaluate(
     from genesys_tui.verify.evals.evaluate import evaluate
     from genesys_tui.verify.evals.lm_model import GenesysLM, weights_sha256
     from genesys_tui.verify.evals.probes import ProbeSettings, probe, run_probe
-    from genesys_tui.verify.evals.tasks import CHANCE as TASK_CHANCE
     from genesys_tui.verify.train import TrainSettings, train
 
     t0 = time.perf_counter()
@@ -202,18 +214,15 @@ def _train_and_evaluate(
         seconds["eval"] = time.perf_counter() - t1
     else:  # the weights were still trained and scored on bits per byte: name them
         sha = weights_sha256(load_checkpoint(trained.checkpoint, device="cpu")[0])
-    chance = {**TASK_CHANCE, **s.fitness.chance}
+    probe_chance: dict[str, float] = {}
     if s.probes:
         t2 = time.perf_counter()
         for name in s.probes:
             res = run_probe(d, name, ProbeSettings(seed=s.seed))
             evals[f"probe_{name}"] = res.accuracy
-            chance.setdefault(f"probe_{name}", probe(name).chance)
+            probe_chance[f"probe_{name}"] = probe(name).chance
         seconds["probes"] = time.perf_counter() - t2
-    fitness_settings = dataclasses.replace(s.fitness, chance=chance)
-    # a group's mean repeats its tasks: score the tasks, not both
-    scored = {k: v for k, v in evals.items() if k not in ("genblimp", "blimp_local")}
-    fitness = rung_score(trained.bpb, scored, fitness_settings)
+    fitness = score_of(trained.bpb, evals, s.fitness, probe_chance)
     return VerifyResult(
         design=d.name, rung=r.name, ok=True, reason=None, evals=evals, fitness=fitness,
         seconds=seconds, weights_sha256=sha, notes=notes,

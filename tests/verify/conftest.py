@@ -15,6 +15,18 @@ def _offline_and_private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("GENESYS_CACHE", str(tmp_path / "genesys_cache"))
 
 
+@pytest.fixture
+def available_wall():
+    """The bubblewrap wall where it runs here, else the unsandboxed cell (same protocol, same
+    audit): for the tests of what a walled verification's audit does."""
+    from genesys_tui import wall
+
+    wall.configure(sandbox=wall.probe() is None)
+    yield
+    wall.configure(sandbox=True)
+    wall.close_spares()
+
+
 def write_text_corpus(root: Path, n_txt: int = 40, n_jsonl_lines: int = 40) -> Path:
     """A small local corpus: ``n_txt`` .txt files and one .jsonl file, all distinct texts."""
     root.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genesys_tui import wall
 from genesys_tui.ladder import load_ladder
 from genesys_tui.results import RungResult
 from genesys_tui.verify import audit
@@ -99,16 +98,6 @@ def test_forged_claims_missing_logits_and_a_second_claim_are_refused() -> None:
         auditor.challenge([1.0, float("nan")])
     with pytest.raises(AuditFailed, match="before its claims"):
         Auditor([(0, 4)]).judge({}, [vocab], stream, token_bytes)
-
-
-@pytest.fixture
-def available_wall():
-    """The bubblewrap wall where it runs here, else the unsandboxed cell (same protocol, same
-    audit): the audit is what these tests are about."""
-    wall.configure(sandbox=wall.probe() is None)
-    yield
-    wall.configure(sandbox=True)
-    wall.close_spares()
 
 
 CHEAT = '''

@@ -166,14 +166,6 @@ class Smuggler(Peek):
         return self.base(idx) + 0.0 * self.stash[0]
 
 
-@pytest.fixture
-def available_wall():
-    wall.configure(sandbox=wall.probe() is None)
-    yield
-    wall.configure(sandbox=True)
-    wall.close_spares()
-
-
 def _audit(model: torch.nn.Module, root: Path, scale: float = 1.0, export: bool = True,
            forged: dict | None = None) -> RungResult:  # fmt: skip
     """The coordinator's audit of a verify cell that claimed ``model``'s losses (times
@@ -200,7 +192,7 @@ def _audit(model: torch.nn.Module, root: Path, scale: float = 1.0, export: bool 
         export_graph(model, RUNG.context_length, graph_dir)
     else:
         value["graph_error"] = "the model does not export as a graph (a test)"
-    scoring = _Scoring(300, 1, 0, 0, 10**9, wall.CellSpec())
+    scoring = _Scoring(300, 1, 0, 0, 10**9, LADDER, wall.CellSpec(read_only=(LADDER,)))
     return RungResult.from_wire(_audited(value, graph_dir if export else None, auditor,
                                          held_out, RUNG, scoring))  # fmt: skip
 
