@@ -133,6 +133,13 @@ class Ladder:
             f"ladder {self.name!r} has no rung {name!r}; its rungs: {[r.name for r in self.rungs]}"
         )
 
+    def starting_at(self, name: str) -> Ladder:
+        """This ladder from rung ``name`` up (``cpu@cpu-s8``): a loop that starts at a rung
+        which ranks designs, skipping the cheaper screens below it."""
+        first = self.rungs.index(self.rung(name))
+        note = f"{self.description} (from {name})" if self.description else f"from {name}"
+        return Ladder(f"{self.name}@{name}", self.rungs[first:], note)
+
 
 def ladders_from_mapping(data: Mapping[str, Any], where: str = "") -> dict[str, Ladder]:
     """Parse ``{ladder: {description, defaults, rungs: [...]}}`` (the ladders.toml layout)."""
@@ -167,15 +174,19 @@ def builtin_ladders() -> dict[str, Ladder]:
 
 
 def load_ladder(name_or_path: str | Path) -> Ladder:
-    """A built-in ladder by name (``cpu``, ``paper``), or the one ladder a TOML file defines."""
+    """A built-in ladder by name (``cpu``, ``paper``), or the one ladder a TOML file defines;
+    ``LADDER@RUNG`` is a built-in ladder from rung RUNG up (``cpu@cpu-s8``)."""
     builtin = builtin_ladders()
     if str(name_or_path) in builtin:
         return builtin[str(name_or_path)]
     path = Path(name_or_path)
+    base, at, first = str(name_or_path).rpartition("@")
+    if at and base in builtin and not path.is_file():
+        return builtin[base].starting_at(first)
     if not path.is_file():
         raise ConfigError(
             f"--ladder {str(name_or_path)!r} is neither a built-in ladder "
-            f"{sorted(builtin)} nor a TOML file"
+            f"{sorted(builtin)} nor a TOML file (LADDER@RUNG starts a built-in ladder at a rung)"
         )
     ladders = ladders_from_mapping(load_toml(path), f"{path}: ")
     if len(ladders) != 1:

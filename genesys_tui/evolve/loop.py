@@ -314,8 +314,10 @@ class EvolutionLoop:
         return out
 
     def _check_rung(self) -> str | None:
-        # The checker sizes its parameter budget by a rung of the built-in ladders.
-        return self.rungs[0] if self.rungs and self.config.ladder in ("cpu", "paper") else None
+        # The checker sizes its parameter budget by a rung of the built-in ladders (``cpu`` or
+        # ``cpu@cpu-s8``: that ladder from a rung up).
+        base = self.config.ladder.rpartition("@")[0] or self.config.ladder
+        return self.rungs[0] if self.rungs and base in ("cpu", "paper") else None
 
     def _submit_check(self, design_id: str) -> None:
         """A check runs as a runner job in the "design" pool (here or on a cluster node); its
