@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
              "verify there (with the run's training seed), so that rung's row compares the grown "
              "designs with all the seeds; with --report, only this",
     )  # fmt: skip
+    p.add_argument(
+        "--backlog", type=int, default=8, metavar="N",
+        help="the designer waits while N checked designs await their first verification (0: off)",
+    )  # fmt: skip
     p.add_argument("--no-sandbox", action="store_true", help="run designs without the wall")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -246,7 +250,7 @@ def _run(args: argparse.Namespace, namespace: str, before: float) -> tuple[float
         namespace=namespace, designer=args.designer, ladder=args.ladder, seed=args.seed,
         max_designs=args.max_designs, max_rungs=args.max_rungs,
         max_wall_seconds=args.hours * 3600, sandbox=not args.no_sandbox, halving=args.halving,
-        runner=args.runner,
+        runner=args.runner, backlog=args.backlog,
     )  # fmt: skip
     t0 = time.monotonic()
     handle = open_run(config, resume=args.resume, root=args.designs_dir)

@@ -77,6 +77,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="while designs wait at the first rung, the rungs above it get at most this share "
         "of the verification time (default 0.5; 1: promote as soon as a promotion is due)",
     )
+    p.add_argument(
+        "--backlog", type=int, default=8, metavar="N",
+        help="the designer waits while N checked designs await their first verification "
+        "(default 8; 0: no limit)",
+    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue an existing namespace")
     p.add_argument(
         "--no-sandbox", action="store_true",
@@ -156,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
             TASKS_MIN_TOKENS if args.tasks_min_tokens is None else args.tasks_min_tokens
         ),
         upper_share=args.upper_share,
+        backlog=args.backlog,
         halving=args.halving,
         sandbox=not args.no_sandbox,
     )

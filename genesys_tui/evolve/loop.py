@@ -35,9 +35,17 @@ from genesys_tui.evolve.jobs import unpack_design
 from genesys_tui.evolve.population import Population
 from genesys_tui.evolve.recorder import Recorder
 from genesys_tui.evolve.runner import Job, ProgressFn, Runner
-from genesys_tui.evolve.schedule import next_verification, rung_budgets
+from genesys_tui.evolve.schedule import next_verification, rung_budgets, waiting_at
 from genesys_tui.evolve.selection import Choice, LadderSelector, Selector
 from genesys_tui.evolve.settings import EvolveConfig
+
+
+def checker_rung(ladder: str, rungs: list[str]) -> str | None:
+    """The rung the checker sizes its parameter budget by: the loop's first rung where the
+    ladder is built in (``cpu``, or ``cpu@cpu-s8``, the cpu ladder from cpu-s8 up); None for a
+    ladder file's rungs, which the checker cannot look up."""
+    base = ladder.rpartition("@")[0] or ladder
+    return rungs[0] if rungs and base in ("cpu", "paper") else None
 
 
 def rung_sigmas(ladder: str) -> dict[str, float]:
@@ -235,6 +243,7 @@ class EvolutionLoop:
             self._may_design()
             and self._count("design") < self.config.design_workers
             and self._count("check") < max(self.config.design_workers, 1) * 2
+            and not self._designer_ahead()
         ):
             self._submit_design()
         while self.runner.busy("verify") < self.runner.capacity("verify"):
@@ -260,6 +269,19 @@ class EvolutionLoop:
             return False
         self._submit_verify(*job)
         return True
+
+    def _designer_ahead(self) -> bool:
+        """Whether the designer is ``backlog`` designs ahead of the first rung's verifier (with
+        the designs being made or checked counted as waiting): designing more now would choose
+        parents and edits without the results that are on their way."""
+        if not self.config.verify or not self.config.backlog or not self.rungs:
+            return False
+        in_flight = {(f.design, f.rung) for f in self._futures.values() if f.kind == "verify"}
+        waiting = waiting_at(
+            self.population.progress(), self.rungs[0], in_flight, self.budgets.get(self.rungs[0], 0)
+        )
+        coming = self._count("design") + self._count("check")
+        return waiting + coming >= self.config.backlog
 
     def _count(self, kind: str) -> int:
         return sum(1 for f in self._futures.values() if f.kind == kind)
@@ -314,10 +336,7 @@ class EvolutionLoop:
         return out
 
     def _check_rung(self) -> str | None:
-        # The checker sizes its parameter budget by a rung of the built-in ladders (``cpu`` or
-        # ``cpu@cpu-s8``: that ladder from a rung up).
-        base = self.config.ladder.rpartition("@")[0] or self.config.ladder
-        return self.rungs[0] if self.rungs and base in ("cpu", "paper") else None
+        return checker_rung(self.config.ladder, self.rungs)
 
     def _submit_check(self, design_id: str) -> None:
         """A check runs as a runner job in the "design" pool (here or on a cluster node); its

@@ -160,3 +160,18 @@ def _due_promotion(
             best = max(ready, key=lambda p: (p.passed[below], -p.order))
             return best.id, rung
     return None
+
+
+def waiting_at(
+    designs: Mapping[str, DesignProgress],
+    rung: str,
+    in_flight: set[tuple[str, str]],
+    budget: int,
+) -> int:
+    """Grown designs that passed the check and will still be verified at ``rung`` (its
+    ``budget`` of grown designs not yet used up), none in flight there: the designer's lead
+    over the verifier."""
+    grown = [p for p in designs.values() if not p.is_seed]
+    busy = {d for d, r in in_flight if r == rung}
+    used = sum(1 for p in grown if p.id in busy or rung in p.passed or rung in p.failed)
+    return max(0, min(len(grown) - used, budget - used))

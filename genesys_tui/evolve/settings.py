@@ -24,6 +24,8 @@ class EvolveConfig:
     # most this share of the verification time (1: promotions as soon as they are due)
     max_rungs: int = 0  # climb at most this many rungs of the ladder (0: all)
     design_workers: int = 1  # designers (and checks) running at once
+    backlog: int = 8  # the designer waits while this many checked designs await their first
+    # verification, so that it designs from results, not ahead of them (0: no limit)
     verify_workers: int = 1  # verifications running at once (one per GPU where there are)
     check_timeout: float = 180.0  # seconds before a check job is killed
     retries: int = 2  # times a cluster runner reruns a job whose worker or node died
@@ -47,7 +49,7 @@ class EvolveConfig:
         for name in ("max_designs", "design_workers", "verify_workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"evolve.{name} must be at least 1")
-        for name in ("max_wall_seconds", "max_usd", "first_rung_budget", "max_rungs"):
+        for name in ("max_wall_seconds", "max_usd", "first_rung_budget", "max_rungs", "backlog"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"evolve.{name} must not be negative")
         if not 0 <= self.upper_share <= 1:

@@ -202,3 +202,30 @@ def test_a_rung_note_holds_the_tokens_the_trainer_trained(finished_run: tuple[Pa
     # Throughput times the verification's seconds covers at least the trained tokens (the
     # seconds include the evaluation, so it is more).
     assert result.scores["tokens_per_second"] * result.seconds >= result.tokens
+
+
+def test_the_designer_waits_for_results_past_its_backlog(tmp_path: Path) -> None:
+    """With --backlog 1 no design is proposed while another grown design is being checked or
+    waits for its first verification: each one is designed from every result before it."""
+    from genesys_tui.evolve.events import CheckFinished, DesignProposed, RungStarted
+
+    argv = ["evolve", "--designs-dir", str(tmp_path), "--namespace", "lag", "--max-designs",
+            "3", "--max-rungs", "1", "--seed", "2", "--backlog", "1", *ARGS]  # fmt: skip
+    assert main(argv) == 0
+    events = read_events(tmp_path / "lag" / ".git" / "genesys" / "events.jsonl")
+    seeds = {r.id for r in _records(tmp_path, "lag") if r.origin == "seed"}
+    ahead: set[str] = set()  # grown designs committed, not yet started at the first rung
+    proposals = 0
+    for e in events:
+        if isinstance(e, DesignProposed):
+            assert not ahead, f"proposed while {sorted(ahead)} waited"
+            proposals += 1
+        elif isinstance(e, DesignCommitted) and e.design not in seeds and e.status == "proposed":
+            ahead.add(e.design)
+        elif isinstance(e, DesignCommitted) and e.status == "duplicate":
+            ahead.discard(e.design)
+        elif isinstance(e, CheckFinished) and not e.ok:
+            ahead.discard(e.design)
+        elif isinstance(e, RungStarted):
+            ahead.discard(e.design)
+    assert proposals == 3

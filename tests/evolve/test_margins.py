@@ -9,7 +9,7 @@ import pytest
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.evolve.leaderboard import format_leaderboard, leaderboard
-from genesys_tui.evolve.loop import rung_sigmas
+from genesys_tui.evolve.loop import checker_rung, rung_sigmas
 from genesys_tui.evolve.population import Member, Population, SeedMargin, format_lead
 from genesys_tui.ladder import Rung, load_ladder
 
@@ -93,3 +93,12 @@ def test_the_cpu_ladder_carries_its_measured_noise_and_checkpoints_ignore_it() -
     assert dataclasses.replace(rung, score_sigma=0.5) == rung  # not a training setting
     with pytest.raises(ConfigError, match="score_sigma"):
         Rung("r", 64, 2, score_sigma=-0.1)
+
+
+def test_a_ladder_started_at_a_rung_keeps_its_sigmas_and_sizes_checks_there() -> None:
+    sigmas = rung_sigmas("cpu@cpu-s8")
+    assert sigmas == {k: v for k, v in rung_sigmas("cpu").items() if k != "cpu-xs"}
+    assert sigmas["cpu-s8"] == 0.0046
+    assert checker_rung("cpu@cpu-s8", ["cpu-s8", "cpu-s"]) == "cpu-s8"
+    assert checker_rung("cpu", ["cpu-xs", "cpu-s8"]) == "cpu-xs"
+    assert checker_rung("mine.toml", ["a", "b"]) is None  # a file's rungs: not the checker's

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genesys_tui.evolve.schedule import DesignProgress, next_verification, rung_budgets
+from genesys_tui.evolve.schedule import DesignProgress, next_verification, rung_budgets, waiting_at
 
 RUNGS = ["xs", "s", "m"]
 
@@ -164,3 +164,18 @@ def test_a_rung_never_run_is_estimated_from_the_first_rung_and_the_costs() -> No
     # designs still wait at the first rung
     run_first_rung(30)  # 310 s
     assert next_verification(designs, RUNGS, budgets, set(), 4.0, 0.5, costs) == ("seed0", "s")
+
+
+def test_the_designers_lead_counts_grown_designs_still_to_verify_within_the_budget() -> None:
+    designs = _designs(2, 5)  # seeds never count: they are baselines, not the designer's
+    assert waiting_at(designs, "xs", set(), budget=10) == 5
+    designs["d0"].passed["xs"] = 0.5
+    designs["d1"].failed.add("xs")  # a failed or halted run is done with the rung
+    designs["d2"].passed["s"] = 0.4  # a result elsewhere does not count
+    assert waiting_at(designs, "xs", set(), budget=10) == 3
+    assert waiting_at(designs, "xs", {("d3", "xs"), ("seed0", "xs")}, budget=10) == 2
+    assert waiting_at(designs, "xs", {("d3", "s")}, budget=10) == 3
+    # Designs past the rung's budget will never be verified there: no lead to wait on.
+    assert waiting_at(designs, "xs", set(), budget=4) == 2
+    assert waiting_at(designs, "xs", {("d3", "xs")}, budget=3) == 0
+    assert waiting_at(designs, "xs", set(), budget=1) == 0

@@ -200,3 +200,34 @@ def test_an_unknown_rung_lists_the_known_ones() -> None:
         find_rung("cpu-xxl")
     with pytest.raises(ConfigError, match="14M"):
         load_ladder("paper").rung("1B")
+
+
+def test_a_builtin_ladder_can_start_at_a_rung() -> None:
+    whole = load_ladder("cpu")
+    ladder = load_ladder("cpu@cpu-s8")
+    assert ladder.name == "cpu@cpu-s8"
+    assert [r.name for r in ladder] == [r.name for r in whole][1:]
+    assert ladder.rung("cpu-s8") == whole.rung("cpu-s8")
+    assert ladder.rung("cpu-s").score_sigma == whole.rung("cpu-s").score_sigma
+    assert find_rung("cpu-s", "cpu@cpu-s8") == whole.rung("cpu-s")
+    with pytest.raises(ConfigError, match="cpu-xs"):
+        ladder.rung("cpu-xs")  # below where it starts
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("cpu@cpu-xl", r"ladder 'cpu' has no rung 'cpu-xl'; its rungs: \['cpu-xs'"),
+        ("gpu@cpu-s8", "neither a built-in ladder"),
+        ("@cpu-s8", "neither a built-in ladder"),
+    ],
+)
+def test_a_bad_starting_rung_is_named(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_ladder(spec)
+
+
+def test_a_ladder_file_whose_name_holds_an_at_sign_is_still_a_file(tmp_path: Path) -> None:
+    odd = tmp_path / "mine@v2.toml"
+    odd.write_text('[mine]\n[[mine.rungs]]\nname = "a"\nd_model = 64\nn_layers = 2\n')
+    assert [r.name for r in load_ladder(odd)] == ["a"]
