@@ -224,7 +224,7 @@ def test_the_designer_waits_for_results_past_its_backlog(tmp_path: Path) -> None
             ahead.add(e.design)
         elif (
             isinstance(e, (DesignCommitted, RungStarted))
-            or isinstance(e, CheckFinished) and not e.ok
+            or (isinstance(e, CheckFinished) and not e.ok)
         ):  # a duplicate is never checked, a rejected design never verified
             ahead.discard(e.design)
     assert proposals == 3
