@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from genesys_tui.cli import main
-from genesys_tui.study.noise import SeedRun, format_study, load_study, spread, summarise
+from genesys_tui.errors import ConfigError
+from genesys_tui.study.noise import (
+    SeedRun,
+    format_study,
+    load_study,
+    pooled_std,
+    spread,
+    summarise,
+)
 
 LADDER = str(Path(__file__).parent / "evolve" / "tiny_ladder.toml")
 
@@ -25,6 +33,18 @@ def test_spread_is_the_mean_and_the_sample_standard_deviation() -> None:
     s = spread([1.0, 2.0, 3.0, 4.0])
     assert (s.mean, s.n) == (2.5, 4)
     assert s.std == pytest.approx(math.sqrt((1.5**2 + 0.5**2 + 0.5**2 + 1.5**2) / 3))
+
+
+def test_the_pooled_spread_measures_each_design_about_its_own_mean() -> None:
+    # a: mean 2, squares 1 + 1 = 2 (n - 1 = 2); b: mean 11, squares 1 + 1 = 2 (n - 1 = 1);
+    # pooled variance (2 + 2) / 3; the designs' means (2, 11) differing adds nothing.
+    got = pooled_std({"a": [1.0, 2.0, 3.0], "b": [10.0, 12.0], "c": [99.0]})
+    assert got.n == 3
+    assert got.std == pytest.approx((4 / 3) ** 0.5)
+    assert got.mean == pytest.approx(6.5)
+    assert pooled_std({"a": [1.0, 2.0, 3.0]}).std == pytest.approx(spread([1.0, 2.0, 3.0]).std)
+    with pytest.raises(ConfigError, match="at least 2 seeds"):
+        pooled_std({"a": [1.0], "b": []})
 
 
 def test_a_summary_keeps_only_tasks_every_seed_has() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,20 @@ def spread(values: Sequence[float]) -> Spread:
     if len(values) < 2:
         raise ConfigError(f"a spread needs at least 2 values, got {len(values)}")
     return Spread(statistics.fmean(values), statistics.stdev(values), len(values))
+
+
+def pooled_std(groups: Mapping[str, Sequence[float]]) -> Spread:
+    """The rung's noise from several designs' seeds: the pooled sample standard deviation,
+    sqrt(sum (n_i - 1) s_i^2 / sum (n_i - 1)), each design about its own mean (so designs that
+    differ do not inflate it); ``mean`` is the mean of the designs' means, ``n`` the degrees of
+    freedom. Designs with one seed add nothing; ConfigError if none has two."""
+    used = {k: list(v) for k, v in groups.items() if len(v) >= 2}
+    if not used:
+        raise ConfigError("a pooled spread needs a design with at least 2 seeds")
+    dof = sum(len(v) - 1 for v in used.values())
+    ss = sum((len(v) - 1) * statistics.variance(v) for v in used.values())
+    return Spread(statistics.fmean(statistics.fmean(v) for v in used.values()), (ss / dof) ** 0.5,
+                  dof)  # fmt: skip
 
 
 def summarise(design: str, rung: str, runs: Sequence[SeedRun]) -> NoiseStudy:
