@@ -57,7 +57,7 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     if wall.probe() is not None:
         argv.append("--no-sandbox")
     try:
-        assert main(["--hours", "0.02", *argv]) == 0
+        assert main(["--hours", "0.5", *argv]) == 0  # ends when all is verified
     finally:
         wall.configure(sandbox=True)
     first = json.loads(out.read_text())
@@ -81,7 +81,7 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
 
     path = tmp_path / "designs" / "discovery-s3"
     grown = next(m for m in discovery.read_population(path, LADDER).members.values()
-                 if not m.is_seed and "tiny-0" in m.rung_scores)  # fmt: skip
+                 if not m.is_seed and m.checked)  # (on a busy machine maybe not yet verified)
     try:
         if wall.probe() is not None:
             wall.configure(sandbox=False)
