@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "--backlog", type=int, default=8, metavar="N",
         help="the designer waits while N checked designs await their first verification (0: off)",
     )  # fmt: skip
+    p.add_argument("--workers", type=int, default=1, help="verifications at once (evolve --workers)")
     p.add_argument("--no-sandbox", action="store_true", help="run designs without the wall")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -250,7 +251,7 @@ def _run(args: argparse.Namespace, namespace: str, before: float) -> tuple[float
         namespace=namespace, designer=args.designer, ladder=args.ladder, seed=args.seed,
         max_designs=args.max_designs, max_rungs=args.max_rungs,
         max_wall_seconds=args.hours * 3600, sandbox=not args.no_sandbox, halving=args.halving,
-        runner=args.runner, backlog=args.backlog,
+        runner=args.runner, backlog=args.backlog, verify_workers=args.workers,
     )  # fmt: skip
     t0 = time.monotonic()
     handle = open_run(config, resume=args.resume, root=args.designs_dir)
