@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "--backlog", type=int, default=8, metavar="N",
         help="the designer waits while N checked designs await their first verification (0: off)",
     )  # fmt: skip
-    p.add_argument("--workers", type=int, default=1, help="verifications at once (evolve --workers)")
+    p.add_argument("--workers", type=int, default=1, help="verifications at once (as evolve's)")
     p.add_argument("--no-sandbox", action="store_true", help="run designs without the wall")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
