@@ -120,6 +120,9 @@ class Ladder:
     name: str
     rungs: tuple[Rung, ...]
     description: str = ""
+    #: Shipped with the package (``cpu``, ``paper``, or one of them from a rung up): the checker
+    #: can look up its rungs by name; a ladder file's rungs it cannot.
+    builtin: bool = field(default=False, compare=False)
 
     def __iter__(self) -> Iterator[Rung]:
         return iter(self.rungs)
@@ -138,7 +141,12 @@ class Ladder:
         which ranks designs, skipping the cheaper screens below it."""
         first = self.rungs.index(self.rung(name))
         note = f"{self.description} (from {name})" if self.description else f"from {name}"
-        return Ladder(f"{self.name}@{name}", self.rungs[first:], note)
+        return Ladder(f"{self.name}@{name}", self.rungs[first:], note, self.builtin)
+
+    @property
+    def sigmas(self) -> dict[str, float]:
+        """Each rung's measured score noise (``Rung.score_sigma``; 0 where not measured)."""
+        return {r.name: r.score_sigma for r in self.rungs}
 
 
 def ladders_from_mapping(data: Mapping[str, Any], where: str = "") -> dict[str, Ladder]:
@@ -170,7 +178,13 @@ def ladders_from_mapping(data: Mapping[str, Any], where: str = "") -> dict[str, 
 
 def builtin_ladders() -> dict[str, Ladder]:
     """The ladders shipped with the package: ``cpu`` and ``paper``."""
-    return ladders_from_mapping(load_toml(BUILTIN_LADDERS))
+    ladders = ladders_from_mapping(load_toml(BUILTIN_LADDERS))
+    return {name: dataclasses.replace(lad, builtin=True) for name, lad in ladders.items()}
+
+
+def rung_sigmas(ladder: str | Path) -> dict[str, float]:
+    """Each rung of ``ladder``'s measured score noise (0 where not measured)."""
+    return load_ladder(ladder).sigmas
 
 
 def load_ladder(name_or_path: str | Path) -> Ladder:

@@ -99,12 +99,12 @@ def format_table(rows: list[RungRow]) -> str:
 
 def read_population(path: Path, ladder: str) -> Population:
     """The population of the namespace at ``path`` (read only), with the ladder's sigmas."""
-    from genesys_tui.evolve.loop import rung_sigmas
     from genesys_tui.evolve.population import member_from_store
     from genesys_tui.ladder import load_ladder
     from genesys_tui.store import DesignsRepo
 
-    pop = Population([r.name for r in load_ladder(ladder)], rung_sigmas(ladder))
+    lad = load_ladder(ladder)
+    pop = Population([r.name for r in lad], lad.sigmas)
     with DesignsRepo.open(path) as repo:
         for record in repo.records():
             pop.add(member_from_store(record, repo.results(record.id)))

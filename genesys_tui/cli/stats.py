@@ -41,7 +41,7 @@ def ladder_lines(repo, ladder: str) -> list[str]:  # type: ignore[no-untyped-def
     and how it ranks them against the next rung (Spearman's rho of the rung scores over the
     designs verified at both, once three share them)."""
     from genesys_tui.errors import ConfigError
-    from genesys_tui.evolve.loop import rung_sigmas
+    from genesys_tui.ladder import rung_sigmas
     from genesys_tui.results import rung_results
     from genesys_tui.study.fidelity import ENOUGH_DESIGNS, FEWEST_DESIGNS, shared_rows, spearman
 

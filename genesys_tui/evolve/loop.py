@@ -35,25 +35,15 @@ from genesys_tui.evolve.jobs import unpack_design
 from genesys_tui.evolve.population import Population
 from genesys_tui.evolve.recorder import Recorder
 from genesys_tui.evolve.runner import Job, ProgressFn, Runner
-from genesys_tui.evolve.schedule import next_verification, rung_budgets, waiting_at
+from genesys_tui.evolve.schedule import (
+    DesignProgress,
+    next_verification,
+    rung_budgets,
+    waiting_at,
+)
 from genesys_tui.evolve.selection import Choice, LadderSelector, Selector
 from genesys_tui.evolve.settings import EvolveConfig
-
-
-def checker_rung(ladder: str, rungs: list[str]) -> str | None:
-    """The rung the checker sizes its parameter budget by: the loop's first rung where the
-    ladder is built in (``cpu``, or ``cpu@cpu-s8``, the cpu ladder from cpu-s8 up); None for a
-    ladder file's rungs, which the checker cannot look up."""
-    base = ladder.rpartition("@")[0] or ladder
-    return rungs[0] if rungs and base in ("cpu", "paper") else None
-
-
-def rung_sigmas(ladder: str) -> dict[str, float]:
-    """Each rung's measured score noise (``Rung.score_sigma``; 0 where not measured)."""
-    from genesys_tui.ladder import load_ladder
-
-    return {r.name: r.score_sigma for r in load_ladder(ladder)}
-
+from genesys_tui.ladder import load_ladder
 
 #: Results the loop failed to record one after another before it gives up: one failure is a
 #: bad design or a bug on one path; this many in a row means the repository or the loop is
@@ -91,7 +81,11 @@ class EvolutionLoop:
         self.rungs = rungs
         self.bus = bus or ev.EventBus()
         self.selector = selector or LadderSelector(config.selection)
-        self.recorder = Recorder(repo, rungs, self.bus, designer, rung_sigmas(config.ladder))
+        ladder = load_ladder(config.ladder)
+        self.recorder = Recorder(repo, rungs, self.bus, designer, ladder.sigmas)
+        # The checker sizes designs at the loop's first rung, which it can look up by name only
+        # on a built-in ladder (a ladder file's rungs it does not know).
+        self._check_rung = rungs[0] if rungs and ladder.builtin else None
         first = config.first_rung_budget or config.max_designs
         self.budgets = rung_budgets(rungs, first, config.rung_ratio)
         self._futures: dict[Future[Any], _InFlight] = {}
@@ -234,31 +228,41 @@ class EvolutionLoop:
         self._design_pool.shutdown(wait=False, cancel_futures=True)
 
     def _fill(self) -> None:
+        # One snapshot of the population's verification state serves the whole fill: it
+        # changes only when a finished job is recorded, never between the submissions below.
+        progress = self.population.progress()
         if self.config.sync:
             # One job at a time, verification first: the same seed gives the same run.
-            if not self._futures and not self._submit_due_verification() and self._may_design():
+            if (
+                not self._futures
+                and not self._submit_due_verification(progress)
+                and self._may_design()
+            ):
                 self._submit_design()
             return
         while (
             self._may_design()
             and self._count("design") < self.config.design_workers
             and self._count("check") < max(self.config.design_workers, 1) * 2
-            and not self._designer_ahead()
+            and not self._designer_ahead(progress)
         ):
             self._submit_design()
         while self.runner.busy("verify") < self.runner.capacity("verify"):
-            if not self._submit_due_verification():
+            if not self._submit_due_verification(progress):
                 return
 
-    def _submit_due_verification(self) -> bool:
+    def _verifying(self) -> set[tuple[str, str]]:
+        """The (design, rung) verifications in flight."""
+        return {(f.design, f.rung) for f in self._futures.values() if f.kind == "verify"}
+
+    def _submit_due_verification(self, progress: Mapping[str, DesignProgress]) -> bool:
         if not self.config.verify:
             return False
-        in_flight = {(f.design, f.rung) for f in self._futures.values() if f.kind == "verify"}
         job = next_verification(
-            self.population.progress(),
+            progress,
             self.rungs,
             self.budgets,
-            in_flight,
+            self._verifying(),
             self.config.rung_ratio,
             # measured seconds differ between runs: --sync schedules by counts alone, so that
             # the same seed replays the same run
@@ -270,16 +274,14 @@ class EvolutionLoop:
         self._submit_verify(*job)
         return True
 
-    def _designer_ahead(self) -> bool:
+    def _designer_ahead(self, progress: Mapping[str, DesignProgress]) -> bool:
         """Whether the designer is ``backlog`` designs ahead of the first rung's verifier (with
         the designs being made or checked counted as waiting): designing more now would choose
         parents and edits without the results that are on their way."""
         if not self.config.verify or not self.config.backlog or not self.rungs:
             return False
-        in_flight = {(f.design, f.rung) for f in self._futures.values() if f.kind == "verify"}
-        waiting = waiting_at(
-            self.population.progress(), self.rungs[0], in_flight, self.budgets.get(self.rungs[0], 0)
-        )
+        first = self.rungs[0]
+        waiting = waiting_at(progress, first, self._verifying(), self.budgets.get(first, 0))
         coming = self._count("design") + self._count("check")
         return waiting + coming >= self.config.backlog
 
@@ -335,16 +337,13 @@ class EvolutionLoop:
             unpack_design(self.repo.read_design_files(design_id), out)
         return out
 
-    def _check_rung(self) -> str | None:
-        return checker_rung(self.config.ladder, self.rungs)
-
     def _submit_check(self, design_id: str) -> None:
         """A check runs as a runner job in the "design" pool (here or on a cluster node); its
         result file makes it idempotent, so a resumed run does not check a design twice."""
         job = Job(
             f"check-{design_id}",
             "genesys_tui.evolve.jobs:check_host",
-            {"design_dir": str(self._design_dir(design_id)), "rung": self._check_rung()},
+            {"design_dir": str(self._design_dir(design_id)), "rung": self._check_rung},
             pool="design",
             timeout=self.config.check_timeout,
             hosted=True,

@@ -65,10 +65,7 @@ def next_verification(
         return p.id not in busy and rung not in p.passed and rung not in p.failed
 
     def used(rung: str) -> int:
-        done = sum(
-            1 for p in designs.values() if not p.is_seed and (rung in p.passed or rung in p.failed)
-        )
-        return done + sum(1 for d, r in in_flight if r == rung and not designs[d].is_seed)
+        return used_at(designs, rung, in_flight)
 
     # 1. Baselines at the first rung: every score there is read against them.
     first = rungs[0]
@@ -162,6 +159,16 @@ def _due_promotion(
     return None
 
 
+def used_at(
+    designs: Mapping[str, DesignProgress], rung: str, in_flight: set[tuple[str, str]]
+) -> int:
+    """Grown designs that took a place in ``rung``'s budget: verified there (passed or failed)
+    or being verified there now. Seeds are baselines and take none."""
+    grown = {p.id for p in designs.values() if not p.is_seed}
+    done = sum(1 for d in grown if rung in designs[d].passed or rung in designs[d].failed)
+    return done + sum(1 for d, r in in_flight if r == rung and d in grown)
+
+
 def waiting_at(
     designs: Mapping[str, DesignProgress],
     rung: str,
@@ -171,7 +178,6 @@ def waiting_at(
     """Grown designs that passed the check and will still be verified at ``rung`` (its
     ``budget`` of grown designs not yet used up), none in flight there: the designer's lead
     over the verifier."""
-    grown = [p for p in designs.values() if not p.is_seed]
-    busy = {d for d, r in in_flight if r == rung}
-    used = sum(1 for p in grown if p.id in busy or rung in p.passed or rung in p.failed)
-    return max(0, min(len(grown) - used, budget - used))
+    grown = sum(1 for p in designs.values() if not p.is_seed)
+    used = used_at(designs, rung, in_flight)
+    return max(0, min(grown - used, budget - used))

@@ -457,7 +457,7 @@ def _sigmas(config: EvolveConfig) -> dict[str, float]:
     """The ladder's measured score noise per rung; none where the ladder does not load (the
     run that uses it reports why)."""
     from genesys_tui.errors import GenesysError
-    from genesys_tui.evolve.loop import rung_sigmas
+    from genesys_tui.ladder import rung_sigmas
 
     try:
         return rung_sigmas(config.ladder)

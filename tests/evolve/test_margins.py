@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.evolve.leaderboard import format_leaderboard, leaderboard
-from genesys_tui.evolve.loop import checker_rung, rung_sigmas
 from genesys_tui.evolve.population import Member, Population, SeedMargin, format_lead
-from genesys_tui.ladder import Rung, load_ladder
+from genesys_tui.ladder import Rung, load_ladder, rung_sigmas
 
 
 @pytest.mark.parametrize(
@@ -95,10 +95,12 @@ def test_the_cpu_ladder_carries_its_measured_noise_and_checkpoints_ignore_it() -
         Rung("r", 64, 2, score_sigma=-0.1)
 
 
-def test_a_ladder_started_at_a_rung_keeps_its_sigmas_and_sizes_checks_there() -> None:
+def test_a_ladder_started_at_a_rung_keeps_its_sigmas_and_stays_built_in(tmp_path: Path) -> None:
     sigmas = rung_sigmas("cpu@cpu-s8")
     assert sigmas == {k: v for k, v in rung_sigmas("cpu").items() if k != "cpu-xs"}
     assert sigmas["cpu-s8"] == 0.0046
-    assert checker_rung("cpu@cpu-s8", ["cpu-s8", "cpu-s"]) == "cpu-s8"
-    assert checker_rung("cpu", ["cpu-xs", "cpu-s8"]) == "cpu-xs"
-    assert checker_rung("mine.toml", ["a", "b"]) is None  # a file's rungs: not the checker's
+    # the checker looks a built-in ladder's rungs up by name; a ladder file's it cannot
+    assert load_ladder("cpu").builtin and load_ladder("cpu@cpu-s8").builtin
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[mine]\nrungs = [{name = "r", d_model = 64, n_layers = 2}]\n')
+    assert not load_ladder(mine).builtin

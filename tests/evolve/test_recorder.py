@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -297,3 +298,29 @@ def test_the_loop_shows_the_recorders_population(repo: _Repo) -> None:
     assert loop.population is loop.recorder.population
     assert set(loop.population.members) == {"gpt-1"}
     assert hash_seed(0, 1) == hash_seed(0, 1) != hash_seed(0, 2)
+
+
+@pytest.mark.parametrize(
+    ("ladder", "rungs", "sized_at"),
+    [("cpu", ["cpu-xs", "cpu-s8"], "cpu-xs"), ("cpu@cpu-s8", ["cpu-s8", "cpu-s"], "cpu-s8")],
+)
+def test_the_check_job_sizes_designs_at_the_loops_first_rung(
+    repo: _Repo, ladder: str, rungs: list[str], sized_at: str
+) -> None:
+    runner = _Runner()
+    loop = EvolutionLoop(repo, _Designer(), runner, EvolveConfig(ladder=ladder), rungs)
+    loop.load()
+    loop._submit_check("gpt-1")
+    (job,) = runner.jobs
+    assert dict(job.kwargs)["rung"] == sized_at
+
+
+def test_the_check_job_sizes_nothing_on_a_ladder_file(repo: _Repo, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[mine]\nrungs = [{name = "r", d_model = 64, n_layers = 2}]\n')
+    runner = _Runner()
+    loop = EvolutionLoop(repo, _Designer(), runner, EvolveConfig(ladder=str(mine)), ["r"])
+    loop.load()
+    loop._submit_check("gpt-1")
+    (job,) = runner.jobs
+    assert dict(job.kwargs)["rung"] is None
