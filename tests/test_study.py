@@ -118,7 +118,7 @@ def test_climb_verifies_walled_attaches_and_resumes(
             got = {d: rung_results(repo.results(d)).get("tiny-0") for d in ids}
         for design, result in got.items():
             assert result is not None and result.ok, design
-            assert any(n.startswith("bpb audited: ") for n in result.notes)
+            assert any(n.startswith("graph scored: ") for n in result.notes)
             assert f"{design}: bpb {result.bpb:.4f}" in first.out
         assert main(argv) == 0  # everything done: nothing trained again
         assert "0 to verify at tiny-0, 2 done already" in capsys.readouterr().err

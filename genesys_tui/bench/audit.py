@@ -22,7 +22,7 @@ from genesys_tui.resources import library_dir
 from genesys_tui.results import RungResult
 
 DESIGNS = ("gpt", "mamba2", "retnet", "rwkv7", "ttt")
-_NOTE = re.compile(r"graph audited: .*?(\d+) causality probes; exported in ([\d.?]+) s, "
+_NOTE = re.compile(r"graph scored: .*?(\d+) causality probes; exported in ([\d.?]+) s, "
                    r"audited in ([\d.]+) s")  # fmt: skip
 
 

@@ -158,20 +158,22 @@ def verify_host(
     files: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``verify_job`` inside a walled cell, run from the trusted side (the runner's thread,
-    which imports no torch): the token caches are built here first (the cell sees them
-    read-only), the design's files travel with the job, and the result's bits per byte is
-    audited (``verify.audit``) before it is returned. A cell that dies, times out or fails the
+    which imports no torch): the token caches are built here first (the cell sees the training
+    split's read-only, and neither the held-out split nor the text the tasks are made of), the
+    design's files travel with the job, and an auditor cell scores the trained model's graph
+    (``verify.audit``) before the result is returned. A cell that dies, times out or fails the
     audit gives a failed RungResult naming why. ``stop_above`` = (fraction, loss): stop the run
     when its training loss at that fraction of its steps is above that loss (``EarlyStop``).
     The design comes from ``design_dir`` or, for a job that runs where the designs repository is
     not, from the ``files`` it carries (``portable``)."""
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.audit import GRAPH_DIR, Auditor
+    from genesys_tui.verify.corpus import embedded_held_out_files
     from genesys_tui.verify.token_cache import cache_root, load_tokens
 
     ladder = absolute_ladder(ladder)  # the cell has another working directory
     the_rung = load_ladder(ladder).rung(rung)
-    load_tokens("train", the_rung.tokenizer)
+    train = load_tokens("train", the_rung.tokenizer)
     held_out = load_tokens("validation", the_rung.tokenizer)
     auditor = Auditor.for_rung(len(held_out.tokens), the_rung)
     files = _design_files(design_dir, files)
@@ -180,10 +182,14 @@ def verify_host(
         env["OMP_NUM_THREADS"] = str(threads)
     if gpu:
         env["CUDA_VISIBLE_DEVICES"] = gpu
-    read_only = [str(cache_root())] + ([ladder] if Path(ladder).is_file() else [])
-    spec = wall.CellSpec(preload=VERIFY_PRELOAD, read_only=tuple(read_only),
+    ladder_file = [ladder] if Path(ladder).is_file() else []
+    spec = wall.CellSpec(preload=VERIFY_PRELOAD, read_only=(str(train.path), *ladder_file),
                          env=tuple(sorted(env.items())), gpu=bool(gpu),
+                         hidden=embedded_held_out_files(),
                          limits=verify_limits(timeout, threads, bool(gpu)))  # fmt: skip
+    # The auditor's cell runs no design code: it reads every token cache (the held-out split
+    # it scores) and the tasks' text.
+    audit_cell = dataclasses.replace(spec, read_only=(str(cache_root()), *ladder_file), hidden=())
     stopper = EarlyStop(*stop_above) if stop_above else None
 
     def on_event(event: dict[str, Any]) -> str | None:
@@ -194,8 +200,7 @@ def verify_host(
     outcome = wall.run_walled(
         wall.current(), spec, "genesys_tui.verify.walled:verify_in_cell",
         {"files": files, "rung": rung, "ladder": ladder, "seed": seed, "pairs": pairs,
-         "tasks_min_tokens": tasks_min_tokens, "threads": threads,
-         "windows": auditor.windows},
+         "tasks_min_tokens": tasks_min_tokens, "threads": threads},
         on_event=on_event, timeout=timeout, collect=GRAPH_DIR,
     )  # fmt: skip
     try:
@@ -204,7 +209,8 @@ def verify_host(
         if not outcome.ok:
             return _cell_failed(outcome, timeout)
         return _audited(outcome.value, outcome.collected, auditor, held_out, the_rung,
-                        _Scoring(timeout, threads, seed, pairs, tasks_min_tokens, ladder, spec))
+                        _Scoring(timeout, threads, seed, pairs, tasks_min_tokens, ladder,
+                                 audit_cell))  # fmt: skip
     finally:
         if outcome.collected is not None:
             shutil.rmtree(outcome.collected, ignore_errors=True)
@@ -238,16 +244,16 @@ class _Scoring:
     pairs: int
     tasks_min_tokens: int
     ladder: str  # a built-in ladder's name or a ladder file's absolute path
-    cell: wall.CellSpec  # the verify cell's (its environment and read-only paths)
+    cell: wall.CellSpec  # the auditor cell's environment, read-only paths and limits' owner
 
 
 def _audited(value: Any, graph_dir: Path | None, auditor: Any, held_out: Any, rung: Any,
              scoring: _Scoring) -> dict[str, Any]:  # fmt: skip
-    """The cell's result once the coordinator has audited it (``verify.audit``): the claims
-    checked against the trained model's graph run by an auditor cell, the graph's causality and
-    size judged here. A failed result names why where the result does not read or the audit
-    fails."""
-    from genesys_tui.verify.audit import AuditFailed, check_bpb
+    """The cell's result scored by the coordinator (``verify.audit``): the held-out bits per
+    byte and the tasks' accuracies from the trained model's graph run by an auditor cell, the
+    graph's causality and size judged here; whatever figures the cell sent are dropped. A
+    failed result names why where the result does not read or the audit fails."""
+    from genesys_tui.verify.audit import AuditFailed
 
     value = value if isinstance(value, dict) else {}
     try:
@@ -259,17 +265,13 @@ def _audited(value: Any, graph_dir: Path | None, auditor: Any, held_out: Any, ru
     t0 = time.monotonic()
     try:
         evidence, probes = _audit_graph(value, graph_dir, auditor, held_out, rung, scoring)
-        audited = evidence["bpb"]
-        check_bpb(result.bpb, audited)
     except AuditFailed as exc:
         return RungResult.failed(f"audit: {exc}", result.seconds).to_wire()
-    # The trainer's figure stands (it agrees with the audited one to BPB_REL_TOL; the two differ
-    # only in the order of float sums), so results do not depend on where a job ran.
     spent = time.monotonic() - t0
-    notes = (*result.notes, f"bpb audited: {audited:.6f}",
-             f"graph audited: {len(auditor.challenged)} windows, {probes} causality probes; "
+    notes = (*result.notes,
+             f"graph scored: {len(auditor.windows)} held-out windows, {probes} causality probes; "
              f"exported in {_seconds(value.get('export_seconds'))} s, audited in {spent:.1f} s")
-    result = _scored(result, evidence.get("evals") or {})
+    result = _scored(result, evidence["bpb"], evidence.get("evals") or {})
     return dataclasses.replace(result, seconds=result.seconds + spent, notes=notes,
                                params=int(evidence["parameters"])).to_wire()  # fmt: skip
 
@@ -279,25 +281,26 @@ def _seconds(x: Any) -> str:
     return f"{x:.1f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else "?"
 
 
-def _scored(result: RungResult, evals: dict[str, Any]) -> RungResult:
-    """``result`` with the auditor's task accuracies and the rung score the coordinator
-    computes from them and the bits per byte (``verify.score_of``, as ``verify`` does),
-    whatever score the cell sent."""
+def _scored(result: RungResult, bpb: float, evals: dict[str, Any]) -> RungResult:
+    """``result`` with the audited bits per byte, the auditor's task accuracies and the rung
+    score the coordinator computes from them (``verify.score_of``, as ``verify`` does); of the
+    cell's own scores only its training speed is kept."""
     from genesys_tui.verify.fitness import FitnessSettings
     from genesys_tui.verify.verify import score_of
 
     accuracy = {str(k): float(v) for k, v in evals.items()}
-    score = score_of(result.bpb, accuracy, FitnessSettings())
-    scores = {k: v for k, v in result.scores.items() if not k.startswith("eval/")}
-    scores.update({f"eval/{k}": v for k, v in accuracy.items()}, score=float(score))
+    score = score_of(bpb, accuracy, FitnessSettings())
+    scores = {k: float(v) for k, v in result.scores.items() if k == "tokens_per_second"}
+    scores.update({f"eval/{k}": v for k, v in accuracy.items()}, bpb=float(bpb),
+                  score=float(score))  # fmt: skip
     return dataclasses.replace(result, scores=scores, evals=accuracy)
 
 
 def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, held_out: Any,
                  rung: Any, scoring: _Scoring) -> tuple[dict[str, Any], int]:  # fmt: skip
-    """Draw the windows to check (after the claims and the graph exist), run them, the
-    causality probes and the rung's tasks through the graph in an auditor cell, judge; the
-    auditor's figures with the audited bits per byte (``bpb``), and the number of probes."""
+    """Run the held-out windows, the causality probes and the rung's tasks through the graph
+    in an auditor cell and judge; the auditor's figures with the audited bits per byte
+    (``bpb``), and the number of probes."""
     from genesys_tui.verify.audit import AuditFailed, judge_graph, plan_probes
     from genesys_tui.verify.verify import VerifySettings
 
@@ -305,9 +308,7 @@ def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, he
         raise AuditFailed(str(value["graph_error"]))
     if graph_dir is None:
         raise AuditFailed("the cell left no graph of its trained model")
-    drawn = auditor.challenge(list(value.get("claims") or []))
-    windows = [held_out.tokens[s : s + n].tolist() for s, n in (auditor.windows[i] for i in drawn)]
-    probes = plan_probes(list(range(len(drawn))), rung.context_length)
+    probes = plan_probes(auditor.probed, rung.context_length)
     settings = VerifySettings(pairs=scoring.pairs, tasks_min_tokens=scoring.tasks_min_tokens)
     tasks = list(settings.tasks_for(rung))
     cell = scoring.cell
@@ -317,8 +318,8 @@ def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, he
                                               cell.gpu))  # fmt: skip
     outcome = wall.run_walled(
         wall.current(), spec, "genesys_tui.verify.graph_audit:audit_in_cell",
-        {"graph_dir": str(graph_dir), "windows": windows, "probes": probes,
-         "ladder": scoring.ladder, "rung": rung.name, "tasks": tasks,
+        {"graph_dir": str(graph_dir), "windows": [list(w) for w in auditor.windows],
+         "probes": probes, "ladder": scoring.ladder, "rung": rung.name, "tasks": tasks,
          "pairs": settings.pairs_for(rung), "seed": scoring.seed, "threads": scoring.threads,
          "device": "cuda" if cell.gpu else "cpu"},
         timeout=scoring.timeout,
@@ -328,11 +329,9 @@ def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, he
     evidence = outcome.value if isinstance(outcome.value, dict) else {}
     try:
         judge_graph(evidence, rung, len(probes))
-        logits = {str(drawn[int(k)]): v for k, v in (evidence.get("logits") or {}).items()}
-        audited = auditor.judge(logits, list(evidence.get("shape") or []), held_out.tokens,
-                                held_out.token_bytes)  # fmt: skip
+        bpb = auditor.bpb(evidence.get("losses"), held_out.tokens, held_out.token_bytes)
         if tasks and not isinstance(evidence.get("evals"), dict):
             raise AuditFailed("the auditor scored no tasks")
-        return {**evidence, "bpb": audited}, len(probes)
+        return {**evidence, "bpb": bpb}, len(probes)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise AuditFailed(f"the auditor's figures do not read ({exc!r})") from None

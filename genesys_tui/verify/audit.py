@@ -1,38 +1,32 @@
-"""The coordinator's own check of a score a walled verify job reports (issue 21, section 2).
+"""The coordinator's own scoring of a walled verify job (issue 21, section 2).
 
-A design trains inside a cell (``genesys_tui.wall``), and everything computed there (the loss,
-the bits per byte) is computed next to the design's code, which could have patched the
-functions that compute it. So the trusted side, which runs no design code and imports no torch,
-audits the figure that ranks designs:
+A design trains inside a cell (``genesys_tui.wall``), and everything computed there is computed
+next to the design's code, which could have patched the functions that compute it. That cell
+therefore scores nothing, and it cannot read what the design is scored on: the held-out split
+and the tasks' text are hidden from it (``evolve.jobs.verify_host``), so a design cannot train
+on them either. It leaves the trained model exported as a graph of ATen operations
+(``verify.graph``), and a second cell that never imports the design's code runs that graph
+(``verify.graph_audit``):
 
-1. It names the held-out windows (``heldout_windows``: the same whole windows the trainer
-   scores) and the cell reports the summed negative log-likelihood of each.
-2. Only then does the auditor draw, from the operating system's randomness, a few windows the
-   cell must send the raw logits of. The cell cannot know in advance which claims are checked.
-3. The auditor computes those windows' losses itself (log-softmax in float64, numpy) and
-   rejects the result when a claim differs; bits per byte are then computed here, from the
-   claims and the bytes the targets stand for (read from the token cache by this process), and
-   must match what the cell reported.
+1. It scores every held-out window the trainer would have scored (``heldout_windows``): the
+   summed negative log-likelihood of each (log-softmax in float64). Bits per byte are computed
+   here, from those losses and the bytes the targets stand for (read from the token cache by
+   this process) (``Auditor.bpb``).
+2. It probes the graph's causality on a few windows drawn from the operating system's
+   randomness (tokens from a position on replaced by random ones; the logits before it must
+   not move) and counts the graph's tensors. The verdicts (``judge_graph``) are made here: a
+   graph that is not causal, or whose non-embedding parameters exceed the rung's budget, fails
+   the result.
+3. It scores the rung's lm-eval tasks on the graph, and the coordinator computes the rung
+   score from those accuracies and the audited bits per byte (``evolve.jobs._scored``).
 
-The logits of step 2 do not come from the design's cell: it exports the trained model as a graph
-of ATen operations (``verify.graph``) when it makes its claims, and a second cell that never
-imports the design's code runs that graph (``verify.graph_audit``). The same cell probes the
-graph's causality on the drawn windows (tokens from a position on replaced by random ones; the
-logits before it must not move) and counts its tensors. The verdicts (``judge_graph``) are made
-here: a claim that the graph's logits do not give, a graph that is not causal, or one whose
-non-embedding parameters exceed the rung's budget fails the result. What the design's process
-did to its own copy of torch does not reach any of these figures.
-
-The auditor's cell also scores the rung's lm-eval tasks on the graph, and the coordinator
-computes the rung score from those accuracies and the audited bits per byte
-(``evolve.jobs._scored``), and takes the parameter count from the graph: no figure of a walled
-verification's result comes from the design's process but the training curve, the tokens it
-trained on and its timings.
+No figure of a walled verification's result comes from the design's process but the training
+curve, the tokens it trained on and its timings; what that process did to its own copy of torch
+reaches none of them.
 """
 
 from __future__ import annotations
 
-import base64
 import math
 import random
 from dataclasses import dataclass
@@ -43,14 +37,8 @@ from genesys_tui.ladder import SIZE_TOLERANCE, Rung
 
 #: The scratch subdirectory a verify cell leaves its trained model's graph in.
 GRAPH_DIR = "graph"
-#: Windows whose logits the auditor checks.
-CHALLENGES = 4
-#: A claimed window loss may differ from the auditor's by this many nats (float32 logits)...
-ABS_TOL = 2e-3
-#: ...plus this share of it.
-REL_TOL = 1e-5
-#: The cell's bits per byte and the auditor's may differ by this share.
-BPB_REL_TOL = 1e-4
+#: Held-out windows whose causality the auditor probes.
+PROBED = 4
 #: Random causality probes per drawn window, beside those at the edges of 64, 128, 256 and 512.
 RANDOM_PROBES = 4
 #: A probe's logits before its position may move by this share of the largest logit (the
@@ -90,49 +78,28 @@ def heldout_windows(n_tokens: int, micro: int, context: int, eval_tokens: int
 
 @dataclass
 class Auditor:
-    """One audit: the windows, the claims once made, and the challenge drawn after them."""
+    """One audit: the held-out windows scored, and those whose causality is probed (drawn from
+    the operating system's randomness)."""
 
     windows: list[tuple[int, int]]
-    challenged: list[int] | None = None
-    claims: list[float] | None = None
+    probed: list[int]
 
     @classmethod
     def for_rung(cls, stream_len: int, rung: Rung) -> Auditor:
-        return cls(heldout_windows(stream_len, rung.micro, rung.context_length, rung.eval_tokens))
-
-    def challenge(self, claims: list[float]) -> list[int]:
-        """Take the cell's per-window claims; draw the windows it must show logits for."""
-        if self.claims is not None:
-            raise AuditFailed("the cell made its claims twice")
-        if len(claims) != len(self.windows) or not all(_finite(c) for c in claims):
-            raise AuditFailed(
-                f"the cell claimed {len(claims)} window losses for {len(self.windows)} windows"
-            )
-        self.claims = [float(c) for c in claims]
+        windows = heldout_windows(stream_len, rung.micro, rung.context_length, rung.eval_tokens)
         rng = random.SystemRandom()
-        self.challenged = sorted(rng.sample(range(len(self.windows)), min(CHALLENGES, len(claims))))
-        return self.challenged
+        return cls(windows, sorted(rng.sample(range(len(windows)), min(PROBED, len(windows)))))
 
-    def judge(self, logits: dict[str, str], shape: list[int], stream: np.ndarray,
-              token_bytes: np.ndarray) -> float:  # fmt: skip
-        """Check the challenged windows' logits against the claims; return the audited bits
-        per byte of all windows. AuditFailed names the first window that does not match."""
-        if self.claims is None or self.challenged is None:
-            raise AuditFailed("the cell sent logits before its claims")
-        for i in self.challenged:
-            start, length = self.windows[i]
-            raw = logits.get(str(i))
-            if raw is None:
-                raise AuditFailed(f"the cell did not send the logits of held-out window {i}")
-            ref = window_nll(_decode(raw, length, shape), stream[start + 1 : start + length + 1])
-            if not abs(self.claims[i] - ref) <= ABS_TOL + REL_TOL * abs(ref):
-                raise AuditFailed(
-                    f"held-out window {i}: the cell claimed a loss of {self.claims[i]:.6f} nats, "
-                    f"its own logits give {ref:.6f}: the loss was not computed from the model's "
-                    "outputs (a patched loss function?)"
-                )
+    def bpb(self, losses: object, stream: np.ndarray, token_bytes: np.ndarray) -> float:
+        """Bits per byte over all windows, from the auditor cell's summed loss of each;
+        AuditFailed where the losses do not read."""
+        if not isinstance(losses, list) or len(losses) != len(self.windows):
+            got = len(losses) if isinstance(losses, list) else 0
+            raise AuditFailed(f"the auditor scored {got} of {len(self.windows)} held-out windows")
+        if not all(_finite(x) and x >= 0 for x in losses):
+            raise AuditFailed("the auditor's held-out losses are not all finite")
         n_bytes = sum(int(token_bytes[stream[s + 1 : s + n + 1]].sum()) for s, n in self.windows)
-        return sum(self.claims) / (math.log(2) * max(n_bytes, 1))
+        return math.fsum(float(x) for x in losses) / (math.log(2) * max(n_bytes, 1))
 
 
 def plan_probes(windows: list[int], context: int) -> list[list[int]]:
@@ -187,33 +154,6 @@ def window_nll(logits: np.ndarray, targets: np.ndarray) -> float:
     log_z = top[:, 0] + np.log(np.exp(x - top).sum(axis=1))
     picked = x[np.arange(len(targets)), targets.astype(np.int64)]
     return float((log_z - picked).sum())
-
-
-def check_bpb(reported: float | None, audited: float) -> None:
-    """AuditFailed when the cell's bits per byte is not the auditor's."""
-    if reported is None or not _finite(reported):
-        raise AuditFailed("the cell reported no bits per byte")
-    if abs(reported - audited) > BPB_REL_TOL * abs(audited):
-        raise AuditFailed(
-            f"the cell reported {reported:.6f} bits per byte; its own per-window losses give "
-            f"{audited:.6f}"
-        )
-
-
-def encode_logits(array: np.ndarray) -> str:
-    """float32 logits as base64 (the cell's side)."""
-    return base64.b64encode(np.ascontiguousarray(array, dtype=np.float32).tobytes()).decode()
-
-
-def _decode(raw: str, length: int, shape: list[int]) -> np.ndarray:
-    vocab = int(shape[-1]) if shape else 0
-    try:
-        data = np.frombuffer(base64.b64decode(raw, validate=True), dtype=np.float32)
-    except (ValueError, TypeError) as exc:
-        raise AuditFailed(f"the cell's logits do not decode: {exc}") from None
-    if vocab <= 0 or data.size != length * vocab:
-        raise AuditFailed(f"the cell's logits have {data.size} values, not {length} x {vocab}")
-    return data.reshape(length, vocab)
 
 
 def _finite(x: object) -> bool:

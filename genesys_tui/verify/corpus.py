@@ -115,6 +115,13 @@ def embedded_manifest() -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
+def embedded_held_out_files() -> tuple[str, ...]:
+    """The embedded corpus's files of the splits models are scored on (validation: bits per
+    byte; test: the held-out tasks), which a cell that runs design code must not read."""
+    splits = embedded_manifest()["splits"]
+    return tuple(str(EMBEDDED_DIR / splits[s]["file"]) for s in SPLITS[1:])
+
+
 def _embedded(split: str) -> list[Document]:
     info = embedded_manifest()["splits"][split]
     with lzma.open(EMBEDDED_DIR / info["file"], "rt", encoding="utf-8") as f:

@@ -1,12 +1,13 @@
 """The auditor's cell: runs a trained model's graph (``verify.graph``) on what the coordinator
 asks, in a process that imports none of the design's code (issue 21, section 2).
 
-The coordinator (``evolve.jobs.verify_host``) hands it the held-out windows it drew after the
-design's cell made its claims, the causality probes it planned, and the lm-eval tasks of the
-rung. The cell answers with figures computed by Genesys's own code on the graph: the windows'
-logits, each probe's largest change, the graph's tensor counts, the rung's reference size and
-the tasks' accuracies. The coordinator turns them into verdicts and the score
-(``verify.audit``); the task accuracies never come from the design's process.
+The coordinator (``evolve.jobs.verify_host``) hands it the held-out windows to score, the
+causality probes it planned, and the lm-eval tasks of the rung. The cell reads the held-out
+split from the token cache (the design's cell cannot) and answers with figures computed by
+Genesys's own code on the graph: each window's summed loss, each probe's largest change, the
+graph's tensor counts, the rung's reference size and the tasks' accuracies. The coordinator
+turns them into verdicts and the score (``verify.audit``); none of them comes from the design's
+process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from genesys_tui.ladder import Rung
-from genesys_tui.verify.audit import encode_logits
+from genesys_tui.verify.audit import window_nll
 from genesys_tui.verify.graph import Graph, GraphError, load_graph
 
 
@@ -35,20 +36,23 @@ def audit_in_cell(
     threads: int = 1,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """``windows``: the input tokens of each drawn window (at most the graph's context);
-    ``probes``: [window, position, seed]: tokens from ``position`` on are replaced by random
-    ones (``seed``), and the largest change of the logits before ``position`` is reported.
+    """``windows``: [start, length] of each held-out window (``length`` targets, at most the
+    graph's context) in the rung's validation split; ``probes``: [window, position, seed]:
+    tokens from ``position`` on are replaced by random ones (``seed``), and the largest change
+    of the logits before ``position`` is reported.
     ``tasks`` are evaluated on the graph only when every probe shows it causal (right padding,
     which the evaluation uses, is neutral only then). ``device``: where the graph runs (the
     verification's GPU, when it had one)."""
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.audit import CAUSAL_TOL
+    from genesys_tui.verify.token_cache import load_tokens
 
     torch.set_num_threads(max(1, threads))
     the_rung = load_ladder(ladder).rung(rung)
+    stream = load_tokens("validation", the_rung.tokenizer).tokens
     try:
         graph = load_graph(graph_dir, device)
-        out = _run_windows(graph, windows, probes)
+        out = _run_windows(graph, stream, windows, probes)
         out.update(_counts(graph, out["shape"][0], the_rung))
         causal = all(change <= CAUSAL_TOL * scale for *_, change, scale in out["probes"])
         if tasks and causal:
@@ -58,35 +62,46 @@ def audit_in_cell(
         return {"refused": str(exc)}
 
 
-def _run_windows(graph: Graph, windows: list[list[int]], probes: list[list[int]]
+def _run_windows(graph: Graph, stream: Any, windows: list[list[int]], probes: list[list[int]]
                  ) -> dict[str, Any]:  # fmt: skip
-    """Each window, then each probe (its window with the tokens from its position on
-    replaced), in batches of the graph's size."""
+    """Each window's summed loss, in batches of the graph's size (the logits of the probed
+    windows kept), then each probe: its window with the tokens from its position on replaced."""
     context = graph.context
-    rows: list[torch.Tensor] = []
-    for i, tokens in enumerate(windows):
-        if not 0 < len(tokens) <= context:
-            raise GraphError(f"window {i} has {len(tokens)} tokens; the graph takes {context}")
-        row = torch.zeros(context, dtype=torch.long)
-        row[: len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-        rows.append(row)
-    base = _batched(graph, torch.stack(rows)).float().cpu()  # (W, context, V)
-    vocab = int(base.shape[-1])
-    plan = [(w, p, s) for w, p, s in probes if 0 <= w < len(windows) and 0 < p < context]
+    probed = {w for w, _, _ in probes}
+    losses: list[float] = []
+    rows: dict[int, torch.Tensor] = {}
+    base: dict[int, torch.Tensor] = {}
+    vocab = 0
+    for first in range(0, len(windows), graph.batch):
+        chunk = windows[first : first + graph.batch]
+        inputs = torch.zeros(len(chunk), context, dtype=torch.long)
+        targets = []
+        for k, (start, length) in enumerate(chunk):
+            if not 0 < length <= context or start < 0 or start + length >= len(stream):
+                raise GraphError(f"window {first + k} ({start}, {length}) does not fit")
+            ids = torch.from_numpy(stream[start : start + length + 1].astype("int64"))
+            inputs[k, :length] = ids[:-1]
+            targets.append(ids[1:])
+        logits = graph(inputs).float().cpu()  # (batch, context, V)
+        vocab = int(logits.shape[-1])
+        for k, (_, length) in enumerate(chunk):
+            losses.append(window_nll(logits[k, :length].numpy(), targets[k].numpy()))
+            if first + k in probed:
+                rows[first + k], base[first + k] = inputs[k], logits[k]
+    plan = [(w, p, s) for w, p, s in probes if w in rows and 0 < p < context]
     changed = []
     for w, position, seed in plan:
         row = rows[w].clone()
         gen = torch.Generator().manual_seed(int(seed))
         row[position:] = torch.randint(0, vocab, (context - position,), generator=gen)
         changed.append(row)
-    after = _batched(graph, torch.stack(changed)).float().cpu() if changed else base[:0]
+    after = _batched(graph, torch.stack(changed)).float().cpu() if changed else torch.empty(0)
     out_probes = []
     for k, (w, position, _) in enumerate(plan):
-        change = float((after[k, :position] - base[w, :position]).abs().max())
+        change = float((after[k, :position] - base[w][:position]).abs().max())
         scale = max(1.0, float(base[w].abs().max()))
         out_probes.append([w, position, change if change == change else float("inf"), scale])
-    logits = {str(i): encode_logits(base[i, : len(t)].numpy()) for i, t in enumerate(windows)}
-    return {"logits": logits, "shape": [vocab], "probes": out_probes, "context": context}
+    return {"losses": losses, "shape": [vocab], "probes": out_probes, "context": context}
 
 
 def _batched(graph: Graph, rows: torch.Tensor) -> torch.Tensor:

@@ -25,10 +25,13 @@ def verify_job(
     progress: Callable[[dict[str, Any]], None] | None = None,
     out_dir: str | None = None,
     evaluate_tasks: bool = True,
+    evaluate_heldout: bool = True,
 ) -> dict[str, Any]:
     """Train and evaluate at ``rung`` in this process; the scores the loop records, with
     ``score`` among them (``RungResult.to_wire``). ``out_dir`` keeps the checkpoint there.
-    ``evaluate_tasks`` False leaves the lm-eval tasks to the caller (the walled cell's auditor).
+    ``evaluate_tasks`` False leaves the lm-eval tasks to the caller (the walled cell's auditor),
+    ``evaluate_heldout`` False the held-out split too: the result then has no ``score`` nor
+    ``bpb``, which the caller computes.
 
     The loop checked the design already, so the verifier does not check it again. This runs
     the design's code in the calling process: the loop calls ``verify_host`` instead, which
@@ -56,6 +59,7 @@ def verify_job(
             pairs=pairs,
             tasks_min_tokens=tasks_min_tokens,
             evaluate_tasks=evaluate_tasks,
+            evaluate_heldout=evaluate_heldout,
         ),
         out_dir=out_dir,
         on_progress=on_progress,
@@ -66,6 +70,7 @@ def verify_job(
         scores["bpb"] = float(result.bpb)
         for task, acc in result.evals.items():
             scores[f"eval/{task}"] = float(acc)
+    if result.ok and (scores or not evaluate_heldout):
         scores["tokens_per_second"] = float(result.tokens_per_second)
     return RungResult(
         ok=bool(result.ok and scores),

@@ -189,12 +189,17 @@ def _data_and_size(
     config: ModelConfig | None,
     source: CorpusSource | None,
     cache_dir: str | Path | None,
+    held_out: bool = True,
 ) -> tuple[TokenSplit, ModelConfig]:
-    """The training split (the held-out one checked now, not after the run) and the size to
-    train at: ``config``, or the design sized to the rung."""
-    train_split = load_tokens("train", rung.tokenizer, source, cache_dir)
-    held_out = load_tokens("validation", rung.tokenizer, source, cache_dir)  # scored at the end
-    _check_enough_text({"train": train_split, "validation": held_out}, rung, source)
+    """The training split (with ``held_out``, the held-out one is checked now, not after the
+    run) and the size to train at: ``config``, or the design sized to the rung. Without
+    ``held_out`` the validation split is not opened at all: a walled verification's cell
+    cannot see it (the auditor scores it)."""
+    splits = {"train": load_tokens("train", rung.tokenizer, source, cache_dir)}
+    if held_out:  # scored at the end
+        splits["validation"] = load_tokens("validation", rung.tokenizer, source, cache_dir)
+    _check_enough_text(splits, rung, source)
+    train_split = splits["train"]
     vocab = len(train_split.token_bytes)
     config = config or size_design(design, rung, vocab)
     if config.vocab_size < vocab or config.context_length < rung.context_length:
@@ -265,7 +270,8 @@ def train(
     payload = read_checkpoint(resume) if resume is not None else None
     if payload is not None:
         design, config, settings = _resumed(payload, str(resume), design, rung, config, settings)
-    train_split, config = _data_and_size(design, rung, config, source, cache_dir)
+    train_split, config = _data_and_size(design, rung, config, source, cache_dir,
+                                         settings.evaluate)  # fmt: skip
     model, optimizer, sampler = _build(design, config, rung, train_split, settings.seed, device)
     step, tokens, final_loss = 0, 0, float("nan")
     if payload is not None:

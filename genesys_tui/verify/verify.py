@@ -47,6 +47,9 @@ class VerifySettings:
     # False: leave the tasks to the caller (a walled verification's auditor scores them on the
     # trained model's graph, outside the design's process); fitness is then from bpb alone
     evaluate_tasks: bool = True
+    # False: leave the held-out split to the caller too (the walled cell cannot read it; the
+    # auditor scores every held-out window on the graph); bpb and fitness are then None
+    evaluate_heldout: bool = True
     seed: int = 0  # training, evaluation order and probes
     device: str = "auto"  # auto, cpu, cuda, ...
     corpus: CorpusSource = field(default_factory=CorpusSource)  # what to train on
@@ -181,7 +184,8 @@ def _train_and_evaluate(
 
     t0 = time.perf_counter()
     trained = train(
-        d, r, settings=TrainSettings(seed=s.seed, device=s.device), out_dir=where,
+        d, r, settings=TrainSettings(seed=s.seed, device=s.device, evaluate=s.evaluate_heldout),
+        out_dir=where,
         source=s.corpus, on_progress=on_progress,
     )  # fmt: skip
     seconds["train"] = time.perf_counter() - t0
@@ -222,7 +226,7 @@ def _train_and_evaluate(
             evals[f"probe_{name}"] = res.accuracy
             probe_chance[f"probe_{name}"] = probe(name).chance
         seconds["probes"] = time.perf_counter() - t2
-    fitness = score_of(trained.bpb, evals, s.fitness, probe_chance)
+    fitness = score_of(trained.bpb, evals, s.fitness, probe_chance) if s.evaluate_heldout else None
     return VerifyResult(
         design=d.name, rung=r.name, ok=True, reason=None, evals=evals, fitness=fitness,
         seconds=seconds, weights_sha256=sha, notes=notes,

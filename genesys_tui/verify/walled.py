@@ -1,12 +1,12 @@
 """The cell side of a walled verify job (``evolve.jobs.verify_host`` is the trusted side).
 
 ``verify_in_cell`` runs inside a bubblewrap cell: it writes the design's files into the cell's
-scratch directory, trains and evaluates it there (``verify.job.verify_job``, the checkpoint in
-scratch too), then gives the auditor its evidence: the summed loss of each held-out window the
-auditor named, and the trained model exported as a graph (``verify.graph``) in the scratch
-directory's ``graph/``, which the coordinator takes once the cell is dead. The auditor draws the
-windows it checks only then, and runs them through the graph in a cell of its own
-(``verify.audit``, ``verify.graph_audit``).
+scratch directory, trains the design there (``verify.job.verify_job``, the checkpoint in scratch
+too) and exports the trained model as a graph (``verify.graph``) into the scratch directory's
+``graph/``, which the coordinator takes once the cell is dead. It evaluates nothing: the cell
+cannot read the held-out split nor the tasks' text (``evolve.jobs.verify_host`` hides them), so
+the design cannot train on what it is scored on. An auditor cell that runs no design code scores
+the graph (``verify.audit``, ``verify.graph_audit``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from genesys_tui.verify.audit import GRAPH_DIR
 
@@ -25,7 +24,6 @@ def verify_in_cell(
     channel: Any,
     files: dict[str, str],
     rung: str,
-    windows: list[list[int]],
     ladder: str = "cpu",
     seed: int = 0,
     pairs: int = 0,
@@ -47,11 +45,12 @@ def verify_in_cell(
     run_dir = scratch / "run"
     result = verify_job(str(design_dir), rung, ladder=ladder, seed=seed, pairs=pairs,
                         tasks_min_tokens=tasks_min_tokens, progress=channel.emit,
-                        evaluate_tasks=False,  # the auditor scores them on the graph
+                        # the auditor scores the tasks and the held-out text on the graph
+                        evaluate_tasks=False, evaluate_heldout=False,
                         out_dir=str(run_dir))  # fmt: skip
     if not result.get("ok"):
         return {"result": result}
-    return {"result": result, **_evidence(scratch / GRAPH_DIR, run_dir, rung, ladder, windows)}
+    return {"result": result, **_export(scratch / GRAPH_DIR, run_dir, rung, ladder)}
 
 
 #: The most logits (batch x context x vocabulary) one call of an exported graph may make.
@@ -64,27 +63,18 @@ def graph_batch(context: int, vocab: int) -> int:
     return max(1, min(32, GRAPH_LOGITS // max(1, context * vocab)))
 
 
-def _evidence(graph_dir: Path, run_dir: Path, rung: str, ladder: str, windows: list[list[int]]
-              ) -> dict[str, Any]:  # fmt: skip
-    """Each named window's summed loss, from the checkpoint's weights; the model's graph."""
+def _export(graph_dir: Path, run_dir: Path, rung: str, ladder: str) -> dict[str, Any]:
+    """The trained model (the checkpoint's weights) exported as a graph into ``graph_dir``."""
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.checkpoint import load_checkpoint
     from genesys_tui.verify.graph import GraphError, export_graph
-    from genesys_tui.verify.token_cache import load_tokens
 
     the_rung = load_ladder(ladder).rung(rung)
     model, _ = load_checkpoint(run_dir / "checkpoint.pt", device="cpu")
-    stream = load_tokens("validation", the_rung.tokenizer).tokens
-    claims = []
-    with torch.no_grad():
-        for start, length in windows:
-            ids = torch.from_numpy(stream[start : start + length + 1].astype("int64"))[None]
-            logits = model(ids[:, :-1])[0].float()
-            claims.append(float(F.cross_entropy(logits, ids[0, 1:], reduction="sum").double()))
     t0 = time.perf_counter()
     try:
         export_graph(model, the_rung.context_length, graph_dir,
                      batch=graph_batch(the_rung.context_length, model.config.vocab_size))
     except GraphError as exc:
-        return {"claims": claims, "graph_error": str(exc)}
-    return {"claims": claims, "export_seconds": round(time.perf_counter() - t0, 3)}
+        return {"graph_error": str(exc)}
+    return {"export_seconds": round(time.perf_counter() - t0, 3)}

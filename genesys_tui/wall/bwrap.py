@@ -11,7 +11,8 @@ runs it inside a fresh bubblewrap sandbox:
 - a filesystem that is read-only and holds only what Python, torch and Genesys need (the
   system's library and binary directories, Python's prefix and import path, the few files of
   /etc a process reads, the directories the job names read-only), a private /tmp and /dev, and
-  one writable directory: the job's scratch directory;
+  one writable directory: the job's scratch directory; paths the job names hidden (inside
+  those) read as empty: the held-out text a verify cell is scored on;
 - an empty environment plus an allow-list (threads, CUDA_VISIBLE_DEVICES, offline flags); no
   key, token or secret enters;
 - address-space, CPU-time and core-dump limits, set by ``prlimit`` before bwrap starts;
@@ -99,9 +100,11 @@ class Wall:
         limits: Limits = Limits(),
         gpu: bool = False,
         read_only: Sequence[str | Path] = (),
+        hidden: Sequence[str | Path] = (),
     ) -> list[str]:
         """``argv`` wrapped in the limits and (mode "bwrap") the sandbox; ``scratch`` is the one
-        writable directory."""
+        writable directory; ``hidden`` files read as empty and hidden directories as empty
+        directories inside it (mode "none" hides nothing)."""
         prefix = ["prlimit", "--core=0"]
         if limits.memory_mb:
             prefix.append(f"--as={limits.memory_mb * 2**20}")
@@ -110,9 +113,11 @@ class Wall:
         prefix.append("--")
         if not self.sandboxed:
             return prefix + list(argv)
-        return prefix + self._bwrap(scratch, gpu, [*self.read_only, *read_only]) + ["--", *argv]
+        paths = [*self.read_only, *read_only]
+        return prefix + self._bwrap(scratch, gpu, paths, hidden) + ["--", *argv]
 
-    def _bwrap(self, scratch: Path, gpu: bool, read_only: Sequence[str | Path]) -> list[str]:
+    def _bwrap(self, scratch: Path, gpu: bool, read_only: Sequence[str | Path],
+               hidden: Sequence[str | Path] = ()) -> list[str]:  # fmt: skip
         cmd = [_bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session",
                "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL",
                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # fmt: skip
@@ -124,11 +129,18 @@ class Wall:
             cmd += ["--ro-bind-try", path, path]
         for path in _python_paths() + [str(Path(p).resolve()) for p in read_only]:
             cmd += ["--ro-bind-try", path, path]
+        scratch = scratch.resolve()
+        for path in (Path(p).resolve() for p in hidden):  # over the binds above, so after them
+            if path.is_dir():
+                cmd += ["--tmpfs", str(path), "--remount-ro", str(path)]
+            elif path.exists():  # an empty file of our own (device nodes do not open there)
+                empty = scratch / ".empty"
+                empty.touch()
+                cmd += ["--ro-bind", str(empty), str(path)]
         if gpu:
             for pattern in GPU_NODES:
                 for node in glob.glob(pattern):
                     cmd += ["--dev-bind", node, node]
-        scratch = scratch.resolve()
         cmd += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
         # The sandbox's own root (where bwrap made the mount points) is read-only too; the
         # private /tmp and the scratch directory are mounts of their own and stay writable.

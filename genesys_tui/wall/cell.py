@@ -56,6 +56,7 @@ class CellSpec:
     gpu: bool = False
     read_only: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    hidden: tuple[str, ...] = ()  # paths that read as empty inside (``Wall.command``)
 
 
 @dataclass
@@ -91,7 +92,8 @@ class Cell:
         (self.scratch / "tmp").mkdir()
         self.stderr_path = self.scratch / "stderr.txt"
         argv = [sys.executable, "-m", "genesys_tui.wall.enter", *spec.preload]
-        cmd = wall.command(argv, self.scratch, spec.limits, spec.gpu, spec.read_only)
+        cmd = wall.command(argv, self.scratch, spec.limits, spec.gpu, spec.read_only,
+                           spec.hidden)
         self.started = time.monotonic()
         with self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(

@@ -163,7 +163,7 @@ def test_a_verification_on_ray_equals_the_local_runners_bit_for_bit(
     assert result.ok, result.error
     rung = RungResult.from_wire(result.value)
     assert rung.ok and rung.bpb == local_bpb
-    assert any("bpb audited" in note for note in rung.notes)  # audited on the node
+    assert any("graph scored" in note for note in rung.notes)  # audited on the node
     assert any("loss" in e for e in events)  # training progress came back
 
 

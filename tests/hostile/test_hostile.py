@@ -31,6 +31,7 @@ pytestmark = [
 ]
 
 LADDER = str(Path(__file__).parents[1] / "evolve" / "tiny_ladder.toml")
+LIBRARY = Path(__file__).parents[2] / "library"
 KEY = "sk-ant-hostile-" + uuid.uuid4().hex  # set as ANTHROPIC_API_KEY for every run
 T = "import torch\nT = next(iter([torch]))\n"
 CONNECT = "try:\n    T.sys.modules['socket'].create_connection(('127.0.0.1', PORT), 1)\n" \
@@ -238,8 +239,11 @@ def test_a_verify_job_holds_the_wall(kind: str, variant: str, arena: Arena, tmp_
                        timeout=300)  # fmt: skip
     result = RungResult.from_wire(wire)
     arena.assert_nothing_escaped(json.dumps(wire))
-    if kind == "6-patch-loss":  # the score the design forged is caught by the audit
-        assert not result.ok and result.reason.startswith("audit: "), result.reason
+    if kind == "6-patch-loss":  # the cell scores nothing: the figures are the graph's
+        assert result.ok, result.reason
+        honest = RungResult.from_wire(verify_host(str(LIBRARY / "gpt"), "tiny-0", ladder=LADDER,
+                                                  tasks_min_tokens=10**9, timeout=300))  # fmt: skip
+        assert result.bpb == pytest.approx(honest.bpb, rel=0.02)  # not half of anything
     if kind == "3-read-outside":  # the file is out of sight: training fails on it
         assert not result.ok and "No such file" in result.reason, result.reason
     if kind == "4-key":  # the design raises what it found: the cell's allow-listed environment

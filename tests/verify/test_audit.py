@@ -1,6 +1,7 @@
-"""The trusted side's audit of a walled verify job's bits per byte (verify/audit.py): the
-windows it names are the trainer's, its loss is torch's, a forged claim is caught, and a design
-that patches the loss function fails its verification with a reason that says so."""
+"""The trusted side's scoring of a walled verify job (verify/audit.py): the windows it scores
+are the trainer's, its loss is torch's, its bits per byte are its losses over the targets'
+bytes, a design that patches the loss function changes none of its figures, and a design cannot
+read the held-out text it is scored on."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from genesys_tui.ladder import load_ladder
 from genesys_tui.results import RungResult
 from genesys_tui.verify import audit
-from genesys_tui.verify.audit import AuditFailed, Auditor, encode_logits, window_nll
+from genesys_tui.verify.audit import AuditFailed, Auditor, window_nll
 from genesys_tui.verify.batches import eval_batches
 from genesys_tui.verify.train import _first_windows
 
@@ -52,52 +53,33 @@ def test_window_loss_is_torch_cross_entropy_in_float64() -> None:
     assert window_nll(logits.numpy(), targets.numpy()) == pytest.approx(want, rel=1e-12)
 
 
-def _honest(auditor: Auditor, stream: np.ndarray, vocab: int, cheat: float = 1.0):
-    """Claims and shown logits from a fixed random 'model'; ``cheat`` scales every claim."""
-    rng = np.random.default_rng(0)
-    logits = {i: rng.normal(size=(n, vocab)).astype(np.float32) * 3
-              for i, (_, n) in enumerate(auditor.windows)}  # fmt: skip
-    claims = [window_nll(logits[i], stream[s + 1 : s + n + 1]) * cheat
-              for i, (s, n) in enumerate(auditor.windows)]  # fmt: skip
-    challenged = auditor.challenge(claims)
-    return {str(i): encode_logits(logits[i]) for i in challenged}, claims
+def test_the_bits_per_byte_are_the_auditors_losses_over_the_targets_bytes() -> None:
+    stream = np.random.default_rng(1).integers(0, 40, 600).astype(np.uint16)
+    token_bytes = np.arange(40, dtype=np.int64) % 3  # 0, 1 or 2 bytes a token
+    auditor = Auditor.for_rung(len(stream), dataclasses.replace(
+        load_ladder(LADDER).rung("tiny-0"), batch_size=4, micro_batch_size=4, context_length=32,
+        eval_tokens=320))  # fmt: skip
+    assert len(auditor.windows) == 10 and len(auditor.probed) == audit.PROBED
+    assert set(auditor.probed) <= set(range(10)) and auditor.probed == sorted(auditor.probed)
+    losses = [float(i + 1) for i in range(10)]
+    n_bytes = sum(int(token_bytes[t]) for s, n in auditor.windows
+                  for t in stream[s + 1 : s + n + 1])  # fmt: skip
+    assert sum(n for _, n in auditor.windows) == 320  # every target of the budget
+    bpb = auditor.bpb(losses, stream, token_bytes)
+    assert bpb == pytest.approx(55 / (math.log(2) * n_bytes), rel=1e-12)
 
 
-def test_honest_claims_pass_and_give_the_bits_per_byte_of_their_sum() -> None:
-    vocab, stream = 40, np.random.default_rng(1).integers(0, 40, 600).astype(np.uint16)
-    token_bytes = np.full(vocab, 2, dtype=np.int64)
-    auditor = Auditor(audit.heldout_windows(len(stream), 4, 32, 320))
-    shown, claims = _honest(auditor, stream, vocab)
-    assert len(auditor.challenged) == audit.CHALLENGES
-    bpb = auditor.judge(shown, [vocab], stream, token_bytes)
-    n_bytes = 2 * sum(n for _, n in auditor.windows)
-    assert bpb == pytest.approx(sum(claims) / (math.log(2) * n_bytes), rel=1e-12)
-    audit.check_bpb(bpb * (1 + 1e-6), bpb)
-    with pytest.raises(AuditFailed, match="bits per byte"):
-        audit.check_bpb(bpb * 0.99, bpb)
-
-
-def test_forged_claims_missing_logits_and_a_second_claim_are_refused() -> None:
-    vocab, stream = 40, np.random.default_rng(2).integers(0, 40, 600).astype(np.uint16)
-    token_bytes = np.ones(vocab, dtype=np.int64)
-    auditor = Auditor(audit.heldout_windows(len(stream), 4, 32, 320))
-    shown, _ = _honest(auditor, stream, vocab, cheat=0.9)  # every loss claimed 10% lower
-    with pytest.raises(AuditFailed, match="patched loss"):
-        auditor.judge(shown, [vocab], stream, token_bytes)
-    with pytest.raises(AuditFailed, match="twice"):
-        auditor.challenge([1.0] * len(auditor.windows))
-
-    auditor = Auditor(audit.heldout_windows(len(stream), 4, 32, 320))
-    shown, _ = _honest(auditor, stream, vocab)
-    shown.pop(next(iter(shown)))
-    with pytest.raises(AuditFailed, match="did not send"):
-        auditor.judge(shown, [vocab], stream, token_bytes)
-
-    auditor = Auditor(audit.heldout_windows(len(stream), 4, 32, 320))
-    with pytest.raises(AuditFailed, match="window losses"):
-        auditor.challenge([1.0, float("nan")])
-    with pytest.raises(AuditFailed, match="before its claims"):
-        Auditor([(0, 4)]).judge({}, [vocab], stream, token_bytes)
+@pytest.mark.parametrize(
+    ("losses", "words"),
+    [(None, "scored 0 of 3"), ([1.0, 2.0], "scored 2 of 3"),
+     ([1.0, float("nan"), 2.0], "not all finite"), ([1.0, -1.0, 2.0], "not all finite"),
+     ([1.0, "2", 3.0], "not all finite")],
+)
+def test_held_out_losses_that_do_not_read_are_refused(losses: object, words: str) -> None:
+    stream = np.zeros(200, dtype=np.uint16)
+    auditor = Auditor([(0, 32), (32, 32), (64, 32)], [0])
+    with pytest.raises(AuditFailed, match=words):
+        auditor.bpb(losses, stream, np.ones(1, dtype=np.int64))
 
 
 CHEAT = '''
@@ -113,9 +95,27 @@ def _half_cross_entropy(*args, **kwargs):
 F.cross_entropy = _half_cross_entropy
 '''
 
+PEEK = '''
+
+# Reads the text it is scored on when the design is imported, and says how much it saw.
+def _peek(paths):
+    seen = 0
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                seen += len(fh.read())
+        except OSError:
+            pass
+    if seen:
+        raise RuntimeError(f"the design read {seen} bytes of held-out text")
+
+
+_peek(PATHS)
+'''
+
 
 @pytest.mark.slow
-def test_a_walled_verification_is_audited_and_a_patched_loss_fails_it(
+def test_a_patched_loss_function_reaches_no_figure_of_a_walled_verification(
     tmp_path: Path, available_wall: None
 ) -> None:
     from genesys_tui.evolve.jobs import verify_host
@@ -123,15 +123,39 @@ def test_a_walled_verification_is_audited_and_a_patched_loss_fails_it(
     honest = RungResult.from_wire(verify_host(str(LIBRARY / "gpt"), "tiny-0", ladder=LADDER,
                                               tasks_min_tokens=10**9, timeout=600))  # fmt: skip
     assert honest.ok, honest.reason
-    audited = [n for n in honest.notes if n.startswith("bpb audited: ")]
-    assert audited and float(audited[0].split(": ")[1]) == pytest.approx(honest.bpb, rel=1e-4)
+    assert any(n.startswith("graph scored: ") for n in honest.notes)
 
     cheat = tmp_path / "gpt"
     shutil.copytree(LIBRARY / "gpt", cheat)
     mlp = cheat / "units" / "mlp.py"
     assert "import torch.nn.functional as F" in mlp.read_text()
     mlp.write_text(mlp.read_text() + CHEAT)
-    forged = RungResult.from_wire(verify_host(str(cheat), "tiny-0", ladder=LADDER,
+    patched = RungResult.from_wire(verify_host(str(cheat), "tiny-0", ladder=LADDER,
+                                               tasks_min_tokens=10**9, timeout=600))  # fmt: skip
+    # Its training saw half the loss (AdamW does not mind the scale); its figures are the
+    # graph's, scored by the auditor: not half of anything.
+    assert patched.ok, patched.reason
+    assert patched.bpb == pytest.approx(honest.bpb, rel=0.02)
+
+
+@pytest.mark.slow
+def test_a_design_cannot_read_the_text_it_is_scored_on(
+    tmp_path: Path, available_wall: None
+) -> None:
+    from genesys_tui.evolve.jobs import verify_host
+    from genesys_tui.verify.corpus import embedded_held_out_files
+    from genesys_tui.verify.token_cache import load_tokens
+
+    rung = load_ladder(LADDER).rung("tiny-0")
+    held_out = load_tokens("validation", rung.tokenizer).path
+    paths = [str(held_out / "tokens.bin"), *embedded_held_out_files()]
+    assert all(Path(p).stat().st_size > 0 for p in paths)  # here, outside the cell
+    peek = tmp_path / "gpt"
+    shutil.copytree(LIBRARY / "gpt", peek)
+    mlp = peek / "units" / "mlp.py"
+    mlp.write_text(mlp.read_text() + f"\nPATHS = {paths!r}\n" + PEEK)
+    with pytest.raises(RuntimeError, match="bytes of held-out text"):  # the design works
+        exec(compile(f"PATHS = {paths!r}\n" + PEEK, "peek", "exec"), {})
+    result = RungResult.from_wire(verify_host(str(peek), "tiny-0", ladder=LADDER,
                                               tasks_min_tokens=10**9, timeout=600))  # fmt: skip
-    assert not forged.ok
-    assert forged.reason.startswith("audit: ") and "patched loss" in forged.reason
+    assert result.ok, result.reason  # the cell read nothing of them

@@ -133,7 +133,7 @@ def test_the_coordinator_judges_the_auditors_figures(overrides: dict, words: str
 
 
 class Peek(torch.nn.Module):
-    """The GPT reference, plus a look at the next token: honest claims, a non-causal graph."""
+    """The GPT reference, plus a look at the next token: a non-causal graph."""
 
     def __init__(self, base: torch.nn.Module) -> None:
         super().__init__()
@@ -166,35 +166,34 @@ class Smuggler(Peek):
         return self.base(idx) + 0.0 * self.stash[0]
 
 
-def _audit(model: torch.nn.Module, root: Path, scale: float = 1.0, export: bool = True,
+def _audit(model: torch.nn.Module, root: Path, export: bool = True,
            forged: dict | None = None) -> RungResult:  # fmt: skip
-    """The coordinator's audit of a verify cell that claimed ``model``'s losses (times
-    ``scale``), sent ``forged`` scores beside them, and left ``model``'s graph."""
+    """The coordinator's audit of a verify cell that left ``model``'s graph and sent
+    ``forged`` scores beside its result."""
     from genesys_tui.evolve.jobs import _audited, _Scoring
-    from genesys_tui.verify.token_cache import load_tokens
+    from genesys_tui.verify.token_cache import cache_root, load_tokens
 
     held_out = load_tokens("validation", RUNG.tokenizer)
     auditor = audit.Auditor.for_rung(len(held_out.tokens), RUNG)
-    claims = []
-    with torch.no_grad():
-        for start, length in auditor.windows:
-            ids = torch.from_numpy(held_out.tokens[start : start + length + 1].astype("int64"))
-            logits = model(ids[None, :-1])[0]
-            claims.append(float(F.cross_entropy(logits, ids[1:], reduction="sum")) * scale)
-    n_bytes = sum(int(held_out.token_bytes[held_out.tokens[s + 1 : s + n + 1]].sum())
-                  for s, n in auditor.windows)  # fmt: skip
-    bpb = sum(claims) / (math.log(2) * n_bytes)
     graph_dir = root / "taken" / "graph"
-    sent = RungResult(ok=True, scores={"bpb": bpb, **(forged or {})},
+    sent = RungResult(ok=True, scores=dict(forged or {}),
                       evals={k[5:]: v for k, v in (forged or {}).items() if k.startswith("eval/")})
-    value: dict = {"result": sent.to_wire(), "claims": claims}
+    value: dict = {"result": sent.to_wire()}
     if export:
         export_graph(model, RUNG.context_length, graph_dir)
     else:
         value["graph_error"] = "the model does not export as a graph (a test)"
-    scoring = _Scoring(300, 1, 0, 0, 10**9, LADDER, wall.CellSpec(read_only=(LADDER,)))
+    cell = wall.CellSpec(read_only=(str(cache_root()), LADDER))
+    scoring = _Scoring(300, 1, 0, 0, 10**9, LADDER, cell)
     return RungResult.from_wire(_audited(value, graph_dir if export else None, auditor,
                                          held_out, RUNG, scoring))  # fmt: skip
+
+
+def _eager_bpb(model: torch.nn.Module) -> float:
+    """The held-out bits per byte of ``model`` as the trainer scores them, in this process."""
+    from genesys_tui.verify.train import evaluate_split
+
+    return evaluate_split(model, RUNG).bpb
 
 
 @pytest.mark.slow
@@ -206,9 +205,10 @@ def test_the_audit_runs_the_graph_in_its_own_cell_and_names_each_forgery(
     base = model_of("gpt", len(load_tokens("validation", RUNG.tokenizer).token_bytes))
     honest = _audit(base, tmp_path / "honest")
     assert honest.ok, honest.reason
-    assert any(n.startswith("bpb audited: ") for n in honest.notes)
+    assert any(n.startswith("graph scored: ") for n in honest.notes)
+    # the auditor's held-out bits per byte are the trainer's own evaluation of the same weights
+    assert honest.bpb == pytest.approx(_eager_bpb(base), rel=1e-5)
     cases = [
-        (_audit(base, tmp_path / "forged", scale=0.9), "held-out window"),
         (_audit(Peek(base).eval(), tmp_path / "peek"), "not causal"),
         (_audit(Fat(base).eval(), tmp_path / "fat"), "non-embedding parameters, over"),
         (_audit(Smuggler(base).eval(), tmp_path / "smuggler"), "buffer and constant values"),
@@ -217,10 +217,12 @@ def test_the_audit_runs_the_graph_in_its_own_cell_and_names_each_forgery(
     for result, words in cases:
         assert not result.ok and result.reason.startswith("audit: ")
         assert words in result.reason, result.reason
-    # Scores the cell sends beside its claims are not taken: the coordinator computes the rung
-    # score from the audited bits per byte and the auditor's accuracies (none at this rung).
-    boasted = _audit(base, tmp_path / "boast", forged={"score": 0.99, "eval/genblimp": 1.0})
+    # Scores the cell sends are not taken: the coordinator computes the bits per byte and the
+    # rung score from the graph and the auditor's accuracies (none at this rung).
+    boasted = _audit(base, tmp_path / "boast",
+                     forged={"bpb": 0.01, "score": 0.99, "eval/genblimp": 1.0})  # fmt: skip
     assert boasted.ok and boasted.score == pytest.approx(honest.score)
+    assert boasted.bpb == pytest.approx(honest.bpb)
     assert boasted.evals == {} and "eval/genblimp" not in boasted.scores
 
 
@@ -228,9 +230,9 @@ def test_the_audit_runs_the_graph_in_its_own_cell_and_names_each_forgery(
 def test_task_accuracies_come_from_the_graph_and_match_the_eager_models(
     available_wall: None
 ) -> None:
-    """A walled verification that runs the tasks: the auditor's accuracies and the score the
-    coordinator computes equal, to the last digit, what the trainer's own process gets from
-    the same weights (same seed: the same training, bit for bit)."""
+    """A walled verification that runs the tasks: the auditor's accuracies equal, to the last
+    digit, what the trainer's own process gets from the same weights (same seed: the same
+    training, bit for bit), and its bits per byte and score agree to float32 rounding."""
     from genesys_tui.evolve.jobs import verify_host
     from genesys_tui.verify.job import verify_job
 
@@ -240,7 +242,9 @@ def test_task_accuracies_come_from_the_graph_and_match_the_eager_models(
     eager = RungResult.from_wire(verify_job(str(LIBRARY / "gpt"), "tiny-0", ladder=LADDER,
                                             tasks_min_tokens=0))  # fmt: skip
     assert walled.evals and walled.evals == eager.evals
-    assert walled.score == eager.score and walled.bpb == eager.bpb
+    # bits per byte: the graph's float32 logits against the trainer's, summed in another order
+    assert walled.bpb == pytest.approx(eager.bpb, rel=1e-5)
+    assert walled.score == pytest.approx(eager.score, rel=1e-5)
 
 
 @pytest.mark.slow

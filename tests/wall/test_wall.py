@@ -57,6 +57,17 @@ def read(channel, path):
     except OSError as exc:
         return f"refused: {exc}"
 
+def listing(channel, path):
+    return sorted(os.listdir(path))
+
+def overwrite(channel, path):
+    try:
+        with open(path, "w") as fh:
+            fh.write("x")
+        return "written"
+    except OSError as exc:
+        return f"refused: {exc}"
+
 def hang(channel):
     while True:
         pass
@@ -169,6 +180,27 @@ def test_the_users_files_are_out_of_sight(jobs, tmp_path: Path) -> None:
         assert run(jobs, "read", path="/etc/shadow").value.startswith("refused")
     finally:
         secret.unlink()
+
+
+@needs_bwrap
+def test_hidden_files_and_directories_read_as_empty_inside_a_readable_tree(
+    jobs, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    (data / "held-out").mkdir(parents=True)
+    (data / "held-out" / "tokens.bin").write_text("scored text")
+    (data / "test.txt").write_text("test text")
+    (data / "train.txt").write_text("train text")
+    spec = CellSpec(read_only=(*jobs.read_only, str(data)), env=jobs.env,
+                    hidden=(str(data / "held-out"), str(data / "test.txt")))  # fmt: skip
+    assert run(spec, "read", path=str(data / "train.txt")).value == "train text"
+    assert run(spec, "read", path=str(data / "test.txt")).value == ""
+    assert run(spec, "listing", path=str(data / "held-out")).value == []
+    assert run(spec, "overwrite", path=str(data / "test.txt")).value.startswith("refused")
+    assert run(spec, "overwrite", path=str(data / "held-out" / "x")).value.startswith("refused")
+    # the same cell without the hidden paths sees them: the test can fail
+    seen = CellSpec(read_only=spec.read_only, env=jobs.env)
+    assert run(seen, "read", path=str(data / "test.txt")).value == "test text"
 
 
 @needs_bwrap
