@@ -20,6 +20,7 @@ from genesys_tui.study.noise import (
 )
 
 LADDER = str(Path(__file__).parent / "evolve" / "tiny_ladder.toml")
+LIBRARY = Path(__file__).parent.parent / "library"
 
 
 @pytest.fixture(autouse=True)
@@ -63,9 +64,15 @@ def test_a_summary_keeps_only_tasks_every_seed_has() -> None:
 def test_a_noise_study_trains_each_seed_and_stores_what_it_printed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from genesys_tui import wall
+
     out = tmp_path / "studies" / "noise.json"
-    argv = ["study", "noise", "gpt", "--rung", "tiny-0", "--ladder", LADDER, "--seeds", "2"]
-    assert main([*argv, "--json", "--out", str(out)]) == 0
+    argv = ["study", "noise", "gpt", "--rung", "tiny-0", "--ladder", LADDER, "--seeds", "2",
+            "--threads", "1", *(["--no-sandbox"] if wall.probe() is not None else [])]
+    try:
+        assert main([*argv, "--json", "--out", str(out)]) == 0
+    finally:
+        wall.configure(sandbox=True)
     printed = json.loads(capsys.readouterr().out)
     assert [r["seed"] for r in printed["runs"]] == [0, 1]
     bpbs = [r["bpb"] for r in printed["runs"]]
@@ -73,6 +80,17 @@ def test_a_noise_study_trains_each_seed_and_stores_what_it_printed(
     assert printed["bpb"]["std"] > 0 and printed["bpb"]["mean"] == pytest.approx(sum(bpbs) / 2)
     stored = load_study(out)
     assert [r.bpb for r in stored.runs] == bpbs and stored.rung == "tiny-0"
+    # each seed as the loop verifies it: walled, scored on the graph, the same figures
+    from genesys_tui.evolve.jobs import verify_host
+    from genesys_tui.results import RungResult
+
+    wall.configure(sandbox=wall.probe() is None)
+    try:
+        loop = RungResult.from_wire(verify_host(str(LIBRARY / "gpt"), "tiny-0", ladder=LADDER,
+                                                seed=1, threads=1, timeout=600))  # fmt: skip
+    finally:
+        wall.configure(sandbox=True)
+    assert loop.bpb == bpbs[1] and loop.score == printed["runs"][1]["score"]
 
 
 @pytest.mark.parametrize(

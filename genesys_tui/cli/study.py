@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     noise.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
     noise.add_argument("--ladder", default="cpu", help="cpu, paper or a ladder TOML file")
     noise.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    noise.add_argument("--no-sandbox", action="store_true",
+                       help="train without the bubblewrap wall (not recommended)")  # fmt: skip
     noise.add_argument("--out", default=None, help="also write the study's JSON to this file")
     noise.add_argument("--json", action="store_true", help="print the study as JSON")
     noise.set_defaults(func=run_noise)
@@ -86,12 +88,10 @@ def _add_bootstrap_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_noise(args: argparse.Namespace) -> int:
+    from genesys_tui import wall
     from genesys_tui.study.noise import SeedRun, format_study, run_noise_study
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    wall.configure(sandbox=not args.no_sandbox)  # unavailable: exit 2 once the input is read
 
     def show(r: SeedRun) -> None:
         print(
@@ -102,7 +102,7 @@ def run_noise(args: argparse.Namespace) -> int:
 
     study = run_noise_study(
         args.design, args.rung, args.seeds, ladder=args.ladder, first_seed=args.first_seed,
-        on_run=show,
+        threads=args.threads, on_run=show,
     )  # fmt: skip
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -58,7 +58,7 @@ def climb(
     """Verify each target design of the namespace at ``path`` at ``rung`` and attach its
     result. The repository is opened as its writer only to attach, so climbs to different
     rungs (or of different designs) may run side by side on one namespace. Each design trains
-    in a walled cell and its bits per byte is audited, as in the loop (``verify_host``)."""
+    in a walled cell and is scored on its graph by the auditor, as in the loop (``verify_host``)."""
     from genesys_tui.evolve.jobs import verify_host
     from genesys_tui.ladder import load_ladder
     from genesys_tui.store import DesignsRepo

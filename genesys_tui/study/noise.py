@@ -98,33 +98,46 @@ def run_noise_study(
     *,
     ladder: str = "cpu",
     first_seed: int = 0,
+    threads: int = 0,
     on_run: Callable[[SeedRun], None] | None = None,
 ) -> NoiseStudy:
-    """Verify ``design`` at ``rung`` with seeds ``first_seed .. first_seed + seeds - 1``.
+    """Verify ``design`` at ``rung`` with seeds ``first_seed .. first_seed + seeds - 1``, each
+    as the loop verifies: checked once, then trained in a walled cell and scored on its graph
+    by an auditor cell (``evolve.jobs``), so the design's code never runs in this process.
 
     Raises ConfigError for fewer than two seeds, an unknown rung or design (checked before
-    anything is trained) and VerifyError for a run that fails (a noise study of a design that
-    does not train has no meaning).
+    anything is trained) and VerifyError for a design the checker rejects or a run that fails
+    (a noise study of a design that does not train has no meaning).
     """
+    from genesys_tui import wall
     from genesys_tui.design import load_design
     from genesys_tui.errors import VerifyError
+    from genesys_tui.evolve.jobs import run_check, verify_host
     from genesys_tui.ladder import load_ladder
-    from genesys_tui.verify.verify import VerifySettings, verify
+    from genesys_tui.results import RungResult
 
     if seeds < 2:
         raise ConfigError(f"--seeds must be at least 2 to measure a spread, got {seeds}")
-    found = {r.name: r for r in load_ladder(ladder)}
-    if rung not in found:
-        raise ConfigError(f"unknown rung {rung!r} in ladder {ladder!r}; known: {sorted(found)}")
+    the_ladder = load_ladder(ladder)
+    if rung not in the_ladder.sigmas:
+        raise ConfigError(
+            f"unknown rung {rung!r} in ladder {ladder!r}; known: {sorted(the_ladder.sigmas)}"
+        )
     loaded = load_design(design)
+    if loaded.path is None:
+        raise ConfigError(f"design {design!r} has no directory to verify")
+    wall.current()  # SandboxUnavailable without bubblewrap (nor leave to run without it)
+    check = run_check(str(loaded.path), rung if the_ladder.builtin else None)
+    if not check.ok:
+        raise VerifyError(f"{loaded.name}: the checker rejects it: {check.summary}")
     runs = []
     for seed in range(first_seed, first_seed + seeds):
-        result = verify(loaded, found[rung], VerifySettings(seed=seed, check=seed == first_seed))
-        if not result.ok or result.bpb is None or result.fitness is None:
+        result = RungResult.from_wire(verify_host(str(loaded.path), rung, ladder=ladder,
+                                                  seed=seed, threads=threads, timeout=86400.0))
+        score = result.score
+        if not result.ok or result.bpb is None or score is None:
             raise VerifyError(f"{loaded.name} at {rung}, seed {seed}: {result.reason}")
-        run = SeedRun(
-            seed, result.bpb, result.fitness, dict(result.evals), sum(result.seconds.values())
-        )
+        run = SeedRun(seed, result.bpb, score, dict(result.evals), result.seconds)
         runs.append(run)
         if on_run is not None:
             on_run(run)
