@@ -10,6 +10,7 @@ from textual.widgets import Label, Static
 from genesys_tui.evolve import events as ev
 from genesys_tui.tui.activity import Activity
 from genesys_tui.tui.widgets.workers import WorkersPanel
+from tests.tui.helpers import until
 
 
 def test_activity_keeps_the_cluster_and_each_jobs_host() -> None:
@@ -41,9 +42,14 @@ async def test_the_panel_lists_nodes_and_hosts_for_a_cluster_only(runner: str) -
     async with app.run_test(size=(80, 20)) as pilot:
         panel = app.query_one(WorkersPanel)
         panel.show_jobs(act)
-        await pilot.pause()
-        cluster = panel.query_one("#cluster", Static)
+        # A new job row draws its label after its first refresh, which a loaded machine may
+        # not reach within one pause.
+        def drawn() -> bool:
+            return any(str(w.render()) for w in panel.query("#what").results(Label))
+
+        await until(pilot, drawn)
         label = str(panel.query_one("#what", Label).render())
+        cluster = panel.query_one("#cluster", Static)
         if runner == "local":
             assert not cluster.display and "@" not in label
         else:

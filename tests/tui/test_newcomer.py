@@ -192,6 +192,8 @@ async def test_main_screen_shows_training_loss_sparkline_and_etas(snapshot_ns: P
         await until(pilot, lambda: len(app.main.query(LossSpark)) == 1)
         await until(pilot, lambda: len(app.main.query_one(LossSpark).losses) == 20)
         await until(pilot, lambda: len(app.main.query(JobRow)) == 2)
+        await until(pilot, lambda: all(str(r.query_one("#what", Label).render())
+                                       for r in app.main.query(JobRow)))  # fmt: skip
         await pilot.pause(0.3)
         rows = {row.job.kind: row for row in app.main.query(JobRow)}
         train = str(rows["train"].query_one("#what", Label).render())
