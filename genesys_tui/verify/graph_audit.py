@@ -69,8 +69,7 @@ def _run_windows(graph: Graph, stream: Any, windows: list[list[int]], probes: li
     context = graph.context
     probed = {w for w, _, _ in probes}
     losses: list[float] = []
-    rows: dict[int, torch.Tensor] = {}
-    base: dict[int, torch.Tensor] = {}
+    kept: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # probed window -> (input, logits)
     vocab = 0
     for first in range(0, len(windows), graph.batch):
         chunk = windows[first : first + graph.batch]
@@ -87,19 +86,20 @@ def _run_windows(graph: Graph, stream: Any, windows: list[list[int]], probes: li
         for k, (_, length) in enumerate(chunk):
             losses.append(window_nll(logits[k, :length].numpy(), targets[k].numpy()))
             if first + k in probed:
-                rows[first + k], base[first + k] = inputs[k], logits[k]
-    plan = [(w, p, s) for w, p, s in probes if w in rows and 0 < p < context]
+                kept[first + k] = inputs[k], logits[k]
+    plan = [(w, p, s) for w, p, s in probes if w in kept and 0 < p < context]
     changed = []
     for w, position, seed in plan:
-        row = rows[w].clone()
+        row = kept[w][0].clone()
         gen = torch.Generator().manual_seed(int(seed))
         row[position:] = torch.randint(0, vocab, (context - position,), generator=gen)
         changed.append(row)
     after = _batched(graph, torch.stack(changed)).float().cpu() if changed else torch.empty(0)
     out_probes = []
     for k, (w, position, _) in enumerate(plan):
-        change = float((after[k, :position] - base[w][:position]).abs().max())
-        scale = max(1.0, float(base[w].abs().max()))
+        base = kept[w][1]
+        change = float((after[k, :position] - base[:position]).abs().max())
+        scale = max(1.0, float(base.abs().max()))
         out_probes.append([w, position, change if change == change else float("inf"), scale])
     return {"losses": losses, "shape": [vocab], "probes": out_probes, "context": context}
 
