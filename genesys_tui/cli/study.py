@@ -4,7 +4,9 @@ anything is trained or written. ``genesys study climb`` verifies a namespace's d
 rung; ``genesys study fidelity --namespace NS --rungs A B`` compares how two rungs rank them
 (exit 2, nothing written, for an unknown namespace or rung or too few shared designs);
 ``genesys study halving --namespace NS --rung R`` measures what stopping losers early inside a
-rung would cost, from the recorded loss curves."""
+rung would cost, from the recorded loss curves. ``genesys study compare CANDIDATE.json --against
+FILE...`` compares stored multi-seed results (exit 2 for a missing or malformed file, an unknown
+baseline or a rung without a measured sigma)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`climb` verifies a namespace's designs at a rung; `fidelity` rank-correlates two "
         "rungs' results over the designs that hold both; `halving` measures, from the "
         "recorded loss curves, how well the loss part-way through a rung ranks its finished "
-        "results (what stopping losers early would cost).",
+        "results (what stopping losers early would cost); `compare` tests whether one design's "
+        "mean score over several training seeds beats other designs' above the rung's noise.",
     )
     studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
     noise = studies.add_parser("noise", help="the spread of one design's results over seeds")
@@ -40,6 +43,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     noise.add_argument("--out", default=None, help="also write the study's JSON to this file")
     noise.add_argument("--json", action="store_true", help="print the study as JSON")
     noise.set_defaults(func=run_noise)
+
+    compare = studies.add_parser(
+        "compare", help="a design's mean score over K seeds against other designs' (z, paired)"
+    )
+    compare.add_argument("candidate", help="the candidate's noise study (study noise --out)")
+    compare.add_argument(
+        "--against", nargs="+", required=True, metavar="FILE",
+        help="noise studies or pooled noise files holding the baselines",
+    )  # fmt: skip
+    compare.add_argument(
+        "--designs", nargs="*", default=[], metavar="NAME",
+        help="the baselines to compare with (default: every design in the files)",
+    )  # fmt: skip
+    compare.add_argument(
+        "--sigma", type=float, default=None,
+        help="the rung score's noise (default: the ladder's score_sigma)",
+    )  # fmt: skip
+    compare.add_argument("--ladder", default="cpu", help="the ladder whose score_sigma to use")
+    compare.add_argument("--out", default=None, help="also write the comparison's JSON here")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.set_defaults(func=run_compare)
 
     climb = studies.add_parser(
         "climb", help="verify a namespace's designs at one rung and attach the results"
@@ -108,6 +132,19 @@ def run_noise(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(study.to_json(), encoding="utf-8")
     print(study.to_json() if args.json else format_study(study))
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from genesys_tui.study.compare import compare, format_compare, load_inputs, sigma_of
+
+    candidate, baselines = load_inputs(args.candidate, args.against, args.designs)
+    sigma = args.sigma if args.sigma is not None else sigma_of(candidate.rung, args.ladder)
+    study = compare(candidate, baselines, sigma)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(study.to_json(), encoding="utf-8")
+    print(study.to_json() if args.json else format_compare(study))
     return 0
 
 

@@ -1,0 +1,230 @@
+"""Is one design better than others at a rung, once each is trained with several seeds?
+
+The loop compares single runs: a design's score minus a seed's, over the rung's sigma. At cpu-s
+one design's score moves by more between two training seeds than the leads the loop finds, so
+a claim there needs K runs a side. This compares the mean score of a candidate's runs with the
+mean of each baseline's: the difference over its standard error under the rung's noise,
+``z = (mean_a - mean_b) / (sigma * sqrt(1/n_a + 1/n_b))``, which beats the baseline above
+``ABOVE_NOISE`` (2) and ties inside it. With one run a side this is the single-run margin over
+``sigma * sqrt(2)``, stricter than the loop's margin over ``sigma``: both runs carry noise.
+
+Where both sides ran the same training seeds the paired differences are reported as well (the
+same seed gives the same data order to both), with how many of those seeds the candidate won.
+
+Inputs are stored studies: a noise study (``genesys study noise --out``; one design, its runs)
+or a pooled noise file (``docs/studies/noise-cpu-s-pooled.json``: several designs' scores by
+training seed). Pure numbers; nothing is trained here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genesys_tui.errors import ConfigError
+from genesys_tui.evolve.population import ABOVE_NOISE
+
+#: Format of a stored comparison.
+COMPARE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Runs:
+    """One design's rung scores at one rung, by training seed."""
+
+    design: str
+    rung: str
+    scores: dict[int, float]  # training seed -> rung score
+    source: str = ""  # the file they were read from
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.scores.values())
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The candidate against one baseline."""
+
+    baseline: str
+    n_candidate: int
+    n_baseline: int
+    mean_candidate: float
+    mean_baseline: float
+    difference: float  # candidate mean minus baseline mean
+    standard_error: float  # sigma * sqrt(1/n_a + 1/n_b)
+    z: float  # difference / standard_error
+    verdict: str  # "beats", "tie" or "loses" (|z| <= ABOVE_NOISE is a tie)
+    paired_seeds: tuple[int, ...]  # training seeds both sides ran
+    paired_mean: float | None  # mean of the candidate-minus-baseline differences on those seeds
+    paired_std: float | None  # their sample std (two or more paired seeds)
+    paired_wins: int  # paired seeds on which the candidate scored higher
+
+
+@dataclass(frozen=True)
+class CompareStudy:
+    candidate: str
+    rung: str
+    sigma: float  # the rung score's seed-to-seed standard deviation used for the errors
+    candidate_scores: dict[int, float]
+    comparisons: tuple[Comparison, ...]  # best baseline (smallest z) first
+    format: int = COMPARE_FORMAT
+    measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC"))
+
+    @property
+    def beats_all(self) -> bool:
+        return bool(self.comparisons) and all(c.verdict == "beats" for c in self.comparisons)
+
+    def summary(self) -> str:
+        if not self.comparisons:
+            return f"{self.candidate}: no baseline to compare with"
+        worst = self.comparisons[0]
+        beaten = sum(c.verdict == "beats" for c in self.comparisons)
+        n = len(self.comparisons)
+        if self.beats_all:
+            return f"{self.candidate} beats all {n} baselines at {self.rung}, z {worst.z:+.2f} " \
+                   f"against the closest ({worst.baseline})"  # fmt: skip
+        word = "ties with" if worst.verdict == "tie" else "loses to"
+        return f"{self.candidate} {word} {worst.baseline} at {self.rung} (z {worst.z:+.2f}); " \
+               f"beats {beaten} of {n} baselines above {ABOVE_NOISE:g} standard errors"  # fmt: skip
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["beats_all"], data["summary"] = self.beats_all, self.summary()
+        return json.dumps(data, indent=2) + "\n"
+
+
+def compare_runs(candidate: Runs, baseline: Runs, sigma: float) -> Comparison:
+    """``candidate`` against ``baseline`` under the rung noise ``sigma`` (> 0)."""
+    if not sigma > 0 or not math.isfinite(sigma):
+        raise ConfigError(f"sigma must be a positive number, got {sigma!r}")
+    if not candidate.scores or not baseline.scores:
+        empty = candidate if not candidate.scores else baseline
+        raise ConfigError(f"{empty.design}: no runs to compare")
+    na, nb = len(candidate.scores), len(baseline.scores)
+    difference = candidate.mean - baseline.mean
+    se = sigma * math.sqrt(1.0 / na + 1.0 / nb)
+    z = difference / se
+    verdict = "beats" if z > ABOVE_NOISE else "loses" if z < -ABOVE_NOISE else "tie"
+    shared = tuple(sorted(set(candidate.scores) & set(baseline.scores)))
+    diffs = [candidate.scores[s] - baseline.scores[s] for s in shared]
+    return Comparison(
+        baseline=baseline.design,
+        n_candidate=na,
+        n_baseline=nb,
+        mean_candidate=candidate.mean,
+        mean_baseline=baseline.mean,
+        difference=difference,
+        standard_error=se,
+        z=z,
+        verdict=verdict,
+        paired_seeds=shared,
+        paired_mean=statistics.fmean(diffs) if diffs else None,
+        paired_std=statistics.stdev(diffs) if len(diffs) >= 2 else None,
+        paired_wins=sum(d > 0 for d in diffs),
+    )
+
+
+def compare(candidate: Runs, baselines: Sequence[Runs], sigma: float) -> CompareStudy:
+    """The candidate against every baseline (itself excluded), closest baseline first."""
+    others = [b for b in baselines if b.design != candidate.design]
+    for b in others:
+        if b.rung != candidate.rung:
+            raise ConfigError(f"{b.design} was measured at {b.rung} ({b.source}), the candidate "
+                              f"{candidate.design} at {candidate.rung}")  # fmt: skip
+    rows = sorted((compare_runs(candidate, b, sigma) for b in others), key=lambda c: c.z)
+    return CompareStudy(candidate.design, candidate.rung, sigma, dict(candidate.scores),
+                        tuple(rows))  # fmt: skip
+
+
+def read_runs(path: str | Path) -> list[Runs]:
+    """Every design's runs in a stored noise study or pooled noise file; ConfigError for a
+    missing or unreadable file, or one of neither kind."""
+    p = Path(path)
+    try:
+        data: Any = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{p}: not readable as JSON ({exc})") from None
+    try:
+        if isinstance(data, dict) and "runs" in data and "design" in data:  # one noise study
+            scores = {int(r["seed"]): float(r["score"]) for r in data["runs"]}
+            return [Runs(str(data["design"]), str(data["rung"]), scores, str(p))]
+        if isinstance(data, dict) and isinstance(data.get("designs"), dict):  # a pooled file
+            return [
+                Runs(str(name), str(data["rung"]),
+                     {int(s): float(v) for s, v in d["scores_by_training_seed"].items()}, str(p))
+                for name, d in data["designs"].items()
+            ]  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{p}: a malformed noise study ({type(exc).__name__}: {exc})") from None
+    raise ConfigError(f"{p}: neither a noise study nor a pooled noise file")
+
+
+def select(runs: Sequence[Runs], names: Sequence[str]) -> list[Runs]:
+    """The runs of ``names`` (all when empty), in that order; ConfigError naming any missing."""
+    if not names:
+        return list(runs)
+    by_name = {r.design: r for r in runs}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ConfigError(f"not in the baseline files: {', '.join(missing)}; "
+                          f"they hold: {', '.join(sorted(by_name))}")  # fmt: skip
+    return [by_name[n] for n in names]
+
+
+def format_compare(study: CompareStudy) -> str:
+    """A table, one row per baseline (closest first), then the summary line."""
+    head = ["baseline", "n", "mean", "difference", "s.e.", "z", "verdict", "paired (wins)"]
+    rows = []
+    for c in study.comparisons:
+        paired = "-"
+        if c.paired_seeds:
+            paired = f"{c.paired_mean:+.4f} ({c.paired_wins}/{len(c.paired_seeds)})"
+        rows.append([c.baseline, str(c.n_baseline), f"{c.mean_baseline:.4f}",
+                     f"{c.difference:+.4f}", f"{c.standard_error:.4f}", f"{c.z:+.2f}",
+                     c.verdict, paired])  # fmt: skip
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)] if rows else \
+        [len(h) for h in head]  # fmt: skip
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in [head, *rows]]  # fmt: skip
+    scores = ", ".join(f"{s}: {v:.4f}" for s, v in sorted(study.candidate_scores.items()))
+    mean = statistics.fmean(study.candidate_scores.values())
+    title = (f"{study.candidate} at {study.rung}: mean {mean:.4f} over "
+             f"{len(study.candidate_scores)} training seeds ({scores}); sigma {study.sigma:.4f}")
+    return "\n".join([title, *lines, study.summary()])
+
+
+def sigma_of(rung: str, ladder: str) -> float:
+    """The rung's recorded score sigma; ConfigError when the rung is unknown or has none."""
+    from genesys_tui.ladder import load_ladder
+
+    sigma = load_ladder(ladder).rung(rung).score_sigma
+    if not sigma:
+        raise ConfigError(f"rung {rung!r} of ladder {ladder!r} has no measured score_sigma; "
+                          "pass --sigma")  # fmt: skip
+    return float(sigma)
+
+
+def load_inputs(candidate: str | Path, against: Sequence[str | Path], names: Sequence[str]
+                ) -> tuple[Runs, list[Runs]]:  # fmt: skip
+    """The candidate's runs (a file holding exactly one design) and the chosen baselines."""
+    found = read_runs(candidate)
+    if len(found) != 1:
+        raise ConfigError(f"{candidate}: holds {len(found)} designs; the candidate file must "
+                          "hold one (a noise study)")  # fmt: skip
+    baselines: list[Runs] = []
+    for path in against:
+        baselines += read_runs(path)
+    chosen = [b for b in select(baselines, names) if b.design != found[0].design]
+    if not chosen:
+        raise ConfigError("no baseline to compare with (the files hold only the candidate)")
+    return found[0], chosen
+

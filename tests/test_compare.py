@@ -1,0 +1,117 @@
+"""`genesys study compare`: a design's mean over training seeds against other designs'."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from genesys_tui.cli import main
+from genesys_tui.errors import ConfigError
+from genesys_tui.study.compare import Runs, compare, compare_runs, format_compare, read_runs
+from genesys_tui.study.noise import SeedRun, summarise
+
+
+def test_the_difference_of_means_is_read_against_its_standard_error() -> None:
+    a = Runs("a", "cpu-s", {0: 0.40, 1: 0.38})
+    b = Runs("b", "cpu-s", {0: 0.36, 1: 0.38, 2: 0.34})
+    c = compare_runs(a, b, sigma=0.01)
+    # means 0.39 and 0.36; s.e. 0.01 * sqrt(1/2 + 1/3) = 0.0091287; z = 0.03 / 0.0091287
+    assert c.difference == pytest.approx(0.03)
+    assert c.standard_error == pytest.approx(0.01 * math.sqrt(5 / 6))
+    assert c.z == pytest.approx(3.2863353, rel=1e-6)
+    assert c.verdict == "beats"
+    # seeds 0 and 1 are shared: differences +0.04 and 0.00
+    assert c.paired_seeds == (0, 1)
+    assert c.paired_mean == pytest.approx(0.02)
+    assert c.paired_std == pytest.approx(math.sqrt(0.0008))
+    assert c.paired_wins == 1
+
+
+def test_one_run_a_side_is_the_margin_over_sigma_root_two() -> None:
+    # the loop's single-run margin of 2.5 sigma is below 2 standard errors of a difference
+    c = compare_runs(Runs("a", "r", {3: 0.525}), Runs("b", "r", {3: 0.5}), sigma=0.01)
+    assert c.z == pytest.approx(2.5 / math.sqrt(2))
+    assert c.verdict == "tie"
+    unpaired = compare_runs(Runs("a", "r", {0: 0.4}), Runs("b", "r", {1: 0.5}), 0.01)
+    assert unpaired.verdict == "loses" and unpaired.paired_mean is None
+
+
+def test_a_comparison_lists_the_closest_baseline_first_and_skips_the_candidate() -> None:
+    cand = Runs("x", "cpu-s", {0: 0.40, 1: 0.41})
+    base = [Runs("far", "cpu-s", {0: 0.30, 1: 0.31}), Runs("near", "cpu-s", {0: 0.39, 1: 0.40}),
+            Runs("x", "cpu-s", {0: 0.0})]  # fmt: skip
+    study = compare(cand, base, sigma=0.01)  # near: z 1 (a tie); far: z 10
+    assert [c.baseline for c in study.comparisons] == ["near", "far"]
+    assert not study.beats_all and "ties with near" in study.summary()
+    assert compare(cand, base[:1], sigma=0.01).beats_all
+    assert format_compare(study).splitlines()[-1] == study.summary()
+    with pytest.raises(ConfigError, match="measured at cpu-xs"):
+        compare(cand, [Runs("y", "cpu-xs", {0: 0.1})], sigma=0.01)
+    with pytest.raises(ConfigError, match="positive"):
+        compare_runs(cand, base[0], sigma=0.0)
+
+
+def _noise_file(path: Path, design: str, scores: dict[int, float]) -> Path:
+    runs = [SeedRun(s, 1.6, v, {}, 1.0) for s, v in scores.items()]
+    path.write_text(summarise(design, "cpu-s", runs).to_json(), encoding="utf-8")
+    return path
+
+
+def _pooled_file(path: Path) -> Path:
+    designs = {
+        "gpt": {"scores_by_training_seed": {"0": 0.36, "1": 0.37}},
+        "rwkv7": {"scores_by_training_seed": {"0": 0.38, "1": 0.40, "2": 0.39}},
+    }
+    path.write_text(json.dumps({"rung": "cpu-s", "designs": designs}), encoding="utf-8")
+    return path
+
+
+def test_both_kinds_of_stored_study_are_read(tmp_path: Path) -> None:
+    noise = read_runs(_noise_file(tmp_path / "n.json", "cand", {0: 0.41, 1: 0.42}))
+    assert [(r.design, r.rung, r.scores) for r in noise] == [("cand", "cpu-s", {0: 0.41, 1: 0.42})]
+    pooled = {r.design: r.scores for r in read_runs(_pooled_file(tmp_path / "p.json"))}
+    assert pooled == {"gpt": {0: 0.36, 1: 0.37}, "rwkv7": {0: 0.38, 1: 0.40, 2: 0.39}}
+
+
+def test_the_command_prints_and_stores_the_comparison(tmp_path: Path, capsys) -> None:
+    cand = _noise_file(tmp_path / "n.json", "cand", {0: 0.45, 1: 0.44})
+    pooled = _pooled_file(tmp_path / "p.json")
+    out = tmp_path / "out" / "compare.json"
+    rc = main(["study", "compare", str(cand), "--against", str(pooled), "--designs", "rwkv7",
+               "--sigma", "0.01", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    printed = capsys.readouterr().out
+    stored = json.loads(out.read_text())
+    assert [c["baseline"] for c in stored["comparisons"]] == ["rwkv7"]
+    # means 0.445 and 0.39, s.e. 0.01 * sqrt(1/2 + 1/3)
+    assert stored["comparisons"][0]["z"] == pytest.approx(0.055 / (0.01 * math.sqrt(5 / 6)))
+    assert stored["beats_all"] is True and stored["summary"] in printed
+    # the ladder's cpu-s sigma is the default
+    assert main(["study", "compare", str(cand), "--against", str(pooled), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sigma"] == pytest.approx(0.0159)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--against", "missing.json"], "missing.json: no such file"),
+        (["--against", "p.json", "--designs", "mamba2"], "not in the baseline files: mamba2"),
+        (["--against", "bad.json"], "bad.json: not readable as JSON"),
+        (["--against", "n.json"], "no baseline to compare with"),
+        (["--against", "p.json", "--ladder", "nope"], "nope"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _noise_file(tmp_path / "n.json", "cand", {0: 0.45, 1: 0.44})
+    _pooled_file(tmp_path / "p.json")
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    rc = main(["study", "compare", "n.json", *args, "--out", "out.json"])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.json").exists()
