@@ -113,6 +113,39 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
 
 
 @pytest.mark.slow
+def test_a_noise_study_reads_a_design_by_id_from_a_namespace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genesys_tui import wall
+    from genesys_tui.store import DesignsRepo
+
+    monkeypatch.setenv("GENESYS_DESIGNS_DIR", str(tmp_path / "designs"))
+    with DesignsRepo.create(tmp_path / "designs" / "c") as repo:
+        gpt = next(r.id for r in repo.records() if r.id.startswith("gpt"))
+    argv = ["study", "noise", gpt, "--namespace", "c", "--rung", "tiny-0", "--ladder", LADDER,
+            "--seeds", "2", "--threads", "1", "--json",
+            *(["--no-sandbox"] if wall.probe() is not None else [])]  # fmt: skip
+    try:
+        assert main(argv) == 0
+        by_id = json.loads(capsys.readouterr().out)
+        assert main([*argv[:2], "gpt", *argv[5:]]) == 0  # the library's gpt, by name
+        by_name = json.loads(capsys.readouterr().out)
+    finally:
+        wall.configure(sandbox=True)
+    assert by_id["design"] == gpt and by_name["design"] == "gpt"
+    # the committed files are the library's: the same figures, seed for seed
+    assert [r["bpb"] for r in by_id["runs"]] == [r["bpb"] for r in by_name["runs"]]
+    for args, message in [(["nope-9", "--namespace", "c"], "no design 'nope-9'"),
+                          ([gpt, "--namespace", "absent"], "absent")]:  # fmt: skip
+        out = tmp_path / "noise.json"
+        code = main(["study", "noise", *args, "--rung", "tiny-0", "--ladder", LADDER,
+                     "--seeds", "2", "--out", str(out)])  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and message in err and len(err.splitlines()) == 1, err
+        assert not out.exists()
+
+
+@pytest.mark.slow
 def test_climb_verifies_walled_attaches_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,7 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
     noise = studies.add_parser("noise", help="the spread of one design's results over seeds")
-    noise.add_argument("design", help="a design directory or the name of a library design")
+    noise.add_argument(
+        "design", help="a design directory, a library design's name, or with --namespace an id"
+    )
+    noise.add_argument(
+        "--namespace", default=None, help="study the design with this id in designs/<namespace>/"
+    )
     noise.add_argument("--rung", required=True, help="cpu-xs, cpu-s, ... (see train)")
     noise.add_argument("--seeds", type=int, default=3, help="training seeds K (>= 2; default 3)")
     noise.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
@@ -126,7 +131,7 @@ def run_noise(args: argparse.Namespace) -> int:
 
     study = run_noise_study(
         args.design, args.rung, args.seeds, ladder=args.ladder, first_seed=args.first_seed,
-        threads=args.threads, on_run=show,
+        threads=args.threads, namespace=args.namespace, on_run=show,
     )  # fmt: skip
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

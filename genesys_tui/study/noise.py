@@ -99,22 +99,40 @@ def run_noise_study(
     ladder: str = "cpu",
     first_seed: int = 0,
     threads: int = 0,
+    namespace: str | None = None,
     on_run: Callable[[SeedRun], None] | None = None,
 ) -> NoiseStudy:
     """Verify ``design`` at ``rung`` with seeds ``first_seed .. first_seed + seeds - 1``, each
     as the loop verifies: checked once, then trained in a walled cell and scored on its graph
     by an auditor cell (``evolve.jobs``), so the design's code never runs in this process.
+    With ``namespace``, ``design`` is a design id there (``rwkv7-81149d-6``): its committed
+    files are studied, under that id.
 
     Raises ConfigError for fewer than two seeds, an unknown rung or design (checked before
-    anything is trained) and VerifyError for a design the checker rejects or a run that fails
-    (a noise study of a design that does not train has no meaning).
+    anything is trained), StoreError for an unknown namespace or design id, and VerifyError for
+    a design the checker rejects or a run that fails (a noise study of a design that does not
+    train has no meaning).
     """
-    from genesys_tui import wall
-    from genesys_tui.design import load_design
-    from genesys_tui.errors import VerifyError
-    from genesys_tui.evolve.jobs import run_check, verify_host
+    if namespace is None:
+        return _study(design, None, rung, seeds, ladder, first_seed, threads, on_run)
+    import tempfile
+
+    from genesys_tui.store import DesignsRepo, namespace_path
+
+    _check_request(rung, seeds, ladder)  # before the repository is read
+    with DesignsRepo.open(namespace_path(namespace)) as repo:
+        design_id = repo.get(design).id
+        files = repo.read_design_files(design_id)
+    with tempfile.TemporaryDirectory(prefix="genesys-noise-") as tmp:
+        for rel, text in files.items():
+            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / rel).write_text(text, encoding="utf-8")
+        return _study(tmp, design_id, rung, seeds, ladder, first_seed, threads, on_run)
+
+
+def _check_request(rung: str, seeds: int, ladder: str) -> Any:
+    """The ladder, once the seed count and the rung are known good (ConfigError if not)."""
     from genesys_tui.ladder import load_ladder
-    from genesys_tui.results import RungResult
 
     if seeds < 2:
         raise ConfigError(f"--seeds must be at least 2 to measure a spread, got {seeds}")
@@ -122,9 +140,31 @@ def run_noise_study(
     names = sorted(r.name for r in the_ladder)
     if rung not in names:
         raise ConfigError(f"unknown rung {rung!r} in ladder {ladder!r}; known: {names}")
-    loaded = load_design(design)
+    return the_ladder
+
+
+def _study(
+    path: str,
+    name: str | None,
+    rung: str,
+    seeds: int,
+    ladder: str,
+    first_seed: int,
+    threads: int,
+    on_run: Callable[[SeedRun], None] | None,
+) -> NoiseStudy:
+    """The study of the design directory (or library name) ``path``, reported as ``name``
+    (None: the name its design.json gives)."""
+    from genesys_tui import wall
+    from genesys_tui.design import load_design
+    from genesys_tui.errors import VerifyError
+    from genesys_tui.evolve.jobs import run_check, verify_host
+    from genesys_tui.results import RungResult
+
+    the_ladder = _check_request(rung, seeds, ladder)
+    loaded = load_design(path)
     if loaded.path is None:
-        raise ConfigError(f"design {design!r} has no directory to verify")
+        raise ConfigError(f"design {path!r} has no directory to verify")
     wall.current()  # SandboxUnavailable without bubblewrap (unless --no-sandbox)
     check = run_check(str(loaded.path), rung if the_ladder.builtin else None)
     if not check.ok:
@@ -140,7 +180,7 @@ def run_noise_study(
         runs.append(run)
         if on_run is not None:
             on_run(run)
-    return summarise(loaded.name, rung, runs)
+    return summarise(name or loaded.name, rung, runs)
 
 
 def format_study(study: NoiseStudy) -> str:
