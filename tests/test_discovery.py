@@ -94,3 +94,41 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     assert "verifying the seeds" in capsys.readouterr().out
     assert main(["--report", "--complete-seeds", *argv]) == 0  # nothing left to verify
     assert "every seed is verified there" in capsys.readouterr().out
+
+    # --confirm 1: the grown design and the best seed at tiny-1 train with training seed 4 too;
+    # the means are compared with every seed's, under the runs' own pooled spread (tiny-1 has
+    # no measured sigma).
+    assert main(["--report", "--confirm", "-1", *argv]) == 2
+    assert main(["--report", "--confirm", "1", "--against", "missing.json", *argv]) == 2
+    rows = {r["rung"]: r for r in json.loads(out.read_text())["rungs"]}
+    try:
+        if wall.probe() is not None:
+            wall.configure(sandbox=False)
+        assert main(["--report", "--confirm", "1", *argv]) == 0
+    finally:
+        wall.configure(sandbox=True)
+    printed = capsys.readouterr().out
+    got = json.loads(out.read_text())["confirm"]
+    best_seed = rows["tiny-1"]["best_seed"].rsplit("-", 1)[0]  # its library name
+    assert got["candidate"] == grown.id and got["rung"] == "tiny-1"
+    assert sorted(got["candidate_scores"]) == ["3", "4"]
+    assert got["candidate_scores"]["3"] == pytest.approx(rows["tiny-1"]["best_grown_score"])
+    n = {c["baseline"]: c["n_baseline"] for c in got["comparisons"]}
+    assert len(n) == 5 and n.pop(best_seed) == 2 and set(n.values()) == {1}
+    assert "pooled over these runs" in got["sigma_from"] and got["summary"] in printed
+    assert printed.count("training seed 4:") == 2
+    # a seed's stored run is read, not trained again (the namespace's own run wins its seed):
+    # only the grown design trains
+    stored = tmp_path / "pooled.json"
+    stored.write_text(json.dumps({"rung": "tiny-1", "designs": {
+        best_seed: {"scores_by_training_seed": {"3": 0.0, "4": 0.123}}}}))  # fmt: skip
+    try:
+        if wall.probe() is not None:
+            wall.configure(sandbox=False)
+        assert main(["--report", "--confirm", "1", "--against", str(stored), *argv]) == 0
+    finally:
+        wall.configure(sandbox=True)
+    assert capsys.readouterr().out.count("training seed 4:") == 1
+    got = json.loads(out.read_text())["confirm"]
+    row = next(c for c in got["comparisons"] if c["baseline"] == best_seed)
+    assert row["mean_baseline"] == pytest.approx((rows["tiny-1"]["best_seed_score"] + 0.123) / 2)

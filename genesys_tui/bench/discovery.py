@@ -11,6 +11,13 @@ noise sigma (``Rung.score_sigma``), and how many grown designs beat every seed v
 more than 2 sigma. ``--resume`` continues the namespace; the hours of every invocation add up in
 the JSON (``hours_total``). The table is read from the designs repository alone, so it can be
 rebuilt at any time with ``--report``.
+
+One training seed a side is not enough at cpu-s, where one design's score moves between
+training seeds by more than the leads the loop finds. ``--confirm K`` then trains the best grown
+design of the top rung, and the best seed there, with K more training seeds each (walled, as the
+loop verifies), reads the other seeds' stored runs from ``--against`` files (noise studies or a
+pooled noise file), and compares the means (``study.compare``): the run's claim is confirmed
+only when the grown design beats every seed by more than 2 standard errors of the difference.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from genesys_tui.errors import GenesysError
 from genesys_tui.evolve.population import ABOVE_NOISE, Population
 
 FORMAT = 1
@@ -112,7 +121,6 @@ def read_population(path: Path, ladder: str) -> Population:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from genesys_tui.errors import GenesysError
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--hours", type=float, default=2.0, help="wall hours to run the loop")
@@ -138,6 +146,16 @@ def main(argv: list[str] | None = None) -> int:
              "designs with all the seeds; with --report, only this",
     )  # fmt: skip
     p.add_argument(
+        "--confirm", type=int, default=0, metavar="K",
+        help="then train the top rung's best grown design and best seed with K more training "
+             "seeds each and compare the means with every seed's (with --report, only this)",
+    )  # fmt: skip
+    p.add_argument(
+        "--against", nargs="*", default=[], metavar="FILE",
+        help="stored runs of the seeds at the top rung for --confirm (noise studies or a "
+             "pooled noise file, e.g. docs/studies/noise-cpu-s-pooled.json)",
+    )  # fmt: skip
+    p.add_argument(
         "--backlog", type=int, default=8, metavar="N",
         help="the designer waits while N checked designs await their first verification (0: off)",
     )  # fmt: skip
@@ -149,24 +167,96 @@ def main(argv: list[str] | None = None) -> int:
     before = 0.0
     if args.out is not None and args.out.is_file() and (args.resume or args.report):
         before = float(json.loads(args.out.read_text()).get("hours_total", 0.0))
+    confirmed = None
     try:
         if args.hours <= 0 and not args.report:
             raise GenesysError(f"--hours must be positive, got {args.hours}")
+        if args.confirm < 0:
+            raise GenesysError(f"--confirm must be 0 or more training seeds, got {args.confirm}")
+        if args.confirm:
+            from genesys_tui.study.compare import read_runs
+
+            for path in args.against:  # unreadable files fail before anything runs
+                read_runs(path)
         seconds, reason = 0.0, "report only"
         if not args.report:
             seconds, reason = _run(args, namespace, before)
         if args.complete_seeds:
             complete_seeds(args, namespace)
+        if args.confirm:
+            confirmed = confirm(args, namespace)
         rows = discovery_table(read_population(_namespace_path(args, namespace), args.ladder))
     except GenesysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = _figures(args, namespace, rows, seconds, before, reason)
+    if confirmed is not None:
+        out["confirm"] = json.loads(confirmed.to_json())
+    elif args.out is not None and args.out.is_file() and (args.resume or args.report):
+        kept = json.loads(args.out.read_text()).get("confirm")  # names its candidate
+        if kept is not None:
+            out["confirm"] = kept
     print(f"{namespace}: {out['hours_total']:.2f} h in all ({reason})")
     print(format_table(rows))
     if args.out is not None:
         _write(args.out, out)
     return 0
+
+
+def confirm(args: argparse.Namespace, namespace: str) -> Any:
+    """The top rung's best grown design against every seed there, over training seeds: it and
+    the best seed are trained with ``args.confirm`` more seeds each (``--seed`` + 1, ...; a
+    seed already in an ``--against`` file is not trained again), and the means are compared
+    (``study.compare``). The rung's own sigma measures the noise; where it has none, the pooled
+    spread of these runs does. None when no rung holds both a grown design and a seed."""
+    from genesys_tui import wall
+    from genesys_tui.evolve.jobs import verify_host
+    from genesys_tui.results import RungResult
+    from genesys_tui.store import DesignsRepo
+    from genesys_tui.study.climb import write_design
+    from genesys_tui.study.compare import Runs, compare, format_compare, read_runs
+    from genesys_tui.study.noise import pooled_std
+
+    path = _namespace_path(args, namespace)
+    population = read_population(path, args.ladder)
+    row = next((r for r in reversed(discovery_table(population)) if r.best_grown and r.best_seed),
+               None)  # fmt: skip
+    if row is None:
+        print("no rung holds both a grown design and a seed: nothing to confirm")
+        return None
+    rung = row.rung
+    with DesignsRepo.open(path) as repo:
+        records = {r.id: r for r in repo.records()}
+        files = {d: repo.read_design_files(d) for d in (row.best_grown, row.best_seed)}
+    label = {m.id: records[m.id].name if m.is_seed else m.id for m in population.members.values()}
+    scores = {label[m.id]: {args.seed: m.rung_scores[rung]} for m in population.members.values()
+              if rung in m.rung_scores and (m.is_seed or m.id == row.best_grown)}  # fmt: skip
+    for file in args.against:
+        for stored in read_runs(file):
+            if stored.design in scores and stored.rung == rung:
+                for seed, score in stored.scores.items():
+                    scores[stored.design].setdefault(seed, score)
+    wall.configure(sandbox=not args.no_sandbox)
+    wanted = range(args.seed + 1, args.seed + 1 + args.confirm)
+    for design_id in (row.best_grown, row.best_seed):
+        for seed in (s for s in wanted if s not in scores[label[design_id]]):
+            with tempfile.TemporaryDirectory(prefix="genesys-confirm-") as tmp:
+                write_design(files[design_id], tmp)
+                result = RungResult.from_wire(verify_host(
+                    tmp, rung, ladder=args.ladder, seed=seed, threads=1, timeout=86400.0))
+            if not result.ok or result.score is None:
+                raise GenesysError(f"{design_id} at {rung}, training seed {seed}: {result.reason}")
+            scores[label[design_id]][seed] = result.score
+            print(f"  {design_id} at {rung}, training seed {seed}: {result.score:.4f}", flush=True)
+    sigma, source = row.sigma, f"the rung's score_sigma {row.sigma:.4f}"
+    if not sigma:
+        pooled = pooled_std(scores)
+        sigma, source = pooled.std, f"pooled over these runs ({pooled.n} dof), {pooled.std:.4f}"
+    candidate = Runs(row.best_grown, rung, scores.pop(row.best_grown))
+    study = compare(candidate, [Runs(n, rung, s) for n, s in sorted(scores.items())], sigma,
+                    sigma_from=source)  # fmt: skip
+    print(format_compare(study))
+    return study
 
 
 def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:
@@ -196,7 +286,6 @@ def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:
 
 
 def _namespace_path(args: argparse.Namespace, namespace: str) -> Path:
-    from genesys_tui.errors import GenesysError
     from genesys_tui.store import designs_root
 
     path = (args.designs_dir or designs_root()) / namespace

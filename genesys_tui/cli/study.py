@@ -144,8 +144,12 @@ def run_compare(args: argparse.Namespace) -> int:
     from genesys_tui.study.compare import compare, format_compare, load_inputs, sigma_of
 
     candidate, baselines = load_inputs(args.candidate, args.against, args.designs)
-    sigma = args.sigma if args.sigma is not None else sigma_of(candidate.rung, args.ladder)
-    study = compare(candidate, baselines, sigma)
+    if args.sigma is not None:
+        sigma, source = args.sigma, "--sigma"
+    else:
+        sigma = sigma_of(candidate.rung, args.ladder)
+        source = f"{candidate.rung}'s score_sigma in ladder {args.ladder}"
+    study = compare(candidate, baselines, sigma, sigma_from=source)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(study.to_json(), encoding="utf-8")

@@ -11,7 +11,7 @@ rung are skipped, so a climb stopped half way continues where it stopped.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from genesys_tui.errors import ConfigError
@@ -37,6 +37,14 @@ def climb_targets(repo, rung: str, designs: Sequence[str] = ()) -> tuple[list[st
         prior = rung_results(repo.results(record.id)).get(rung)
         (done if prior is not None and prior.ok else todo).append(record.id)
     return todo, done
+
+
+def write_design(files: Mapping[str, str], where: str | Path) -> None:
+    """Write a design's committed files (``DesignsRepo.read_design_files``) under ``where``,
+    a directory the walled verification can read."""
+    for rel, text in files.items():
+        (Path(where) / rel).parent.mkdir(parents=True, exist_ok=True)
+        (Path(where) / rel).write_text(text, encoding="utf-8")
 
 
 def _passed_check(results: dict, origin: str) -> bool:
@@ -70,9 +78,7 @@ def climb(
     out: dict[str, RungResult] = {}
     for design_id in todo:
         with tempfile.TemporaryDirectory(prefix="genesys-climb-") as tmp:
-            for rel, text in files[design_id].items():
-                (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
-                (Path(tmp) / rel).write_text(text, encoding="utf-8")
+            write_design(files[design_id], tmp)
             result = RungResult.from_wire(
                 verify_host(tmp, rung, ladder=ladder, seed=seed, threads=threads, timeout=86400.0)
             )

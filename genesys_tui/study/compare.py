@@ -74,6 +74,7 @@ class CompareStudy:
     sigma: float  # the rung score's seed-to-seed standard deviation used for the errors
     candidate_scores: dict[int, float]
     comparisons: tuple[Comparison, ...]  # best baseline (smallest z) first
+    sigma_from: str = ""  # where sigma came from
     format: int = COMPARE_FORMAT
     measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC"))
 
@@ -131,7 +132,8 @@ def compare_runs(candidate: Runs, baseline: Runs, sigma: float) -> Comparison:
     )
 
 
-def compare(candidate: Runs, baselines: Sequence[Runs], sigma: float) -> CompareStudy:
+def compare(candidate: Runs, baselines: Sequence[Runs], sigma: float, sigma_from: str = ""
+            ) -> CompareStudy:  # fmt: skip
     """The candidate against every baseline (itself excluded), closest baseline first."""
     others = [b for b in baselines if b.design != candidate.design]
     for b in others:
@@ -140,7 +142,7 @@ def compare(candidate: Runs, baselines: Sequence[Runs], sigma: float) -> Compare
                               f"{candidate.design} at {candidate.rung}")  # fmt: skip
     rows = sorted((compare_runs(candidate, b, sigma) for b in others), key=lambda c: c.z)
     return CompareStudy(candidate.design, candidate.rung, sigma, dict(candidate.scores),
-                        tuple(rows))  # fmt: skip
+                        tuple(rows), sigma_from)  # fmt: skip
 
 
 def read_runs(path: str | Path) -> list[Runs]:
@@ -197,8 +199,10 @@ def format_compare(study: CompareStudy) -> str:
              for r in [head, *rows]]  # fmt: skip
     scores = ", ".join(f"{s}: {v:.4f}" for s, v in sorted(study.candidate_scores.items()))
     mean = statistics.fmean(study.candidate_scores.values())
+    source = f" ({study.sigma_from})" if study.sigma_from else ""
     title = (f"{study.candidate} at {study.rung}: mean {mean:.4f} over "
-             f"{len(study.candidate_scores)} training seeds ({scores}); sigma {study.sigma:.4f}")
+             f"{len(study.candidate_scores)} training seeds ({scores}); "
+             f"sigma {study.sigma:.4f}{source}")
     return "\n".join([title, *lines, study.summary()])
 
 

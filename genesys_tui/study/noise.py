@@ -118,15 +118,14 @@ def run_noise_study(
     import tempfile
 
     from genesys_tui.store import DesignsRepo, namespace_path
+    from genesys_tui.study.climb import write_design
 
     _check_request(rung, seeds, ladder)  # before the repository is read
     with DesignsRepo.open(namespace_path(namespace)) as repo:
         design_id = repo.get(design).id
         files = repo.read_design_files(design_id)
     with tempfile.TemporaryDirectory(prefix="genesys-noise-") as tmp:
-        for rel, text in files.items():
-            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
-            (Path(tmp) / rel).write_text(text, encoding="utf-8")
+        write_design(files, tmp)
         return _study(tmp, design_id, rung, seeds, ladder, first_seed, threads, on_run)
 
 
