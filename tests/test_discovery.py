@@ -39,6 +39,15 @@ def test_the_table_counts_grown_designs_that_beat_every_seed_above_noise() -> No
     assert "a-10" in text and "+3.0" in text and "more than 2 sigma" in text
 
 
+def test_a_leader_picked_from_several_drops_its_selection_run() -> None:
+    from genesys_tui.bench.discovery import unbiased_runs
+
+    kept, note = unbiased_runs({3: 0.42, 4: 0.38, 5: 0.37}, 3, rivals=4)
+    assert kept == {4: 0.38, 5: 0.37} and "best of 4" in note and "0.4200" in note
+    assert unbiased_runs({3: 0.42, 4: 0.38}, 3, rivals=1) == ({3: 0.42, 4: 0.38}, "")
+    assert unbiased_runs({3: 0.42}, 3, rivals=4) == ({3: 0.42}, "")  # nothing else to keep
+
+
 @pytest.mark.slow
 def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

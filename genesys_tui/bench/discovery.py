@@ -252,9 +252,10 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     if not sigma:
         pooled = pooled_std(scores)
         sigma, source = pooled.std, f"pooled over these runs ({pooled.n} dof), {pooled.std:.4f}"
-    candidate = Runs(row.best_grown, rung, scores.pop(row.best_grown))
+    kept, note = unbiased_runs(scores.pop(row.best_grown), args.seed, row.verified)
+    candidate = Runs(row.best_grown, rung, kept)
     study = compare(candidate, [Runs(n, rung, s) for n, s in sorted(scores.items())], sigma,
-                    sigma_from=source)  # fmt: skip
+                    sigma_from=source, note=note)  # fmt: skip
     print(format_compare(study))
     return study
 
@@ -283,6 +284,18 @@ def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:
     climb(path, top, designs=missing, ladder=args.ladder, seed=args.seed,
           on_result=lambda d, r: print(f"  {d}: {r.score if r.ok else r.reason}"))  # fmt: skip
     return missing
+
+
+def unbiased_runs(scores: dict[int, float], selection_seed: int, rivals: int
+                  ) -> tuple[dict[int, float], str]:  # fmt: skip
+    """The leader's runs fit to measure it: picked as the best of ``rivals`` grown designs on
+    its ``selection_seed`` run, that run is biased up (the winner's curse) and is left out when
+    there was more than one to pick from and other runs remain; (runs, a note saying so)."""
+    if rivals > 1 and selection_seed in scores and len(scores) > 1:
+        kept = {s: v for s, v in scores.items() if s != selection_seed}
+        return kept, (f"its training seed {selection_seed} run ({scores[selection_seed]:.4f}) "
+                      f"is left out: it was picked as the best of {rivals} there")  # fmt: skip
+    return dict(scores), ""
 
 
 def _namespace_path(args: argparse.Namespace, namespace: str) -> Path:

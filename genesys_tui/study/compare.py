@@ -75,6 +75,7 @@ class CompareStudy:
     candidate_scores: dict[int, float]
     comparisons: tuple[Comparison, ...]  # best baseline (smallest z) first
     sigma_from: str = ""  # where sigma came from
+    note: str = ""  # how the candidate's runs were chosen, where that needs saying
     format: int = COMPARE_FORMAT
     measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC"))
 
@@ -89,8 +90,8 @@ class CompareStudy:
         beaten = sum(c.verdict == "beats" for c in self.comparisons)
         n = len(self.comparisons)
         if self.beats_all:
-            return f"{self.candidate} beats all {n} baselines at {self.rung}, z {worst.z:+.2f} " \
-                   f"against the closest ({worst.baseline})"  # fmt: skip
+            return f"{self.candidate} beats all {n} baseline{_s(n)} at {self.rung}, " \
+                   f"z {worst.z:+.2f} against the closest ({worst.baseline})"  # fmt: skip
         word = "ties with" if worst.verdict == "tie" else "loses to"
         return f"{self.candidate} {word} {worst.baseline} at {self.rung} (z {worst.z:+.2f}); " \
                f"beats {beaten} of {n} baselines above {ABOVE_NOISE:g} standard errors"  # fmt: skip
@@ -132,8 +133,8 @@ def compare_runs(candidate: Runs, baseline: Runs, sigma: float) -> Comparison:
     )
 
 
-def compare(candidate: Runs, baselines: Sequence[Runs], sigma: float, sigma_from: str = ""
-            ) -> CompareStudy:  # fmt: skip
+def compare(candidate: Runs, baselines: Sequence[Runs], sigma: float, sigma_from: str = "",
+            note: str = "") -> CompareStudy:
     """The candidate against every baseline (itself excluded), closest baseline first."""
     others = [b for b in baselines if b.design != candidate.design]
     for b in others:
@@ -142,7 +143,7 @@ def compare(candidate: Runs, baselines: Sequence[Runs], sigma: float, sigma_from
                               f"{candidate.design} at {candidate.rung}")  # fmt: skip
     rows = sorted((compare_runs(candidate, b, sigma) for b in others), key=lambda c: c.z)
     return CompareStudy(candidate.design, candidate.rung, sigma, dict(candidate.scores),
-                        tuple(rows), sigma_from)  # fmt: skip
+                        tuple(rows), sigma_from, note)  # fmt: skip
 
 
 def read_runs(path: str | Path) -> list[Runs]:
@@ -201,9 +202,11 @@ def format_compare(study: CompareStudy) -> str:
     mean = statistics.fmean(study.candidate_scores.values())
     source = f" ({study.sigma_from})" if study.sigma_from else ""
     title = (f"{study.candidate} at {study.rung}: mean {mean:.4f} over "
-             f"{len(study.candidate_scores)} training seeds ({scores}); "
+             f"{len(study.candidate_scores)} training seed{_s(len(study.candidate_scores))} "
+             f"({scores}); "
              f"sigma {study.sigma:.4f}{source}")
-    return "\n".join([title, *lines, study.summary()])
+    return "\n".join([title, *lines, *([f"note: {study.note}"] if study.note else []),
+                      study.summary()])  # fmt: skip
 
 
 def sigma_of(rung: str, ladder: str) -> float:
@@ -232,3 +235,7 @@ def load_inputs(candidate: str | Path, against: Sequence[str | Path], names: Seq
         raise ConfigError("no baseline to compare with (the files hold only the candidate)")
     return found[0], chosen
 
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
