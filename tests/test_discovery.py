@@ -39,6 +39,14 @@ def test_the_table_counts_grown_designs_that_beat_every_seed_above_noise() -> No
     assert "a-10" in text and "+3.0" in text and "more than 2 sigma" in text
 
 
+def test_a_confirmation_trains_the_lowest_seeds_a_design_lacks() -> None:
+    from genesys_tui.bench.discovery import seeds_to_train
+
+    assert seeds_to_train({3}, 3) == [0, 1]
+    assert seeds_to_train({0, 1, 3}, 5) == [2, 4]
+    assert seeds_to_train({0, 1, 2, 3, 4}, 3) == []
+
+
 def test_a_leader_picked_from_several_drops_its_selection_run() -> None:
     from genesys_tui.bench.discovery import unbiased_runs
 
@@ -104,7 +112,7 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     assert main(["--report", "--complete-seeds", *argv]) == 0  # nothing left to verify
     assert "every seed is verified there" in capsys.readouterr().out
 
-    # --confirm 1: the grown design and the best seed at tiny-1 train with training seed 4 too;
+    # --confirm 1: the grown design and the best seed at tiny-1 train with training seed 0 too;
     # the means are compared with every seed's, under the runs' own pooled spread (tiny-1 has
     # no measured sigma).
     assert main(["--report", "--confirm", "-1", *argv]) == 2
@@ -120,12 +128,12 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     got = json.loads(out.read_text())["confirm"]
     best_seed = rows["tiny-1"]["best_seed"].rsplit("-", 1)[0]  # its library name
     assert got["candidate"] == grown.id and got["rung"] == "tiny-1"
-    assert sorted(got["candidate_scores"]) == ["3", "4"]
+    assert sorted(got["candidate_scores"]) == ["0", "3"]
     assert got["candidate_scores"]["3"] == pytest.approx(rows["tiny-1"]["best_grown_score"])
     n = {c["baseline"]: c["n_baseline"] for c in got["comparisons"]}
     assert len(n) == 5 and n.pop(best_seed) == 2 and set(n.values()) == {1}
     assert "pooled over these runs" in got["sigma_from"] and got["summary"] in printed
-    assert printed.count("training seed 4:") == 2
+    assert printed.count("training seed 0:") == 2
     # a seed's stored run is read, not trained again (the namespace's own run wins its seed):
     # only the grown design trains
     stored = tmp_path / "pooled.json"
@@ -137,7 +145,7 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
         assert main(["--report", "--confirm", "1", "--against", str(stored), *argv]) == 0
     finally:
         wall.configure(sandbox=True)
-    assert capsys.readouterr().out.count("training seed 4:") == 1
+    assert capsys.readouterr().out.count("training seed 0:") == 1
     got = json.loads(out.read_text())["confirm"]
     row = next(c for c in got["comparisons"] if c["baseline"] == best_seed)
     assert row["mean_baseline"] == pytest.approx((rows["tiny-1"]["best_seed_score"] + 0.123) / 2)

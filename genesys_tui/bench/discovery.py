@@ -13,11 +13,12 @@ the JSON (``hours_total``). The table is read from the designs repository alone,
 rebuilt at any time with ``--report``.
 
 One training seed a side is not enough at cpu-s, where one design's score moves between
-training seeds by more than the leads the loop finds. ``--confirm K`` then trains the best grown
-design of the top rung, and the best seed there, with K more training seeds each (walled, as the
-loop verifies), reads the other seeds' stored runs from ``--against`` files (noise studies or a
-pooled noise file), and compares the means (``study.compare``): the run's claim is confirmed
-only when the grown design beats every seed by more than 2 standard errors of the difference.
+training seeds by more than the leads the loop finds. ``--confirm K`` then brings the best grown
+design of the top rung, and the best seed there, to K + 1 runs each (runs stored in ``--against``
+files count; the rest are trained walled, as the loop verifies), reads the other seeds' stored
+runs from those files (noise studies or a pooled noise file), and compares the means
+(``study.compare``): the run's claim is confirmed only when the grown design beats every seed
+by more than 2 standard errors of the difference.
 """
 
 from __future__ import annotations
@@ -147,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument(
         "--confirm", type=int, default=0, metavar="K",
-        help="then train the top rung's best grown design and best seed with K more training "
-             "seeds each and compare the means with every seed's (with --report, only this)",
+        help="then bring the top rung's best grown design and best seed to K + 1 training seeds "
+             "each and compare the means with every seed's (with --report, only this)",
     )  # fmt: skip
     p.add_argument(
         "--against", nargs="*", default=[], metavar="FILE",
@@ -205,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def confirm(args: argparse.Namespace, namespace: str) -> Any:
     """The top rung's best grown design against every seed there, over training seeds: it and
-    the best seed are trained with ``args.confirm`` more seeds each (``--seed`` + 1, ...; a
-    seed already in an ``--against`` file is not trained again), and the means are compared
+    the best seed are brought to ``args.confirm`` + 1 runs each (the loop's own, runs stored in
+    ``--against`` files, then the lowest training seeds neither has), and the means are compared
     (``study.compare``). The rung's own sigma measures the noise; where it has none, the pooled
     spread of these runs does. None when no rung holds both a grown design and a seed."""
     from genesys_tui import wall
@@ -237,9 +238,8 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
                 for seed, score in stored.scores.items():
                     scores[stored.design].setdefault(seed, score)
     wall.configure(sandbox=not args.no_sandbox)
-    wanted = range(args.seed + 1, args.seed + 1 + args.confirm)
     for design_id in (row.best_grown, row.best_seed):
-        for seed in (s for s in wanted if s not in scores[label[design_id]]):
+        for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1):
             with tempfile.TemporaryDirectory(prefix="genesys-confirm-") as tmp:
                 write_design(files[design_id], tmp)
                 result = RungResult.from_wire(verify_host(
@@ -284,6 +284,18 @@ def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:
     climb(path, top, designs=missing, ladder=args.ladder, seed=args.seed,
           on_result=lambda d, r: print(f"  {d}: {r.score if r.ok else r.reason}"))  # fmt: skip
     return missing
+
+
+def seeds_to_train(have: set[int], total: int) -> list[int]:
+    """The lowest training seeds not in ``have`` that bring it to ``total`` runs (the lowest, so
+    that designs confirmed apart share seeds, and so data orders, with the stored studies)."""
+    out: list[int] = []
+    seed = 0
+    while len(have) + len(out) < total:
+        if seed not in have:
+            out.append(seed)
+        seed += 1
+    return out
 
 
 def unbiased_runs(scores: dict[int, float], selection_seed: int, rivals: int
