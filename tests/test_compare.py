@@ -27,6 +27,7 @@ def test_the_difference_of_means_is_read_against_its_standard_error() -> None:
     assert c.paired_seeds == (0, 1)
     assert c.paired_mean == pytest.approx(0.02)
     assert c.paired_std == pytest.approx(math.sqrt(0.0008))
+    assert c.paired_t == pytest.approx(0.02 / (math.sqrt(0.0008) / math.sqrt(2)))  # = 1.0
     assert c.paired_wins == 1
 
 
@@ -37,6 +38,7 @@ def test_one_run_a_side_is_the_margin_over_sigma_root_two() -> None:
     assert c.verdict == "tie"
     unpaired = compare_runs(Runs("a", "r", {0: 0.4}), Runs("b", "r", {1: 0.5}), 0.01)
     assert unpaired.verdict == "loses" and unpaired.paired_mean is None
+    assert unpaired.paired_t is None and c.paired_t is None  # one pair has no spread
 
 
 def test_a_comparison_lists_the_closest_baseline_first_and_skips_the_candidate() -> None:

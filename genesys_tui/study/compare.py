@@ -9,7 +9,10 @@ mean of each baseline's: the difference over its standard error under the rung's
 ``sigma * sqrt(2)``, stricter than the loop's margin over ``sigma``: both runs carry noise.
 
 Where both sides ran the same training seeds the paired differences are reported as well (the
-same seed gives the same data order to both), with how many of those seeds the candidate won.
+same seed gives the same data order to both), with how many of those seeds the candidate won and
+Student's t of their mean (n - 1 degrees of freedom). Related designs share much of a seed's
+luck, so the paired test can see a lead the unpaired one cannot; the verdict stays the
+unpaired one, which needs no estimate of the pairs' own spread.
 
 Inputs are stored studies: a noise study (``genesys study noise --out``; one design, its runs)
 or a pooled noise file (``docs/studies/noise-cpu-s-pooled.json``: several designs' scores by
@@ -64,6 +67,7 @@ class Comparison:
     paired_seeds: tuple[int, ...]  # training seeds both sides ran
     paired_mean: float | None  # mean of the candidate-minus-baseline differences on those seeds
     paired_std: float | None  # their sample std (two or more paired seeds)
+    paired_t: float | None  # paired_mean / (paired_std / sqrt(n)): Student's t, n - 1 dof
     paired_wins: int  # paired seeds on which the candidate scored higher
 
 
@@ -116,6 +120,7 @@ def compare_runs(candidate: Runs, baseline: Runs, sigma: float) -> Comparison:
     verdict = "beats" if z > ABOVE_NOISE else "loses" if z < -ABOVE_NOISE else "tie"
     shared = tuple(sorted(set(candidate.scores) & set(baseline.scores)))
     diffs = [candidate.scores[s] - baseline.scores[s] for s in shared]
+    sd = statistics.stdev(diffs) if len(diffs) >= 2 else None
     return Comparison(
         baseline=baseline.design,
         n_candidate=na,
@@ -128,7 +133,8 @@ def compare_runs(candidate: Runs, baseline: Runs, sigma: float) -> Comparison:
         verdict=verdict,
         paired_seeds=shared,
         paired_mean=statistics.fmean(diffs) if diffs else None,
-        paired_std=statistics.stdev(diffs) if len(diffs) >= 2 else None,
+        paired_std=sd,
+        paired_t=statistics.fmean(diffs) / (sd / math.sqrt(len(diffs))) if sd else None,
         paired_wins=sum(d > 0 for d in diffs),
     )
 
@@ -185,15 +191,18 @@ def select(runs: Sequence[Runs], names: Sequence[str]) -> list[Runs]:
 
 def format_compare(study: CompareStudy) -> str:
     """A table, one row per baseline (closest first), then the summary line."""
-    head = ["baseline", "n", "mean", "difference", "s.e.", "z", "verdict", "paired (wins)"]
+    head = ["baseline", "n", "mean", "difference", "s.e.", "z", "verdict", "paired (wins)",
+            "paired t"]
     rows = []
     for c in study.comparisons:
-        paired = "-"
+        paired, t = "-", "-"
         if c.paired_seeds:
             paired = f"{c.paired_mean:+.4f} ({c.paired_wins}/{len(c.paired_seeds)})"
+        if c.paired_t is not None:
+            t = f"{c.paired_t:+.2f} ({len(c.paired_seeds) - 1} dof)"
         rows.append([c.baseline, str(c.n_baseline), f"{c.mean_baseline:.4f}",
                      f"{c.difference:+.4f}", f"{c.standard_error:.4f}", f"{c.z:+.2f}",
-                     c.verdict, paired])  # fmt: skip
+                     c.verdict, paired, t])  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)] if rows else \
         [len(h) for h in head]  # fmt: skip
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
