@@ -121,8 +121,7 @@ def read_population(path: Path, ladder: str) -> Population:
     return pop
 
 
-def main(argv: list[str] | None = None) -> int:
-
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--hours", type=float, default=2.0, help="wall hours to run the loop")
     p.add_argument("--seed", type=int, default=0, help="the loop's seed")
@@ -163,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="verifications at once (as evolve's)")
     p.add_argument("--no-sandbox", action="store_true", help="run designs without the wall")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     namespace = args.namespace or f"discovery-s{args.seed}"
     before = 0.0
     if args.out is not None and args.out.is_file() and (args.resume or args.report):
