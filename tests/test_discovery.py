@@ -39,6 +39,24 @@ def test_the_table_counts_grown_designs_that_beat_every_seed_above_noise() -> No
     assert "a-10" in text and "+3.0" in text and "more than 2 sigma" in text
 
 
+def test_a_confirmation_reads_every_seeds_stored_runs_at_its_rung() -> None:
+    from genesys_tui.bench.discovery import gather_runs
+    from genesys_tui.study.compare import Runs
+
+    own = {"x-9": {3: 0.41}, "rwkv7": {3: 0.38}}
+    stored = [
+        Runs("rwkv7", "cpu-s", {0: 0.37, 3: 0.99}),  # seed 3 is the namespace's own
+        Runs("gpt", "cpu-s", {0: 0.36, 1: 0.35}),  # a seed the loop did not take to cpu-s
+        Runs("x-9", "cpu-s", {4: 0.40}),
+        Runs("mamba2", "cpu-s8", {0: 0.7}),  # another rung
+        Runs("scratch-1", "cpu-s", {0: 0.5}),  # neither a seed nor the namespace's
+    ]
+    got = gather_runs(own, {"rwkv7", "gpt", "mamba2"}, stored, "cpu-s")
+    assert got == {"x-9": {3: 0.41, 4: 0.40}, "rwkv7": {3: 0.38, 0: 0.37},
+                   "gpt": {0: 0.36, 1: 0.35}}  # fmt: skip
+    assert own == {"x-9": {3: 0.41}, "rwkv7": {3: 0.38}}  # not changed
+
+
 def test_a_confirmation_trains_the_lowest_seeds_a_design_lacks() -> None:
     from genesys_tui.bench.discovery import seeds_to_train
 

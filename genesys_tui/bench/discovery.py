@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def confirm(args: argparse.Namespace, namespace: str) -> Any:
-    """The top rung's best grown design against every seed there, over training seeds: it and
+    """The top rung's best grown design against every seed with runs there (in the namespace or
+    the ``--against`` files), over training seeds: it and
     the best seed are brought to ``args.confirm`` + 1 runs each (the loop's own, runs stored in
     ``--against`` files, then the lowest training seeds neither has), and the means are compared
     (``study.compare``). The rung's own sigma measures the noise; where it has none, the pooled
@@ -235,11 +236,9 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     label = {m.id: records[m.id].name if m.is_seed else m.id for m in population.members.values()}
     scores = {label[m.id]: {args.seed: m.rung_scores[rung]} for m in population.members.values()
               if rung in m.rung_scores and (m.is_seed or m.id == row.best_grown)}  # fmt: skip
-    for file in args.against:
-        for stored in read_runs(file):
-            if stored.design in scores and stored.rung == rung:
-                for seed, score in stored.scores.items():
-                    scores[stored.design].setdefault(seed, score)
+    seeds = {label[m.id] for m in population.members.values() if m.is_seed}
+    stored = [r for file in args.against for r in read_runs(file)]
+    scores = gather_runs(scores, seeds, stored, rung)
     wall.configure(sandbox=not args.no_sandbox)
     for design_id in (row.best_grown, row.best_seed):
         for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1):
@@ -287,6 +286,19 @@ def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:
     climb(path, top, designs=missing, ladder=args.ladder, seed=args.seed,
           on_result=lambda d, r: print(f"  {d}: {r.score if r.ok else r.reason}"))  # fmt: skip
     return missing
+
+
+def gather_runs(own: dict[str, dict[int, float]], seeds: set[str], stored: list[Any], rung: str
+                ) -> dict[str, dict[int, float]]:  # fmt: skip
+    """Scores by design and training seed: ``own`` (the namespace's runs at ``rung``) with the
+    ``stored`` runs (``study.compare.Runs``) at that rung of its designs and of the library
+    ``seeds``, verified in the namespace or not; the namespace's own run of a seed wins."""
+    out = {design: dict(runs) for design, runs in own.items()}
+    for runs in stored:
+        if runs.rung == rung and (runs.design in own or runs.design in seeds):
+            for seed, score in runs.scores.items():
+                out.setdefault(runs.design, {}).setdefault(seed, score)
+    return out
 
 
 def seeds_to_train(have: set[int], total: int) -> list[int]:
