@@ -209,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def confirm(args: argparse.Namespace, namespace: str) -> Any:
     """The top rung's best grown design against every seed with runs there (in the namespace or
-    the ``--against`` files), over training seeds: it and
-    the best seed are brought to ``args.confirm`` + 1 runs each (the loop's own, runs stored in
-    ``--against`` files, then the lowest training seeds neither has), and the means are compared
-    (``study.compare``). The rung's own sigma measures the noise; where it has none, the pooled
-    spread of these runs does. None when no rung holds both a grown design and a seed."""
+    the ``--against`` files), over training seeds. It and the best seed are brought to
+    ``args.confirm`` + 1 runs each (the loop's own, those stored in the files, then the lowest
+    training seeds each lacks) and the means are compared (``study.compare``). The rung's own
+    sigma measures the noise; where it has none, the pooled spread of these runs does. None when
+    no rung holds both a grown design and a seed."""
     from genesys_tui import wall
     from genesys_tui.evolve.jobs import verify_host
     from genesys_tui.results import RungResult
