@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -168,9 +167,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     namespace = args.namespace or f"discovery-s{args.seed}"
-    before = 0.0
+    previous: dict[str, Any] = {}  # the figures a --resume or --report adds to
     if args.out is not None and args.out.is_file() and (args.resume or args.report):
-        before = float(json.loads(args.out.read_text()).get("hours_total", 0.0))
+        previous = json.loads(args.out.read_text())
+    before = float(previous.get("hours_total", 0.0))
     confirmed = None
     try:
         if args.hours <= 0 and not args.report:
@@ -196,10 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     out = _figures(args, namespace, rows, seconds, before, reason)
     if confirmed is not None:
         out["confirm"] = json.loads(confirmed.to_json())
-    elif args.out is not None and args.out.is_file() and (args.resume or args.report):
-        kept = json.loads(args.out.read_text()).get("confirm")  # names its candidate
-        if kept is not None:
-            out["confirm"] = kept
+    elif "confirm" in previous:  # kept until confirmed again (it names its candidate)
+        out["confirm"] = previous["confirm"]
     print(f"{namespace}: {out['hours_total']:.2f} h in all ({reason})")
     print(format_table(rows))
     if args.out is not None:
@@ -215,10 +213,8 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     sigma measures the noise; where it has none, the pooled spread of these runs does. None when
     no rung holds both a grown design and a seed."""
     from genesys_tui import wall
-    from genesys_tui.evolve.jobs import verify_host
-    from genesys_tui.results import RungResult
     from genesys_tui.store import DesignsRepo
-    from genesys_tui.study.climb import write_design
+    from genesys_tui.study.climb import verify_files
     from genesys_tui.study.compare import Runs, compare, format_compare, read_runs
     from genesys_tui.study.noise import pooled_std
 
@@ -242,10 +238,8 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     wall.configure(sandbox=not args.no_sandbox)
     for design_id in (row.best_grown, row.best_seed):
         for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1):
-            with tempfile.TemporaryDirectory(prefix="genesys-confirm-") as tmp:
-                write_design(files[design_id], tmp)
-                result = RungResult.from_wire(verify_host(
-                    tmp, rung, ladder=args.ladder, seed=seed, threads=1, timeout=86400.0))
+            result = verify_files(files[design_id], rung, ladder=args.ladder, seed=seed,
+                                  threads=1)  # fmt: skip
             if not result.ok or result.score is None:
                 raise GenesysError(f"{design_id} at {rung}, training seed {seed}: {result.reason}")
             scores[label[design_id]][seed] = result.score

@@ -133,11 +133,7 @@ def run_noise(args: argparse.Namespace) -> int:
         args.design, args.rung, args.seeds, ladder=args.ladder, first_seed=args.first_seed,
         threads=args.threads, namespace=args.namespace, on_run=show,
     )  # fmt: skip
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(study.to_json(), encoding="utf-8")
-    print(study.to_json() if args.json else format_study(study))
-    return 0
+    return _report(args, study, format_study)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -149,12 +145,7 @@ def run_compare(args: argparse.Namespace) -> int:
     else:
         sigma = sigma_of(candidate.rung, args.ladder)
         source = f"{candidate.rung}'s score_sigma in ladder {args.ladder}"
-    study = compare(candidate, baselines, sigma, sigma_from=source)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(study.to_json(), encoding="utf-8")
-    print(study.to_json() if args.json else format_compare(study))
-    return 0
+    return _report(args, compare(candidate, baselines, sigma, sigma_from=source), format_compare)
 
 
 def run_climb(args: argparse.Namespace) -> int:
@@ -202,11 +193,12 @@ def run_halving(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, study: Any, table: Callable[[Any], str]) -> int:
-    """Write a ranking study to ``--out`` if asked and print it, as JSON or as ``table``."""
+    """Write a study to ``--out`` if asked and print it, as JSON or as ``table`` (with --json, a
+    ranking study's warning goes to stderr, since the table would have said it)."""
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(study.to_json(), encoding="utf-8")
-    if args.json and study.warning:
+    if args.json and getattr(study, "warning", ""):
         print(f"warning: {study.warning}", file=sys.stderr)
     print(study.to_json() if args.json else table(study))
     return 0

@@ -47,6 +47,19 @@ def write_design(files: Mapping[str, str], where: str | Path) -> None:
         (Path(where) / rel).write_text(text, encoding="utf-8")
 
 
+def verify_files(files: Mapping[str, str], rung: str, *, ladder: str, seed: int, threads: int
+                 ) -> RungResult:  # fmt: skip
+    """A design's committed files verified at ``rung`` as the loop verifies them: written to a
+    temporary directory, trained in a walled cell and scored on the graph (``verify_host``)."""
+    from genesys_tui.evolve.jobs import verify_host
+
+    with tempfile.TemporaryDirectory(prefix="genesys-verify-") as tmp:
+        write_design(files, tmp)
+        return RungResult.from_wire(
+            verify_host(tmp, rung, ladder=ladder, seed=seed, threads=threads, timeout=86400.0)
+        )
+
+
 def _passed_check(results: dict, origin: str) -> bool:
     check = results.get("check")
     if check is not None:
@@ -67,7 +80,6 @@ def climb(
     result. The repository is opened as its writer only to attach, so climbs to different
     rungs (or of different designs) may run side by side on one namespace. Each design trains
     in a walled cell and is scored on its graph by the auditor, as in the loop (``verify_host``)."""
-    from genesys_tui.evolve.jobs import verify_host
     from genesys_tui.ladder import load_ladder
     from genesys_tui.store import DesignsRepo
 
@@ -77,11 +89,7 @@ def climb(
         files = {d: repo.read_design_files(d) for d in todo}
     out: dict[str, RungResult] = {}
     for design_id in todo:
-        with tempfile.TemporaryDirectory(prefix="genesys-climb-") as tmp:
-            write_design(files[design_id], tmp)
-            result = RungResult.from_wire(
-                verify_host(tmp, rung, ladder=ladder, seed=seed, threads=threads, timeout=86400.0)
-            )
+        result = verify_files(files[design_id], rung, ladder=ladder, seed=seed, threads=threads)
         _attach(path, design_id, f"rung:{rung}", result.to_note())
         out[design_id] = result
         if on_result is not None:

@@ -14,9 +14,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genesys_tui.errors import ConfigError
+
+if TYPE_CHECKING:
+    from genesys_tui.ladder import Ladder
 
 #: Format of a stored noise study (docs/studies/noise-*.json).
 NOISE_FORMAT = 1
@@ -129,7 +132,7 @@ def run_noise_study(
         return _study(tmp, design_id, rung, seeds, ladder, first_seed, threads, on_run)
 
 
-def _check_request(rung: str, seeds: int, ladder: str) -> Any:
+def _check_request(rung: str, seeds: int, ladder: str) -> Ladder:
     """The ladder, once the seed count and the rung are known good (ConfigError if not)."""
     from genesys_tui.ladder import load_ladder
 
