@@ -40,8 +40,7 @@ def test_the_table_counts_grown_designs_that_beat_every_seed_above_noise() -> No
 
 
 def test_a_confirmation_reads_every_seeds_stored_runs_at_its_rung() -> None:
-    from genesys_tui.bench.discovery import gather_runs
-    from genesys_tui.study.compare import Runs
+    from genesys_tui.study.compare import Runs, gather_runs
 
     own = {"x-9": {3: 0.41}, "rwkv7": {3: 0.38}}
     stored = [
@@ -58,7 +57,7 @@ def test_a_confirmation_reads_every_seeds_stored_runs_at_its_rung() -> None:
 
 
 def test_a_confirmation_trains_the_lowest_seeds_a_design_lacks() -> None:
-    from genesys_tui.bench.discovery import seeds_to_train
+    from genesys_tui.study.compare import seeds_to_train
 
     assert seeds_to_train({3}, 3) == [0, 1]
     assert seeds_to_train({0, 1, 3}, 5) == [2, 4]
@@ -66,7 +65,7 @@ def test_a_confirmation_trains_the_lowest_seeds_a_design_lacks() -> None:
 
 
 def test_a_leader_picked_from_several_drops_its_selection_run() -> None:
-    from genesys_tui.bench.discovery import unbiased_runs
+    from genesys_tui.study.compare import unbiased_runs
 
     kept, note = unbiased_runs({3: 0.42, 4: 0.38, 5: 0.37}, 3, rivals=4)
     assert kept == {4: 0.38, 5: 0.37} and "best of 4" in note and "0.4200" in note

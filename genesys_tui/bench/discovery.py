@@ -215,7 +215,15 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     from genesys_tui import wall
     from genesys_tui.store import DesignsRepo
     from genesys_tui.study.climb import verify_files
-    from genesys_tui.study.compare import Runs, compare, format_compare, read_runs
+    from genesys_tui.study.compare import (
+        Runs,
+        compare,
+        format_compare,
+        gather_runs,
+        read_runs,
+        seeds_to_train,
+        unbiased_runs,
+    )
     from genesys_tui.study.noise import pooled_std
 
     path = _namespace_path(args, namespace)
@@ -280,43 +288,6 @@ def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:
     climb(path, top, designs=missing, ladder=args.ladder, seed=args.seed,
           on_result=lambda d, r: print(f"  {d}: {r.score if r.ok else r.reason}"))  # fmt: skip
     return missing
-
-
-def gather_runs(own: dict[str, dict[int, float]], seeds: set[str], stored: list[Any], rung: str
-                ) -> dict[str, dict[int, float]]:  # fmt: skip
-    """Scores by design and training seed: ``own`` (the namespace's runs at ``rung``) with the
-    ``stored`` runs (``study.compare.Runs``) at that rung of its designs and of the library
-    ``seeds``, verified in the namespace or not; the namespace's own run of a seed wins."""
-    out = {design: dict(runs) for design, runs in own.items()}
-    for runs in stored:
-        if runs.rung == rung and (runs.design in own or runs.design in seeds):
-            for seed, score in runs.scores.items():
-                out.setdefault(runs.design, {}).setdefault(seed, score)
-    return out
-
-
-def seeds_to_train(have: set[int], total: int) -> list[int]:
-    """The lowest training seeds not in ``have`` that bring it to ``total`` runs (the lowest, so
-    that designs confirmed apart share seeds, and so data orders, with the stored studies)."""
-    out: list[int] = []
-    seed = 0
-    while len(have) + len(out) < total:
-        if seed not in have:
-            out.append(seed)
-        seed += 1
-    return out
-
-
-def unbiased_runs(scores: dict[int, float], selection_seed: int, rivals: int
-                  ) -> tuple[dict[int, float], str]:  # fmt: skip
-    """The leader's runs fit to measure it: picked as the best of ``rivals`` grown designs on
-    its ``selection_seed`` run, that run is biased up (the winner's curse) and is left out when
-    there was more than one to pick from and other runs remain; (runs, a note saying so)."""
-    if rivals > 1 and selection_seed in scores and len(scores) > 1:
-        kept = {s: v for s, v in scores.items() if s != selection_seed}
-        return kept, (f"its training seed {selection_seed} run ({scores[selection_seed]:.4f}) "
-                      f"is left out: it was picked as the best of {rivals} there")  # fmt: skip
-    return dict(scores), ""
 
 
 def _namespace_path(args: argparse.Namespace, namespace: str) -> Path:

@@ -16,7 +16,9 @@ unpaired one, which needs no estimate of the pairs' own spread.
 
 Inputs are stored studies: a noise study (``genesys study noise --out``; one design, its runs)
 or a pooled noise file (``docs/studies/noise-cpu-s-pooled.json``: several designs' scores by
-training seed). Pure numbers; nothing is trained here.
+training seed). The bookkeeping of a confirmation's runs lives here too: which stored runs
+count, which seeds still to train, and the leader's run its selection biased. Pure numbers;
+nothing is trained here.
 """
 
 from __future__ import annotations
@@ -175,6 +177,43 @@ def read_runs(path: str | Path) -> list[Runs]:
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{p}: a malformed noise study ({type(exc).__name__}: {exc})") from None
     raise ConfigError(f"{p}: neither a noise study nor a pooled noise file")
+
+
+def gather_runs(own: dict[str, dict[int, float]], seeds: set[str], stored: Sequence[Runs], rung: str
+                ) -> dict[str, dict[int, float]]:  # fmt: skip
+    """Scores by design and training seed: ``own`` (the namespace's runs at ``rung``) with the
+    ``stored`` runs at that rung of its designs and of the library
+    ``seeds``, verified in the namespace or not; the namespace's own run of a seed wins."""
+    out = {design: dict(runs) for design, runs in own.items()}
+    for runs in stored:
+        if runs.rung == rung and (runs.design in own or runs.design in seeds):
+            for seed, score in runs.scores.items():
+                out.setdefault(runs.design, {}).setdefault(seed, score)
+    return out
+
+
+def seeds_to_train(have: set[int], total: int) -> list[int]:
+    """The lowest training seeds not in ``have`` that bring it to ``total`` runs (the lowest, so
+    that designs confirmed apart share seeds, and so data orders, with the stored studies)."""
+    out: list[int] = []
+    seed = 0
+    while len(have) + len(out) < total:
+        if seed not in have:
+            out.append(seed)
+        seed += 1
+    return out
+
+
+def unbiased_runs(scores: dict[int, float], selection_seed: int, rivals: int
+                  ) -> tuple[dict[int, float], str]:  # fmt: skip
+    """The leader's runs fit to measure it: picked as the best of ``rivals`` grown designs on
+    its ``selection_seed`` run, that run is biased up (the winner's curse) and is left out when
+    there was more than one to pick from and other runs remain; (runs, a note saying so)."""
+    if rivals > 1 and selection_seed in scores and len(scores) > 1:
+        kept = {s: v for s, v in scores.items() if s != selection_seed}
+        return kept, (f"its training seed {selection_seed} run ({scores[selection_seed]:.4f}) "
+                      f"is left out: it was picked as the best of {rivals} there")  # fmt: skip
+    return dict(scores), ""
 
 
 def select(runs: Sequence[Runs], names: Sequence[str]) -> list[Runs]:
