@@ -7,7 +7,9 @@ and returns an ``Outcome``: the job's value, its error, or what happened to the 
 timeout, a crash, a kill). The parent never waits unbounded and never trusts a line: messages
 are size-bounded JSON lines from the cell's private stdout; anything else ends the cell.
 Each cell has its own scratch directory, removed with the cell; the whole process tree is
-killed when the job ends, whatever it started.
+killed when the job ends, whatever it started, and the job has ended only once every process of
+it is gone: bubblewrap's outer process can exit while the sandbox's init is still killing what
+the design started (``Cell.kill``).
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from genesys_tui.wall.bwrap import Limits, Wall
 
 #: Largest message a cell may send (a whole rung result with its logits sample fits easily).
 MAX_MESSAGE = 256 << 20
 STDERR_TAIL = 64 << 10
+#: How long ``Cell.kill`` waits for the cell's processes to be gone before it gives up.
+KILL_WAIT_S = 30.0
 
 EventFn = Callable[[dict[str, Any]], Any]  # returning STOP ends the job ("stopped")
 #: What an event subscriber returns to end the job now (the coordinator's decision, e.g. a
@@ -104,6 +110,7 @@ class Cell:
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._ready_at: float | None = None
         self._closed = False
+        self._inside: list[psutil.Process] = []  # the processes below bubblewrap's outer one
         threading.Thread(target=self._read, name="genesys-cell-reader", daemon=True).start()
 
     # ---- the cell's messages ------------------------------------------------------------------
@@ -145,6 +152,7 @@ class Cell:
         message = self._next(time.monotonic() + timeout)
         if isinstance(message, dict) and message.get("type") == "ready":
             self._ready_at = time.monotonic()
+            self._inside = self._descendants()
             return True
         return False
 
@@ -259,14 +267,33 @@ class Cell:
             return ""
 
     def kill(self) -> None:
-        """End the cell's whole process tree (the sandbox's PID namespace dies with it)."""
+        """End the cell's whole process tree and return once every process of it is gone.
+
+        Killing bubblewrap's outer process is not enough: the sandbox's init (and the job below
+        it) sits in a session of its own and dies of the outer one's death only later, and on a
+        job's normal end the outer process exits as soon as the init reports the job's status,
+        while the init is still killing what the job left running. The init is recorded when
+        the cell becomes ready, killed here too, and waited for: the kernel ends every process
+        of a PID namespace before its init exits.
+        """
+        inside = self._inside + (self._descendants() if self.proc.poll() is None else [])
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 self.proc.kill()
+        for process in inside:
+            with contextlib.suppress(psutil.Error):
+                process.kill()  # psutil checks that the pid is still this process
         with contextlib.suppress(Exception):
             self.proc.wait(5.0)
+        _wait_gone(inside, KILL_WAIT_S)
+
+    def _descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return []
 
     def close(self) -> None:
         """Kill the cell and remove its scratch directory."""
@@ -368,6 +395,25 @@ def sweep_stale(root: str | None = None) -> list[Path]:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def _wait_gone(processes: list[psutil.Process], timeout: float) -> bool:
+    """Wait until each process has exited (a zombie counts: it runs nothing), at most
+    ``timeout`` seconds; whether they all did."""
+    deadline = time.monotonic() + timeout
+    left = processes
+    while True:
+        left = [p for p in left if _running(p)]
+        if not left or time.monotonic() > deadline:
+            return not left
+        time.sleep(0.005)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _alive(pid: int) -> bool:

@@ -74,6 +74,16 @@ def leave(channel):
     subprocess.Popen(["/bin/sh", "-c", "sleep 2; echo late >> out/kept.txt"])
     return "left"
 
+def linger(channel, n, hang):
+    # processes that outlive the job's own process unless the cell's end kills them
+    for _ in range(n):
+        subprocess.Popen(["sleep", "600"], start_new_session=True)
+    channel.ask({"started": n})  # the caller looks at the cell's processes meanwhile
+    channel.emit({"hanging": hang})
+    while hang:
+        time.sleep(1)
+    return "left"
+
 def count(channel):
     for step in range(1000):
         channel.emit({"step": step})
@@ -284,3 +294,36 @@ def test_collect_takes_plain_files_once_the_cell_is_dead(jobs) -> None:
         shutil.rmtree(out.collected)
     finally:
         pool.close()
+
+
+@needs_bwrap
+@pytest.mark.parametrize("end", ["return", "stopped", "timeout"])
+def test_every_process_of_the_cell_is_gone_when_its_job_ends(jobs, end: str) -> None:
+    import psutil
+
+    pool = CellPool(Wall(), spares=False)
+    cell = pool.take(jobs)
+    tree: list[psutil.Process] = []
+
+    def on_ask(question: dict) -> None:  # the job has started its processes and waits
+        tree.extend(psutil.Process(cell.proc.pid).children(recursive=True))
+
+    def on_event(event: dict) -> str | None:
+        return wall.STOP if end == "stopped" else None
+
+    def runs(process: psutil.Process) -> bool:  # a zombie runs nothing
+        try:
+            return process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    try:
+        out = cell.run("wall_jobs:linger", {"n": 20, "hang": end != "return"},
+                       on_event=on_event, on_ask=on_ask,
+                       timeout=20 if end == "return" else 3, ready_timeout=60)  # fmt: skip
+        left = [f"{p.pid} {p.name()}" for p in tree if runs(p)]  # looked at once: no wait here
+    finally:
+        cell.close()
+        pool.close()
+    assert out.status == end and len(tree) >= 22, (out.status, tree)  # init, job, 20 sleeps
+    assert not left, f"processes of the cell outlived its job: {left}"
