@@ -1,6 +1,10 @@
 """The results a design earns, as typed records: its check, its novelty hashes, each rung's
 training and evaluation. Plain data, no torch, no git.
 
+A rung's result is one training run, with the training seed of the loop that made it. Runs of
+the same design at the same rung with other training seeds (a confirmation's, a noise study's)
+are kept beside it as ``SeedRuns`` (``repeats:<rung>``), so that they are trained once.
+
 One record travels from the worker that produced it to the screen: the verify job returns a
 ``RungResult``, the recorder attaches it, the store keeps it in the design's git note, the
 population and the dashboard read it back. Text happens at two boundaries only, each through
@@ -198,6 +202,47 @@ class NoveltyResult:
             functional=str(payload.get("functional") or ""),
             duplicate_of=str(payload.get("duplicate_of") or ""),
         )
+
+
+@dataclass(frozen=True)
+class SeedRuns:
+    """A design's further runs at one rung, by training seed: rung score, held-out bits per
+    byte and wall seconds of each (the rung's own result is the loop's run)."""
+
+    scores: Mapping[int, float] = field(default_factory=dict)
+    bpb: Mapping[int, float] = field(default_factory=dict)
+    seconds: Mapping[int, float] = field(default_factory=dict)
+
+    def with_run(self, seed: int, result: RungResult) -> SeedRuns:
+        """These runs and ``result`` (an ok run with a score) as training seed ``seed``'s."""
+        if result.score is None:
+            raise ValueError(f"training seed {seed}: a run without a score is not kept")
+        bpb = {**self.bpb, seed: result.bpb} if result.bpb is not None else dict(self.bpb)
+        return SeedRuns({**self.scores, seed: result.score}, bpb,
+                        {**self.seconds, seed: result.seconds})  # fmt: skip
+
+    def to_note(self) -> dict[str, Any]:
+        def keyed(values: Mapping[int, float]) -> dict[str, float]:
+            return {str(seed): float(v) for seed, v in sorted(values.items())}
+
+        return {"scores": keyed(self.scores), "bpb": keyed(self.bpb),
+                "seconds": keyed(self.seconds), "schema": SCHEMA}  # fmt: skip
+
+    @classmethod
+    def from_note(cls, payload: Mapping[str, Any]) -> SeedRuns:
+        def keyed(name: str) -> dict[int, float]:
+            return {int(k): v for k, v in _scores(payload.get(name)).items() if k.isdigit()}
+
+        return cls(keyed("scores"), keyed("bpb"), keyed("seconds"))
+
+
+def repeat_runs(results: Mapping[str, Mapping[str, Any]]) -> dict[str, SeedRuns]:
+    """Rung name -> the design's further runs there (``repeats:<rung>``), from its results."""
+    return {
+        kind.partition(":")[2]: SeedRuns.from_note(payload)
+        for kind, payload in results.items()
+        if kind.startswith("repeats:")
+    }
 
 
 def rung_results(results: Mapping[str, Mapping[str, Any]]) -> dict[str, RungResult]:

@@ -151,8 +151,18 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     assert len(n) == 5 and n.pop(best_seed) == 2 and set(n.values()) == {1}
     assert "pooled over these runs" in got["sigma_from"] and got["summary"] in printed
     assert printed.count("training seed 0:") == 2
-    # a seed's stored run is read, not trained again (the namespace's own run wins its seed):
-    # only the grown design trains
+    # The runs are kept in the namespace beside the loop's own (repeats:tiny-1)...
+    from genesys_tui.results import repeat_runs
+    from genesys_tui.store import DesignsRepo
+
+    with DesignsRepo.open(path) as repo:
+        kept = repeat_runs(repo.results(grown.id))["tiny-1"]
+    assert list(kept.scores) == [0]
+    assert kept.scores[0] == pytest.approx(got["candidate_scores"]["0"])
+    assert kept.bpb[0] > 0 and kept.seconds[0] > 0
+    seed_run = got["comparisons"][[c["baseline"] for c in got["comparisons"]].index(best_seed)]
+    # ...so a second confirmation trains nothing, and a seed's run stored in a file is read
+    # (the namespace's runs win their seeds: the file's seed 3 is not)
     stored = tmp_path / "pooled.json"
     stored.write_text(json.dumps({"rung": "tiny-1", "designs": {
         best_seed: {"scores_by_training_seed": {"3": 0.0, "4": 0.123}}}}))  # fmt: skip
@@ -162,7 +172,8 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
         assert main(["--report", "--confirm", "1", "--against", str(stored), *argv]) == 0
     finally:
         wall.configure(sandbox=True)
-    assert capsys.readouterr().out.count("training seed 0:") == 1
+    assert capsys.readouterr().out.count("training seed 0:") == 0
     got = json.loads(out.read_text())["confirm"]
     row = next(c for c in got["comparisons"] if c["baseline"] == best_seed)
-    assert row["mean_baseline"] == pytest.approx((rows["tiny-1"]["best_seed_score"] + 0.123) / 2)
+    assert row["n_baseline"] == 3
+    assert row["mean_baseline"] == pytest.approx((2 * seed_run["mean_baseline"] + 0.123) / 3)

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import json
 
-from genesys_tui.results import SCHEMA, CheckResult, NoveltyResult, RungResult, rung_results
+import pytest
+
+from genesys_tui.results import (
+    SCHEMA,
+    CheckResult,
+    NoveltyResult,
+    RungResult,
+    SeedRuns,
+    repeat_runs,
+    rung_results,
+)
 from genesys_tui.store.records import check_result
 
 RUNG = RungResult(
@@ -64,3 +74,17 @@ def test_check_and_novelty_round_trip_through_their_notes() -> None:
     novelty = NoveltyResult("s-hash", "f-hash", "gpt-1")
     assert NoveltyResult.from_note(novelty.to_note()) == novelty
     check_result("novelty", {**novelty.to_note(), "at": 1.0})
+
+
+def test_further_runs_by_training_seed_round_trip_and_a_later_run_replaces_its_seed() -> None:
+    runs = SeedRuns().with_run(2, RUNG).with_run(0, RUNG)
+    worse = RungResult(ok=True, scores={"score": 0.4, "bpb": 3.9}, seconds=20.0)
+    runs = runs.with_run(2, worse)
+    assert runs.scores == {0: 0.51, 2: 0.4} and runs.bpb == {0: 3.8963, 2: 3.9}
+    note = json.loads(json.dumps(runs.to_note()))
+    assert list(note["scores"]) == ["0", "2"]  # JSON keys: the training seeds, in order
+    check_result("repeats:cpu-s", {**note, "at": 1.0})  # the store accepts what we write
+    assert SeedRuns.from_note(note) == runs
+    assert repeat_runs({"repeats:cpu-s": note, "rung:cpu-s": RUNG.to_note()}) == {"cpu-s": runs}
+    with pytest.raises(ValueError, match="training seed 1"):
+        runs.with_run(1, RungResult.failed("diverged"))

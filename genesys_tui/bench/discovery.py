@@ -14,9 +14,11 @@ rebuilt at any time with ``--report``.
 
 One training seed a side is not enough at cpu-s, where one design's score moves between
 training seeds by more than the leads the loop finds. ``--confirm K`` then brings the best grown
-design of the top rung, and the best seed there, to K + 1 runs each (runs stored in ``--against``
-files count; the rest are trained walled, as the loop verifies), reads the other seeds' stored
-runs from those files (noise studies or a pooled noise file), and compares the means
+design of the top rung, and the best seed there, to K + 1 runs each (runs kept in the namespace
+or stored in ``--against`` files count; the rest are trained walled, as the loop verifies, and
+kept in the namespace as they finish, so a confirmation stopped half way continues), reads the
+other seeds' runs from the namespace and those files (noise studies or a pooled noise file),
+and compares the means
 (``study.compare``): the run's claim is confirmed only when the grown design beats every seed
 by more than 2 standard errors of the difference.
 """
@@ -208,13 +210,15 @@ def main(argv: list[str] | None = None) -> int:
 def confirm(args: argparse.Namespace, namespace: str) -> Any:
     """The top rung's best grown design against every seed with runs there (in the namespace or
     the ``--against`` files), over training seeds. It and the best seed are brought to
-    ``args.confirm`` + 1 runs each (the loop's own, those stored in the files, then the lowest
-    training seeds each lacks) and the means are compared (``study.compare``). The rung's own
+    ``args.confirm`` + 1 runs each (the loop's own, those kept in the namespace or stored in
+    the files, then the lowest training seeds each lacks, kept in the namespace as each
+    finishes: ``repeats:<rung>``) and the means are compared (``study.compare``). The rung's own
     sigma measures the noise; where it has none, the pooled spread of these runs does. None when
     no rung holds both a grown design and a seed."""
     from genesys_tui import wall
+    from genesys_tui.results import repeat_runs
     from genesys_tui.store import DesignsRepo
-    from genesys_tui.study.climb import verify_files
+    from genesys_tui.study.climb import keep_run, verify_files
     from genesys_tui.study.compare import (
         Runs,
         compare,
@@ -237,9 +241,14 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     with DesignsRepo.open(path) as repo:
         records = {r.id: r for r in repo.records()}
         files = {d: repo.read_design_files(d) for d in (row.best_grown, row.best_seed)}
+        kept = {m.id: repeat_runs(repo.results(m.id)).get(rung) for m in population.members.values()
+                if m.is_seed or m.id == row.best_grown}  # fmt: skip
     label = {m.id: records[m.id].name if m.is_seed else m.id for m in population.members.values()}
     scores = {label[m.id]: {args.seed: m.rung_scores[rung]} for m in population.members.values()
               if rung in m.rung_scores and (m.is_seed or m.id == row.best_grown)}  # fmt: skip
+    for design_id, runs in kept.items():  # the loop's own run keeps its seed
+        for seed, score in (runs.scores if runs else {}).items():
+            scores.setdefault(label[design_id], {}).setdefault(seed, score)
     seeds = {label[m.id] for m in population.members.values() if m.is_seed}
     stored = [r for file in args.against for r in read_runs(file)]
     scores = gather_runs(scores, seeds, stored, rung)
@@ -250,6 +259,7 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
                                   threads=1)  # fmt: skip
             if not result.ok or result.score is None:
                 raise GenesysError(f"{design_id} at {rung}, training seed {seed}: {result.reason}")
+            keep_run(path, design_id, rung, seed, result)
             scores[label[design_id]][seed] = result.score
             print(f"  {design_id} at {rung}, training seed {seed}: {result.score:.4f}", flush=True)
     sigma, source = row.sigma, f"the rung's score_sigma {row.sigma:.4f}"

@@ -31,8 +31,8 @@ ORIGINS: dict[str, str] = {
     "mutation": "one parent",
     "crossover": "two or more parents (a merge commit)",
 }
-#: Result kinds that ``attach`` accepts; ``rung:<name>`` takes any rung name.
-RESULT_KINDS = ("check", "rung:<name>", "fitness", "failure", "novelty")
+#: Result kinds that ``attach`` accepts; ``rung:<name>`` and ``repeats:<name>`` take any rung name.
+RESULT_KINDS = ("check", "rung:<name>", "repeats:<name>", "fitness", "failure", "novelty")
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,6 +58,13 @@ _CHECKS = {
             isinstance(v, dict) and all(isinstance(k, str) and _is_number(x) for k, x in v.items())
         ),
         "an object of metric name -> finite number",
+    ),
+    "seed_scores": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(isinstance(k, str) and k.isdigit() and _is_number(x) for k, x in v.items())
+        ),
+        "an object of training seed (digits) -> finite number",
     ),
     "str_list": (
         lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
@@ -111,6 +118,11 @@ _RESULT_SCHEMAS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
             "schema": "int",
         },
     ),
+    # A rung's further runs with other training seeds (results.SeedRuns).
+    "repeats": (
+        {"scores": "seed_scores", "at": "number"},
+        {"bpb": "seed_scores", "seconds": "seed_scores", "schema": "int"},
+    ),
     "fitness": ({"value": "number", "at": "number"}, {"detail": "object", "schema": "int"}),
     "failure": ({"stage": "str", "reason": "str", "at": "number"}, {"schema": "int"}),
     # The evolution loop's novelty gate: hashes, and the earlier design this one duplicates.
@@ -121,12 +133,16 @@ _RESULT_SCHEMAS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 }
 
 
+#: Result kinds named after a rung (``rung:cpu-s``).
+PER_RUNG = ("rung", "repeats")
+
+
 def result_schema(kind: str) -> tuple[dict[str, str], dict[str, str]]:
     """The (required, optional) fields of a result ``kind``; StoreError for an unknown kind."""
     base, _, rung = kind.partition(":")
-    if base == "rung" and rung and rung.replace("-", "").replace("_", "").isalnum():
-        return _RESULT_SCHEMAS["rung"]
-    if not rung and base in _RESULT_SCHEMAS and base != "rung":
+    if base in PER_RUNG and rung and rung.replace("-", "").replace("_", "").isalnum():
+        return _RESULT_SCHEMAS[base]
+    if not rung and base in _RESULT_SCHEMAS and base not in PER_RUNG:
         return _RESULT_SCHEMAS[base]
     raise StoreError(
         f"unknown result kind {kind!r}; known kinds: {list(RESULT_KINDS)} "

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from genesys_tui.errors import ConfigError
-from genesys_tui.results import RungResult, rung_results
+from genesys_tui.results import RungResult, SeedRuns, repeat_runs, rung_results
 
 
 def climb_targets(repo, rung: str, designs: Sequence[str] = ()) -> tuple[list[str], list[str]]:
@@ -97,8 +97,27 @@ def climb(
     return out
 
 
-def _attach(path: Path, design_id: str, kind: str, note: dict, tries: int = 60) -> None:
-    """Attach as the namespace's writer, waiting (up to a minute) while another holds it."""
+def keep_run(path: Path, design_id: str, rung: str, seed: int, result: RungResult) -> SeedRuns:
+    """Keep ``result``, a further run of a design at ``rung`` with training seed ``seed``,
+    beside the design's other runs there (``repeats:<rung>``); all its further runs there."""
+    kept: list[SeedRuns] = []
+
+    def add(repo) -> None:  # read and write in one writer session: no run lost to a race
+        runs = repeat_runs(repo.results(design_id)).get(rung, SeedRuns()).with_run(seed, result)
+        repo.attach(design_id, f"repeats:{rung}", runs.to_note())
+        kept.append(runs)
+
+    _as_writer(path, add)
+    return kept[0]
+
+
+def _attach(path: Path, design_id: str, kind: str, note: dict) -> None:
+    _as_writer(path, lambda repo: repo.attach(design_id, kind, note))
+
+
+def _as_writer(path: Path, action: Callable[..., None], tries: int = 60) -> None:
+    """Run ``action(repo)`` as the namespace's writer, waiting (up to a minute) while another
+    holds it."""
     import time
 
     from genesys_tui.errors import StoreError
@@ -107,7 +126,7 @@ def _attach(path: Path, design_id: str, kind: str, note: dict, tries: int = 60) 
     for attempt in range(tries):
         try:
             with DesignsRepo.open(path, writer=True) as repo:
-                repo.attach(design_id, kind, note)
+                action(repo)
             return
         except StoreError as exc:
             if "being written" not in str(exc) or attempt == tries - 1:
