@@ -133,6 +133,12 @@ def test_a_noise_study_reads_a_design_by_id_from_a_namespace(
     finally:
         wall.configure(sandbox=True)
     assert by_id["design"] == gpt and by_name["design"] == "gpt"
+    # the namespace's design keeps its runs (a discovery's --confirm reads them)
+    from genesys_tui.results import repeat_runs
+
+    with DesignsRepo.open(tmp_path / "designs" / "c") as repo:
+        kept = repeat_runs(repo.results(gpt))["tiny-0"]
+    assert kept.scores == {r["seed"]: pytest.approx(r["score"]) for r in by_id["runs"]}
     # the committed files are the library's: the same figures, seed for seed
     assert [r["bpb"] for r in by_id["runs"]] == [r["bpb"] for r in by_name["runs"]]
     for args, message in [(["nope-9", "--namespace", "c"], "no design 'nope-9'"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -109,7 +110,8 @@ def run_noise_study(
     as the loop verifies: checked once, then trained in a walled cell and scored on its graph
     by an auditor cell (``evolve.jobs``), so the design's code never runs in this process.
     With ``namespace``, ``design`` is a design id there (``rwkv7-81149d-6``): its committed
-    files are studied, under that id.
+    files are studied, under that id, and each run is kept beside the design's result there
+    as it finishes (``repeats:<rung>``, which a discovery benchmark's ``--confirm`` reads).
 
     Raises ConfigError for fewer than two seeds, an unknown rung or design (checked before
     anything is trained), StoreError for an unknown namespace or design id, and VerifyError for
@@ -127,9 +129,24 @@ def run_noise_study(
     with DesignsRepo.open(namespace_path(namespace)) as repo:
         design_id = repo.get(design).id
         files = repo.read_design_files(design_id)
+    def keep(run: SeedRun) -> None:
+        from genesys_tui.errors import StoreError
+        from genesys_tui.results import RungResult
+        from genesys_tui.study.climb import keep_run
+
+        result = RungResult(ok=True, scores={"score": run.score, "bpb": run.bpb},
+                            seconds=run.seconds)  # fmt: skip
+        try:
+            keep_run(namespace_path(namespace), design_id, rung, run.seed, result)
+        except StoreError as exc:  # the study still reports the run
+            print(f"warning: seed {run.seed}'s run is not kept in {namespace}: {exc}",
+                  file=sys.stderr)  # fmt: skip
+        if on_run is not None:
+            on_run(run)
+
     with tempfile.TemporaryDirectory(prefix="genesys-noise-") as tmp:
         write_design(files, tmp)
-        return _study(tmp, design_id, rung, seeds, ladder, first_seed, threads, on_run)
+        return _study(tmp, design_id, rung, seeds, ladder, first_seed, threads, keep)
 
 
 def _check_request(rung: str, seeds: int, ladder: str) -> Ladder:
