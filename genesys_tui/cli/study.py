@@ -6,7 +6,9 @@ rung; ``genesys study fidelity --namespace NS --rungs A B`` compares how two run
 ``genesys study halving --namespace NS --rung R`` measures what stopping losers early inside a
 rung would cost, from the recorded loss curves. ``genesys study compare CANDIDATE.json --against
 FILE...`` compares stored multi-seed results (exit 2 for a missing or malformed file, an unknown
-baseline or a rung without a measured sigma)."""
+baseline or a rung without a measured sigma). ``genesys study designers NS_A NS_B`` sets two
+loop runs' grown designs side by side at equal hours (exit 2 for the same namespace twice, an
+unknown one, one without loop events or no rung both verified grown designs at)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rungs' results over the designs that hold both; `halving` measures, from the "
         "recorded loss curves, how well the loss part-way through a rung ranks its finished "
         "results (what stopping losers early would cost); `compare` tests whether one design's "
-        "mean score over several training seeds beats other designs' above the rung's noise.",
+        "mean score over several training seeds beats other designs' above the rung's noise; "
+        "`designers` sets two loop runs' grown designs side by side at equal hours.",
     )
     studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
     noise = studies.add_parser("noise", help="the spread of one design's results over seeds")
@@ -92,6 +95,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_bootstrap_options(fidelity)
     fidelity.set_defaults(func=run_fidelity)
+
+    designers = studies.add_parser(
+        "designers", help="two loop runs' grown designs side by side, at equal hours"
+    )
+    designers.add_argument("namespaces", nargs=2, metavar=("NS_A", "NS_B"),
+                           help="the two runs' namespaces (B is compared with A)")  # fmt: skip
+    designers.add_argument(
+        "--hours", type=float, default=None,
+        help="compare the first H hours of loop time of each (default: the shorter run's)",
+    )  # fmt: skip
+    designers.add_argument("--rung", default=None, help="only this rung (default: every rung)")
+    _add_bootstrap_options(designers)
+    designers.set_defaults(func=run_designers)
 
     halving = studies.add_parser(
         "halving", help="what stopping losers early inside a rung costs in fidelity (curves)"
@@ -180,6 +196,14 @@ def run_fidelity(args: argparse.Namespace) -> int:
         args.namespace, rung_a, rung_b, resamples=args.bootstrap, seed=args.seed
     )
     return _report(args, study, format_fidelity)
+
+
+def run_designers(args: argparse.Namespace) -> int:
+    from genesys_tui.study.designers import format_designers, run_designers_study
+
+    study = run_designers_study(*args.namespaces, hours=args.hours, rung=args.rung,
+                                resamples=args.bootstrap, seed=args.seed)  # fmt: skip
+    return _report(args, study, format_designers)
 
 
 def run_halving(args: argparse.Namespace) -> int:
