@@ -116,10 +116,10 @@ def loop_hours(sittings: Sequence[tuple[float, float]], ts: float) -> float:
     return sum(max(0.0, min(end, ts) - start) for start, end in sittings) / 3600
 
 
-def read_side(path: Path, namespace: str, hours: float | None, rung_filter: str | None
+def read_side(path: Path, namespace: str, rung_filter: str | None
               ) -> tuple[dict[str, Side], float]:  # fmt: skip
-    """Each rung's Side of the run at ``path`` (within ``hours`` of loop time; None: all), and
-    the run's loop hours in all."""
+    """Each rung's Side of the run at ``path`` over all its hours (``within`` cuts it), and the
+    run's loop hours in all."""
     from genesys_tui.evolve.events import read_events
     from genesys_tui.evolve.population import member_from_store
     from genesys_tui.store import DesignsRepo
@@ -137,7 +137,7 @@ def read_side(path: Path, namespace: str, hours: float | None, rung_filter: str 
         member = members.get(event.design)
         at = loop_hours(sittings, event.ts)
         key = (event.design, event.rung)
-        if member is None or member.is_seed or key in ended or (hours is not None and at > hours):
+        if member is None or member.is_seed or key in ended:
             continue
         if event.ok and event.rung in member.rung_scores:
             ended[key] = ("finished", at)
@@ -159,6 +159,15 @@ def read_side(path: Path, namespace: str, hours: float | None, rung_filter: str 
                                     None if score is None else score - best))  # fmt: skip
         sides[rung] = Side(namespace, mean, best, tuple(outcomes))
     return sides, total
+
+
+def within(sides: dict[str, Side], hours: float) -> dict[str, Side]:
+    """The sides cut to the designs whose verification ended within ``hours`` of loop time
+    (rungs left with none dropped)."""
+    cut = {rung: Side(side.namespace, side.seeds_mean, side.best_seed,
+                      tuple(o for o in side.outcomes if o.hours <= hours))
+           for rung, side in sides.items()}  # fmt: skip
+    return {rung: side for rung, side in cut.items() if side.outcomes}
 
 
 def _shares(side: Side, over: str) -> list[float]:
@@ -193,11 +202,10 @@ def run_designers_study(
     if hours is not None and not hours > 0:
         raise ConfigError(f"--hours must be more than 0, got {hours}")
     paths = [study_namespace(ns, resamples) for ns in (namespace_a, namespace_b)]
-    _, total_a = read_side(paths[0], namespace_a, None, rung)
-    _, total_b = read_side(paths[1], namespace_b, None, rung)
+    all_a, total_a = read_side(paths[0], namespace_a, rung)
+    all_b, total_b = read_side(paths[1], namespace_b, rung)
     cut = min(total_a, total_b) if hours is None else hours
-    sides_a, _ = read_side(paths[0], namespace_a, cut, rung)
-    sides_b, _ = read_side(paths[1], namespace_b, cut, rung)
+    sides_a, sides_b = within(all_a, cut), within(all_b, cut)
     shared = sorted(set(sides_a) & set(sides_b))
     if not shared:
         where = f"rung {rung!r}" if rung else "any rung"
