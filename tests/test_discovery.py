@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from genesys_tui.bench.discovery import discovery_table, format_table, main
+from genesys_tui.errors import GenesysError
 from genesys_tui.evolve.population import Member, Population
 
 LADDER = str(Path(__file__).parent / "evolve" / "tiny_ladder.toml")
@@ -54,6 +55,35 @@ def test_a_confirmation_reads_every_seeds_stored_runs_at_its_rung() -> None:
     assert got == {"x-9": {3: 0.41, 4: 0.40}, "rwkv7": {3: 0.38, 0: 0.37},
                    "gpt": {0: 0.36, 1: 0.35}}  # fmt: skip
     assert own == {"x-9": {3: 0.41}, "rwkv7": {3: 0.38}}  # not changed
+
+
+def test_a_confirmations_runs_train_side_by_side_and_each_finished_one_counts() -> None:
+    import threading
+
+    from genesys_tui.study.compare import run_all
+
+    both = threading.Barrier(2, timeout=2)  # one worker at a time would break it
+
+    def train(design: str, seed: int) -> float:
+        both.wait()
+        return seed + 0.5
+
+    assert run_all([("a", 0), ("b", 1)], train, workers=2) == {("a", 0): 0.5, ("b", 1): 1.5}
+    with pytest.raises(threading.BrokenBarrierError):
+        run_all([("a", 0), ("b", 1)], train, workers=1)
+
+    finished: list[str] = []
+
+    def flaky(design: str, seed: int) -> float:
+        if design == "bad":
+            raise GenesysError("bad at tiny-1, training seed 0: diverged")
+        finished.append(design)
+        return 1.0
+
+    # a failed run ends the confirmation only after the others have finished (and been kept)
+    with pytest.raises(GenesysError, match="diverged"):
+        run_all([("bad", 0), ("good", 0), ("good", 1)], flaky, workers=1)
+    assert finished == ["good", "good"]
 
 
 def test_a_confirmation_trains_the_lowest_seeds_a_design_lacks() -> None:
@@ -138,7 +168,7 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     try:
         if wall.probe() is not None:
             wall.configure(sandbox=False)
-        assert main(["--report", "--confirm", "1", *argv]) == 0
+        assert main(["--report", "--confirm", "1", "--workers", "2", *argv]) == 0
     finally:
         wall.configure(sandbox=True)
     printed = capsys.readouterr().out

@@ -160,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
         "--backlog", type=int, default=8, metavar="N",
         help="the designer waits while N checked designs await their first verification (0: off)",
     )  # fmt: skip
-    p.add_argument("--workers", type=int, default=1, help="verifications at once (as evolve's)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="verifications at once (as evolve's), and --confirm's runs at once")
     p.add_argument("--no-sandbox", action="store_true", help="run designs without the wall")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     return p
@@ -211,10 +212,10 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     """The top rung's best grown design against every seed with runs there (in the namespace or
     the ``--against`` files), over training seeds. It and the best seed are brought to
     ``args.confirm`` + 1 runs each (the loop's own, those kept in the namespace or stored in
-    the files, then the lowest training seeds each lacks, kept in the namespace as each
-    finishes: ``repeats:<rung>``) and the means are compared (``study.compare``). The rung's own
-    sigma measures the noise; where it has none, the pooled spread of these runs does. None when
-    no rung holds both a grown design and a seed."""
+    the files, then the lowest training seeds each lacks, trained ``--workers`` at a time and
+    kept in the namespace as each finishes: ``repeats:<rung>``) and the means are compared
+    (``study.compare``). The rung's own sigma measures the noise; where it has none, the pooled
+    spread of these runs does. None when no rung holds both a grown design and a seed."""
     from genesys_tui import wall
     from genesys_tui.results import repeat_runs
     from genesys_tui.store import DesignsRepo
@@ -225,6 +226,7 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
         format_compare,
         gather_runs,
         read_runs,
+        run_all,
         seeds_to_train,
         unbiased_runs,
     )
@@ -253,15 +255,19 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     stored = [r for file in args.against for r in read_runs(file)]
     scores = gather_runs(scores, seeds, stored, rung)
     wall.configure(sandbox=not args.no_sandbox)
-    for design_id in (row.best_grown, row.best_seed):
-        for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1):
-            result = verify_files(files[design_id], rung, ladder=args.ladder, seed=seed,
-                                  threads=1)  # fmt: skip
-            if not result.ok or result.score is None:
-                raise GenesysError(f"{design_id} at {rung}, training seed {seed}: {result.reason}")
-            keep_run(path, design_id, rung, seed, result)
-            scores[label[design_id]][seed] = result.score
-            print(f"  {design_id} at {rung}, training seed {seed}: {result.score:.4f}", flush=True)
+    jobs = [(design_id, seed) for design_id in (row.best_grown, row.best_seed)
+            for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1)]
+
+    def train(design_id: str, seed: int) -> float:
+        result = verify_files(files[design_id], rung, ladder=args.ladder, seed=seed, threads=1)
+        if not result.ok or result.score is None:
+            raise GenesysError(f"{design_id} at {rung}, training seed {seed}: {result.reason}")
+        keep_run(path, design_id, rung, seed, result)
+        print(f"  {design_id} at {rung}, training seed {seed}: {result.score:.4f}", flush=True)
+        return result.score
+
+    for (design_id, seed), score in run_all(jobs, train, args.workers).items():
+        scores[label[design_id]][seed] = score
     sigma, source = row.sigma, f"the rung's score_sigma {row.sigma:.4f}"
     if not sigma:
         pooled = pooled_std(scores)

@@ -27,7 +27,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,21 @@ def seeds_to_train(have: set[int], total: int) -> list[int]:
             out.append(seed)
         seed += 1
     return out
+
+
+def run_all(jobs: list[tuple[str, int]], train: Callable[[str, int], float], workers: int
+            ) -> dict[tuple[str, int], float]:  # fmt: skip
+    """``train(design, seed)`` for each job, ``workers`` at a time (each a walled cell of one
+    thread); the scores by job. Every job runs to its end even when one fails, so each run that
+    finishes is kept, then the first failure is raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {job: pool.submit(train, *job) for job in jobs}
+    failed = [f.exception() for f in futures.values() if f.exception() is not None]
+    if failed:
+        raise failed[0]  # type: ignore[misc]
+    return {job: f.result() for job, f in futures.items()}
 
 
 def unbiased_runs(scores: dict[int, float], selection_seed: int, rivals: int
