@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=2.0, help="wall hours to run the loop")
     p.add_argument("--seed", type=int, default=0, help="the loop's seed")
     p.add_argument("--designer", default="offline",
-                   help="offline, learning, or anthropic:MODEL, ...")  # fmt: skip
+                   help="offline, learning, learning:NS[,NS...], anthropic:MODEL, ...")  # fmt: skip
     p.add_argument("--runner", default="local", help="local, ray or ray:ADDRESS")
     p.add_argument("--namespace", default=None, help="default: discovery-s<SEED>")
     p.add_argument("--designs-dir", type=Path, default=None, help="where namespaces live")

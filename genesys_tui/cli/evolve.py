@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--designer",
         default="offline",
-        help="offline (default), anthropic:MODEL, openai:MODEL or openai-compatible:URL#MODEL",
+        help="offline (default), learning, learning:NS[,NS...] (learning from earlier runs too), "
+        "anthropic:MODEL, openai:MODEL or openai-compatible:URL#MODEL",
     )
     p.add_argument("--ladder", default="cpu", help="cpu (default), paper, or a ladder TOML")
     p.add_argument(

@@ -14,6 +14,12 @@ ranks highest. The surrogate reads every design the namespace holds:
 With probability ``explore`` (and while fewer than ``MIN_RESULTS`` designs have a score) it
 proposes the first candidate, as the plain offline designer would: the surrogate learns only
 from what it is shown. Same request seed and same namespace state: same design.
+
+``--designer learning:NS[,NS...]`` also learns from earlier runs (``prior``): their designs
+join the fit, each run with a feature of its own (``run:NS``), so the fit absorbs the runs'
+offsets (another training seed moves every score of a run) and ranks on what the units do. A
+run on a slow ladder then ranks its candidates from its first design instead of exploring until
+its own first results arrive.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from genesys_tui.design import Design
@@ -103,48 +110,89 @@ class Surrogate:
         return self.score(feats) - self.reject_risk(feats) * max(self.spread, 1e-6)
 
 
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """One design as the surrogate learns from it."""
+
+    run: str  # the namespace it was made in
+    features: frozenset[str]
+    scores: dict[str, float]  # rung -> score
+    passed: bool | None  # the checker's verdict; None: not checked
+
+
+def read_examples(repo: Any, run: str, features_of: Any = None) -> list[Example]:
+    """Every design of ``repo`` that was checked or scored and reads, as an ``Example`` of
+    ``run``; ``features_of(design_id)`` (features or None) reads a design, by default from
+    ``repo``."""
+
+    def read(design_id: str) -> set[str] | None:
+        try:
+            return features(repo.read_design(design_id))
+        except Exception:  # a design that does not read teaches nothing
+            return None
+
+    features_of = features_of or read
+    out = []
+    for rec in repo.records():
+        scores = {r: float(m["score"]) for r, m in rec.rungs.items() if "score" in m}
+        if rec.check is None and not scores:
+            continue
+        feats = features_of(rec.id)
+        if feats is not None:
+            passed = None if rec.check is None else bool(rec.check.get("ok"))
+            out.append(Example(run, frozenset(feats), scores, passed))
+    return out
+
+
+def read_prior(root: Path, names: Sequence[str]) -> list[Example]:
+    """The examples of the earlier runs ``names`` (namespaces under ``root``, or paths), read
+    once; ConfigError in one line for a run that is not there."""
+    from genesys_tui.errors import ConfigError
+    from genesys_tui.store import DesignsRepo
+
+    out: list[Example] = []
+    for name in names:
+        path = Path(name) if "/" in name else root / name
+        if not (path / ".git").is_dir():
+            raise ConfigError(f"learning:{name}: no namespace {name!r} at {path}")
+        with DesignsRepo.open(path) as repo:
+            out.extend(read_examples(repo, path.name))
+    return out
+
+
 class LearningDesigner:
-    """``OfflineDesigner`` candidates ranked by a ``Surrogate`` of the namespace's results."""
+    """``OfflineDesigner`` candidates ranked by a ``Surrogate`` of the namespace's results
+    (and of the ``prior`` runs' examples)."""
 
     name = "offline-learning"
 
     def __init__(self, pool: UnitPool, repo: Any, candidates: int = CANDIDATES,
-                 explore: float = EXPLORE) -> None:  # fmt: skip
+                 explore: float = EXPLORE, prior: Sequence[Example] = ()) -> None:  # fmt: skip
         self.base = OfflineDesigner(pool)
         self.pool = pool  # the loop adds checked designs' units to it (``pool.add``)
         self.repo = repo
         self.candidates = candidates
         self.explore = explore
-        self._features: dict[str, set[str]] = {}  # design id -> features (designs never change)
+        self.prior = tuple(prior)
+        self._features: dict[str, set[str] | None] = {}  # design id -> features (never change)
         self._lock = threading.Lock()
 
     def surrogate(self) -> Surrogate | None:
-        """Fit on the namespace as it is now; None while fewer than MIN_RESULTS have a score."""
-        records = self.repo.records()
-        counts: Counter[str] = Counter(
-            r for rec in records for r, m in rec.rungs.items() if "score" in m
-        )
+        """Fit on the namespace as it is now and the prior runs; None while fewer than
+        MIN_RESULTS have a score at any rung."""
+        examples = [*self.prior, *read_examples(self.repo, "", self._design_features)]
+        counts: Counter[str] = Counter(r for e in examples for r in e.scores)
         enough = [r for r, n in counts.items() if n >= MIN_RESULTS]
         if not enough:
             return None
         # The rung with the fewest results among those with enough: the highest rung the
-        # namespace has data for, whose ranking holds up best at the rungs above it (cpu-xs
+        # namespaces have data for, whose ranking holds up best at the rungs above it (cpu-xs
         # ranks designs unlike cpu-s; cpu-s8 much like it: README, "Ladder fidelity").
         first = min(enough, key=lambda r: (counts[r], r))
-        scored, checked = [], []
-        for rec in records:
-            if rec.check is None and first not in rec.rungs:
-                continue
-            feats = self._design_features(rec.id)
-            if feats is None:
-                continue
-            if rec.check is not None:
-                checked.append((feats, bool(rec.check.get("ok"))))
-            score = rec.rungs.get(first, {}).get("score")
-            if score is not None:
-                scored.append((feats, float(score)))
-        if len(scored) < MIN_RESULTS:
-            return None
+        # Each run's own feature takes up its offset; with one run it is constant and weighs 0.
+        scored = [(set(e.features) | {f"run:{e.run}"}, e.scores[first])
+                  for e in examples if first in e.scores]  # fmt: skip
+        checked = [(set(e.features), e.passed) for e in examples if e.passed is not None]
         return Surrogate.fit(scored, checked)
 
     def _design_features(self, design_id: str) -> set[str] | None:
@@ -152,9 +200,9 @@ class LearningDesigner:
             if design_id in self._features:
                 return self._features[design_id]
         try:
-            feats = features(self.repo.read_design(design_id))
+            feats: set[str] | None = features(self.repo.read_design(design_id))
         except Exception:  # a design that does not read teaches nothing
-            return None
+            feats = None
         with self._lock:
             self._features[design_id] = feats
         return feats

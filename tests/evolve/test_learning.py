@@ -11,7 +11,7 @@ import pytest
 
 from genesys_tui.design import Design, load_design
 from genesys_tui.designer import DesignRequest, Parent, Proposal
-from genesys_tui.evolve.learning import LearningDesigner, Surrogate, features
+from genesys_tui.evolve.learning import Example, LearningDesigner, Surrogate, features
 from genesys_tui.evolve.offline import OfflineDesigner
 from genesys_tui.evolve.pool import UnitPool
 from tests.conftest import REPO
@@ -122,3 +122,63 @@ def test_too_few_results_means_no_surrogate_and_the_first_candidate(tmp_path: Pa
     assert learning.surrogate() is None
     out = learning.design(_requests(1)[0])
     assert isinstance(out, Proposal) and "explored" in out.files["proposal.md"]
+
+
+class _Empty:
+    def records(self) -> list[_Record]:
+        return []
+
+
+def _examples(run: str, rows: list[tuple[str, float]]) -> list[Example]:
+    return [Example(run, frozenset({f}), {"cpu-s8": score}, True) for f, score in rows]
+
+
+def test_earlier_runs_join_the_fit_each_with_its_own_offset() -> None:
+    # In both runs "a" beats "b" by 0.1, but run B scores 0.3 higher (another training seed)
+    # and made mostly b's: pooled naively, b looks better; with a feature per run, a does.
+    run_a = [("a", 0.6), ("a", 0.6), ("a", 0.6), ("b", 0.5)]
+    run_b = [("a", 0.9), ("b", 0.8), ("b", 0.8), ("b", 0.8)]
+    prior = _examples("A", run_a) + _examples("B", run_b)
+    naive = Surrogate.fit([({f}, s) for f, s in run_a + run_b], [])
+    assert naive.score({"b"}) > naive.score({"a"})
+    model = LearningDesigner(UnitPool.library(), _Empty(), prior=prior).surrogate()
+    assert model is not None and model.n_scored == 8
+    assert model.score({"a"}) > model.score({"b"})  # (shrunk by the ridge below 0.1)
+    # seven prior results at cpu-s8 and none of its own: too few to rank anything
+    assert LearningDesigner(UnitPool.library(), _Empty(), prior=prior[:7]).surrogate() is None
+
+
+def test_a_learning_designer_named_with_earlier_runs_ranks_from_its_first_design(
+    tmp_path: Path,
+) -> None:
+    from genesys_tui.errors import ConfigError
+    from genesys_tui.evolve.designers import make_designer
+    from genesys_tui.results import RungResult
+    from genesys_tui.store import DesignsRepo
+    from genesys_tui.store.library import import_library
+
+    favoured = "sequence_mixer:Mamba2"
+    with DesignsRepo.create(tmp_path / "earlier", seeds=False) as repo:
+        import_library(repo, [LIBRARY / n for n in ("gpt", "mamba2", "retnet", "rwkv7", "ttt")])
+        gpt = next(r.id for r in repo.records() if r.name == "gpt")
+        files = {str(p.relative_to(LIBRARY / "gpt")): p.read_text()
+                 for p in (LIBRARY / "gpt").rglob("*") if p.is_file()}  # fmt: skip
+        for i in range(3):  # eight designs in all
+            repo.commit_design({**files, "proposal.md": f"variant {i}\n"}, parents=[gpt],
+                               designer="offline", title=f"variant {i}")  # fmt: skip
+        for rec in repo.records():
+            good = favoured in features(repo.read_design(rec.id))
+            note = RungResult(ok=True, scores={"score": 0.7 if good else 0.5 + rec.seq / 100})
+            repo.attach(rec.id, "rung:cpu-s8", note.to_note())
+    with DesignsRepo.create(tmp_path / "now", seeds=False) as repo:
+        plain = make_designer("learning", repo)
+        assert isinstance(plain, LearningDesigner) and plain.surrogate() is None
+        learning = make_designer("learning:earlier", repo)
+        assert isinstance(learning, LearningDesigner)
+        model = learning.surrogate()
+        assert model is not None and model.n_scored == 8
+        assert model.score({favoured}) > model.score(set())
+        by_path = make_designer(f"learning:{tmp_path / 'earlier'}", repo)
+        assert by_path.prior == learning.prior  # type: ignore[attr-defined]
+        with pytest.raises(ConfigError, match="no namespace 'missing'"):
+            make_designer("learning:earlier,missing", repo)

@@ -19,10 +19,15 @@ from genesys_tui.verify.evals.tasks import TASKS, task_writer
     [
         ("--runner", "slurm", "unknown runner 'slurm'; known: local, ray"),
         ("--runner", "local:x", "the local runner takes no argument"),
-        ("--designer", "mutator", "'mutator'; known: offline, learning, anthropic:MODEL"),
+        ("--designer", "mutator",
+         "'mutator'; known: offline, learning, learning:NS[,NS...], anthropic:MODEL"),
         ("--designer", "gemini:pro", "unknown designer 'gemini:pro'; known: offline, learning"),
+        ("--designer", "offline:ns", "unknown designer 'offline:ns'; known: offline"),
+        ("--designer", "learning:gone", "learning:gone: no namespace 'gone' at"),
+        ("--designer", "learning:,", "name the earlier runs, learning:NS[,NS...]"),
     ],
-    ids=["unknown-runner", "runner-argument", "unknown-designer", "unknown-provider"],
+    ids=["unknown-runner", "runner-argument", "unknown-designer", "unknown-provider",
+         "offline-argument", "unknown-prior-run", "no-prior-run"],
 )
 def test_an_unknown_name_is_one_line_exit_2_and_nothing_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
