@@ -8,7 +8,10 @@ rung would cost, from the recorded loss curves. ``genesys study compare CANDIDAT
 FILE...`` compares stored multi-seed results (exit 2 for a missing or malformed file, an unknown
 baseline or a rung without a measured sigma). ``genesys study designers NS_A NS_B`` sets two
 loop runs' grown designs side by side at equal hours (exit 2 for the same namespace twice, an
-unknown one, one without loop events or no rung both verified grown designs at)."""
+unknown one, one without loop events or no rung both verified grown designs at). ``genesys
+study surrogate NS... --rung R`` measures how well the learning designer's surrogate predicts
+each grown design from the designs made before it (exit 2 for an unknown namespace or a rung
+without grown designs' scores)."""
 
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "recorded loss curves, how well the loss part-way through a rung ranks its finished "
         "results (what stopping losers early would cost); `compare` tests whether one design's "
         "mean score over several training seeds beats other designs' above the rung's noise; "
-        "`designers` sets two loop runs' grown designs side by side at equal hours.",
+        "`designers` sets two loop runs' grown designs side by side at equal hours; "
+        "`surrogate` measures how well the learning designer's surrogate predicts each grown "
+        "design from those made before it.",
     )
     studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
     noise = studies.add_parser("noise", help="the spread of one design's results over seeds")
@@ -108,6 +113,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     designers.add_argument("--rung", default=None, help="only this rung (default: every rung)")
     _add_bootstrap_options(designers)
     designers.set_defaults(func=run_designers)
+
+    surrogate = studies.add_parser(
+        "surrogate", help="how well the learning designer's surrogate predicts unseen designs"
+    )
+    surrogate.add_argument("namespaces", nargs="+", metavar="NS", help="the runs to predict")
+    surrogate.add_argument("--rung", required=True, help="the rung whose scores to predict")
+    surrogate.add_argument("--prior", nargs="*", default=[], metavar="NS",
+                           help="earlier runs it also learns from (learning:NS)")  # fmt: skip
+    _add_bootstrap_options(surrogate)
+    surrogate.set_defaults(func=run_surrogate)
 
     halving = studies.add_parser(
         "halving", help="what stopping losers early inside a rung costs in fidelity (curves)"
@@ -204,6 +219,14 @@ def run_designers(args: argparse.Namespace) -> int:
     study = run_designers_study(*args.namespaces, hours=args.hours, rung=args.rung,
                                 resamples=args.bootstrap, seed=args.seed)  # fmt: skip
     return _report(args, study, format_designers)
+
+
+def run_surrogate(args: argparse.Namespace) -> int:
+    from genesys_tui.study.surrogate import format_surrogate, run_surrogate_study
+
+    study = run_surrogate_study(args.namespaces, args.rung, args.prior,
+                                resamples=args.bootstrap, seed=args.seed)  # fmt: skip
+    return _report(args, study, format_surrogate)
 
 
 def run_halving(args: argparse.Namespace) -> int:

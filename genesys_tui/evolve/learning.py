@@ -115,6 +115,7 @@ class Example:
     """One design as the surrogate learns from it."""
 
     run: str  # the namespace it was made in
+    design: str  # its id there
     features: frozenset[str]
     scores: dict[str, float]  # rung -> score
     passed: bool | None  # the checker's verdict; None: not checked
@@ -140,7 +141,7 @@ def read_examples(repo: Any, run: str, features_of: Any = None) -> list[Example]
         feats = features_of(rec.id)
         if feats is not None:
             passed = None if rec.check is None else bool(rec.check.get("ok"))
-            out.append(Example(run, frozenset(feats), scores, passed))
+            out.append(Example(run, rec.id, frozenset(feats), scores, passed))
     return out
 
 

@@ -130,7 +130,8 @@ class _Empty:
 
 
 def _examples(run: str, rows: list[tuple[str, float]]) -> list[Example]:
-    return [Example(run, frozenset({f}), {"cpu-s8": score}, True) for f, score in rows]
+    return [Example(run, f"{f}-{i}", frozenset({f}), {"cpu-s8": score}, True)
+            for i, (f, score) in enumerate(rows)]  # fmt: skip
 
 
 def test_earlier_runs_join_the_fit_each_with_its_own_offset() -> None:
