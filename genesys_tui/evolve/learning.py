@@ -28,7 +28,7 @@ import dataclasses
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,9 @@ class Example:
     passed: bool | None  # the checker's verdict; None: not checked
 
 
-def read_examples(repo: Any, run: str, features_of: Any = None) -> list[Example]:
+def read_examples(repo: Any, run: str,
+                  features_of: Callable[[str], set[str] | None] | None = None
+                  ) -> list[Example]:  # fmt: skip
     """Every design of ``repo`` that was checked or scored and reads, as an ``Example`` of
     ``run``; ``features_of(design_id)`` (features or None) reads a design, by default from
     ``repo``."""
@@ -132,13 +134,12 @@ def read_examples(repo: Any, run: str, features_of: Any = None) -> list[Example]
         except Exception:  # a design that does not read teaches nothing
             return None
 
-    features_of = features_of or read
     out = []
     for rec in repo.records():
         scores = {r: float(m["score"]) for r, m in rec.rungs.items() if "score" in m}
         if rec.check is None and not scores:
             continue
-        feats = features_of(rec.id)
+        feats = (features_of or read)(rec.id)
         if feats is not None:
             passed = None if rec.check is None else bool(rec.check.get("ok"))
             out.append(Example(run, rec.id, frozenset(feats), scores, passed))

@@ -50,3 +50,16 @@ def test_the_registries_resolve_what_they_list(tmp_path: Path) -> None:
     assert task_writer("genblimp_a_an") is TASKS["genblimp"]
     assert task_writer("heldout_lastword_x") is None  # not a group: a hub task of that name
     assert task_writer("blimp") is None  # lm-eval's own hub task
+
+
+def test_a_learning_designer_with_an_earlier_run_drives_the_loop(tmp_path: Path) -> None:
+    base = ["evolve", "--designs-dir", str(tmp_path), "--max-designs", "1", "--no-verify",
+            "--sync", "--no-sandbox"]  # fmt: skip
+    from genesys_tui.store import DesignsRepo
+
+    DesignsRepo.create(tmp_path / "earlier").close()  # the library seeds, nothing verified
+    assert main([*base, "--namespace", "now", "--designer", "learning:earlier"]) == 0
+
+    with DesignsRepo.open(tmp_path / "now") as repo:
+        grown = [r for r in repo.records() if r.origin != "seed"]
+    assert len(grown) == 1 and grown[0].designer == "offline-learning"
