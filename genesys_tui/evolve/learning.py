@@ -146,6 +146,16 @@ def read_examples(repo: Any, run: str,
     return out
 
 
+def fit_examples(examples: Sequence[Example], rung: str) -> Surrogate:
+    """The surrogate of ``examples``' scores at ``rung`` and of all their checker verdicts.
+    Each run's own feature (``run:NS``) takes up its offset; with one run it is constant and
+    weighs 0."""
+    scored = [(set(e.features) | {f"run:{e.run}"}, e.scores[rung])
+              for e in examples if rung in e.scores]  # fmt: skip
+    checked = [(set(e.features), e.passed) for e in examples if e.passed is not None]
+    return Surrogate.fit(scored, checked)
+
+
 def read_prior(root: Path, names: Sequence[str]) -> list[Example]:
     """The examples of the earlier runs ``names`` (namespaces under ``root``, or paths), read
     once; ConfigError in one line for a run that is not there."""
@@ -191,11 +201,7 @@ class LearningDesigner:
         # namespaces have data for, whose ranking holds up best at the rungs above it (cpu-xs
         # ranks designs unlike cpu-s; cpu-s8 much like it: README, "Ladder fidelity").
         first = min(enough, key=lambda r: (counts[r], r))
-        # Each run's own feature takes up its offset; with one run it is constant and weighs 0.
-        scored = [(set(e.features) | {f"run:{e.run}"}, e.scores[first])
-                  for e in examples if first in e.scores]  # fmt: skip
-        checked = [(set(e.features), e.passed) for e in examples if e.passed is not None]
-        return Surrogate.fit(scored, checked)
+        return fit_examples(examples, first)
 
     def _design_features(self, design_id: str) -> set[str] | None:
         with self._lock:

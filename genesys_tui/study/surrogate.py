@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from genesys_tui.errors import ConfigError
-from genesys_tui.evolve.learning import MIN_RESULTS, Example, Surrogate, read_examples
+from genesys_tui.evolve.learning import MIN_RESULTS, Example, fit_examples, read_examples
 from genesys_tui.study.fidelity import Interval, bootstrap, spearman, study_namespace
 
 SURROGATE_FORMAT = 1
@@ -69,12 +69,9 @@ def predictions(made: Sequence[tuple[Example, bool]], rung: str,
         if not grown or rung not in example.scores:
             continue
         before = [*prior, *(e for e, _ in made[:i])]
-        scored = [(set(e.features) | {f"run:{e.run}"}, e.scores[rung])
-                  for e in before if rung in e.scores]  # fmt: skip
-        if len(scored) < MIN_RESULTS:
+        if sum(rung in e.scores for e in before) < MIN_RESULTS:
             continue
-        checked = [(set(e.features), e.passed) for e in before if e.passed is not None]
-        model = Surrogate.fit(scored, checked)
+        model = fit_examples(before, rung)
         out.append(Prediction(example.design, model.score(example.features), example.scores[rung]))
     return out
 
