@@ -223,6 +223,12 @@ def _cell_failed(outcome: wall.Outcome, timeout: float) -> dict[str, Any]:
     return RungResult.failed(f"{reason}\n{tail}".strip(), outcome.seconds).to_wire()
 
 
+#: How many times an auditor cell is started for one audit. It runs no design code, so a cell
+#: that dies without an answer or never starts (a signal from outside, the machine short of
+#: memory) is the host's failure, not the design's: the audit is run again before the design's
+#: result fails. A job that raised or timed out is not retried.
+AUDIT_TRIES = 2
+
 #: What an auditor cell imports: torch, the graph runner and the evaluation, never a design.
 AUDIT_PRELOAD = (
     "torch",
@@ -296,6 +302,27 @@ def _scored(result: RungResult, bpb: float, evals: dict[str, Any]) -> RungResult
     return dataclasses.replace(result, scores=scores, evals=accuracy)
 
 
+def _run_auditor(spec: wall.CellSpec, kwargs: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """What the auditor cell returned, started again (``AUDIT_TRIES``) when it died without an
+    answer; AuditFailed with the cell's exit code and the tail of its stderr when it failed."""
+    from genesys_tui.verify.audit import AuditFailed
+
+    tries = 0
+    while True:
+        tries += 1
+        outcome = wall.run_walled(wall.current(), spec,
+                                  "genesys_tui.verify.graph_audit:audit_in_cell", kwargs,
+                                  timeout=timeout)  # fmt: skip
+        if outcome.ok or outcome.status not in ("died", "startup") or tries == AUDIT_TRIES:
+            break
+    if not outcome.ok:
+        why = outcome.error or f"{outcome.status} (exit code {outcome.exitcode})"
+        tail = "\n".join(outcome.stderr.strip().splitlines()[-6:])
+        tries_note = f" ({tries} tries)" if tries > 1 else ""
+        raise AuditFailed(f"the auditor's cell failed{tries_note}: {why}\n{tail}".strip())
+    return outcome.value if isinstance(outcome.value, dict) else {}
+
+
 def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, held_out: Any,
                  rung: Any, scoring: _Scoring) -> tuple[dict[str, Any], int]:  # fmt: skip
     """Run the held-out windows, the causality probes and the rung's tasks through the graph
@@ -316,17 +343,11 @@ def _audit_graph(value: dict[str, Any], graph_dir: Path | None, auditor: Any, he
                          env=cell.env, gpu=cell.gpu,
                          limits=verify_limits(scoring.timeout, scoring.threads,
                                               cell.gpu))  # fmt: skip
-    outcome = wall.run_walled(
-        wall.current(), spec, "genesys_tui.verify.graph_audit:audit_in_cell",
-        {"graph_dir": str(graph_dir), "windows": [list(w) for w in auditor.windows],
-         "probes": probes, "ladder": scoring.ladder, "rung": rung.name, "tasks": tasks,
-         "pairs": settings.pairs_for(rung), "seed": scoring.seed, "threads": scoring.threads,
-         "device": "cuda" if cell.gpu else "cpu"},
-        timeout=scoring.timeout,
-    )  # fmt: skip
-    if not outcome.ok:
-        raise AuditFailed(f"the auditor's cell failed: {outcome.error or outcome.status}")
-    evidence = outcome.value if isinstance(outcome.value, dict) else {}
+    kwargs = {"graph_dir": str(graph_dir), "windows": [list(w) for w in auditor.windows],
+              "probes": probes, "ladder": scoring.ladder, "rung": rung.name, "tasks": tasks,
+              "pairs": settings.pairs_for(rung), "seed": scoring.seed, "threads": scoring.threads,
+              "device": "cuda" if cell.gpu else "cpu"}  # fmt: skip
+    evidence = _run_auditor(spec, kwargs, scoring.timeout)
     try:
         judge_graph(evidence, rung, len(probes))
         bpb = auditor.bpb(evidence.get("losses"), held_out.tokens, held_out.token_bytes)

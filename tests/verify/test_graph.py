@@ -227,6 +227,47 @@ def test_the_audit_runs_the_graph_in_its_own_cell_and_names_each_forgery(
 
 
 @pytest.mark.slow
+def test_an_auditor_cell_that_dies_is_started_again_and_a_second_death_fails_the_result(
+    tmp_path: Path, available_wall: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The auditor runs no design code: a cell that ends without an answer (killed from outside,
+    # the machine short of memory) is the host's failure, so the audit runs again; a job that
+    # raised is the graph's failure and is not retried.
+    from genesys_tui.evolve import jobs
+    from genesys_tui.verify.token_cache import load_tokens
+
+    base = model_of("gpt", len(load_tokens("validation", RUNG.tokenizer).token_bytes))
+    real = wall.run_walled
+    calls: list[str] = []
+
+    def dying(deaths: int, status: str = "died"):
+        def run(*args, **kwargs):
+            calls.append(status)
+            if len(calls) <= deaths:
+                return wall.Outcome(status, exitcode=-9, stderr="Killed", error="" if
+                                    status == "died" else "ImportError: a test")  # fmt: skip
+            return real(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(jobs.wall, "run_walled", dying(1))
+    again = _audit(base, tmp_path / "again")
+    assert again.ok, again.reason
+    assert calls == ["died", "died"]  # the first cell died, the second audited
+
+    calls.clear()
+    monkeypatch.setattr(jobs.wall, "run_walled", dying(jobs.AUDIT_TRIES))
+    dead = _audit(base, tmp_path / "dead")
+    assert not dead.ok and len(calls) == jobs.AUDIT_TRIES
+    assert f"({jobs.AUDIT_TRIES} tries): died (exit code -9)" in dead.reason
+    assert "Killed" in dead.reason
+
+    calls.clear()
+    monkeypatch.setattr(jobs.wall, "run_walled", dying(1, status="raise"))
+    raised = _audit(base, tmp_path / "raised")
+    assert not raised.ok and calls == ["raise"] and "ImportError: a test" in raised.reason
+
+
+@pytest.mark.slow
 def test_task_accuracies_come_from_the_graph_and_match_the_eager_models(
     available_wall: None
 ) -> None:
