@@ -273,15 +273,17 @@ class LocalRunner(PooledRunner):
     def _run_hosted(self, job: Job, slot: int, on_progress: ProgressFn | None) -> JobResult:
         """Call a trusted host on this thread; it runs the design's code in a walled cell. The
         result file is written here, by the runner, never by the cell."""
+        from genesys_tui import wall
         from genesys_tui.evolve.job import resolve
 
         t0 = time.monotonic()
         gpu = str(slot % self.gpus) if job.pool == "verify" and self.gpus > 0 else ""
         try:
-            value = resolve(job.func)(
-                **job.kwargs, progress=on_progress or (lambda _: None), timeout=job.timeout,
-                threads=self.threads, gpu=gpu,
-            )  # fmt: skip
+            with wall.owned_by(self):  # a cancel of this runner kills this job's cells alone
+                value = resolve(job.func)(
+                    **job.kwargs, progress=on_progress or (lambda _: None), timeout=job.timeout,
+                    threads=self.threads, gpu=gpu,
+                )  # fmt: skip
             result = JobResult(job.id, True, value, seconds=time.monotonic() - t0)
         except Exception as exc:
             result = JobResult(job.id, False, error=f"{type(exc).__name__}: {exc}",
@@ -300,7 +302,7 @@ class LocalRunner(PooledRunner):
                 _kill_group(proc)
             from genesys_tui import wall
 
-            wall.kill_running()
+            wall.kill_running(self)
         self._stop_pools(cancel)
 
 

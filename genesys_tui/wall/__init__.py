@@ -1,10 +1,10 @@
 """The wall between design code and everything else (issue 21).
 
 Every process that imports a design's units (the checker's runtime stages, training,
-evaluation) runs in a ``Cell``: a process of its own inside a bubblewrap sandbox (``bwrap.py``),
-started warm by a ``CellPool`` (``cell.py``), entered through ``enter.py``. The process that
-starts a cell is trusted and holds no design code; it computes verdicts and scores from the
-evidence the cell sends back.
+evaluation) runs in a ``Cell`` (``cell.py``): a process of its own inside a bubblewrap sandbox
+(``bwrap.py``), started warm by a ``CellPool`` (``pool.py``), entered through ``enter.py``. The
+process that starts a cell is trusted and holds no design code; it computes verdicts and scores
+from the evidence the cell sends back.
 
 ``current()`` is the wall this process uses: bubblewrap where it works; where it does not,
 ``SandboxUnavailable`` (one line, with the fix) unless the user chose ``--no-sandbox``
@@ -18,23 +18,20 @@ import threading
 
 from genesys_tui.errors import GenesysError
 from genesys_tui.wall.bwrap import HINT, Limits, Wall, probe
-from genesys_tui.wall.cell import (
-    STOP,
-    Cell,
+from genesys_tui.wall.cell import STOP, Cell, CellSpec, Outcome, taken_root
+from genesys_tui.wall.pool import (
     CellPool,
-    CellSpec,
-    Outcome,
     close_spares,
     kill_running,
+    owned_by,
     run_walled,
     shared_pool,
-    taken_root,
 )
 
 __all__ = [
     "STOP", "Cell", "CellPool", "CellSpec", "Limits", "Outcome", "SandboxUnavailable", "Wall",
-    "close_spares", "configure", "current", "kill_running", "probe", "run_walled", "shared_pool",
-    "taken_root",
+    "close_spares", "configure", "current", "kill_running", "owned_by", "probe", "run_walled",
+    "shared_pool", "taken_root",
     "unsandboxed",
 ]  # fmt: skip
 

@@ -1,5 +1,5 @@
-"""The parent side of a walled process: a ``Cell`` runs one job inside the wall, a ``CellPool``
-keeps a spare cell warm so that the next job does not wait for torch to import.
+"""The parent side of a walled process: a ``Cell`` runs one job inside the wall (the pool that
+hands cells out is ``pool.py``).
 
 A cell is started before its job is known: the process imports its modules (``enter.py``) and
 waits on stdin. ``Cell.run`` sends the job, relays the job's events and answers its questions,
@@ -14,7 +14,7 @@ the design started (``Cell.kill``).
 
 from __future__ import annotations
 
-import atexit
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +87,26 @@ class Outcome:
         return self.status == "return"
 
 
+_SPAWNERS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}  # by process id: a fork's own
+_SPAWNERS_LOCK = threading.Lock()
+
+
+def _spawn(cmd: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(cmd, **popen)``, run on one thread that lives as long as the process.
+
+    Bubblewrap's ``--die-with-parent`` kills the sandbox when the *thread* that started it
+    ends, not the process: a spare cell that a worker thread started, and another thread took,
+    died in the middle of that thread's job as soon as the worker finished its own. Started
+    from this one thread, every cell dies with the process, as meant, and with nothing else.
+    """
+    with _SPAWNERS_LOCK:
+        spawner = _SPAWNERS.get(os.getpid())
+        if spawner is None:  # a forked child has none of its parent's threads
+            spawner = _SPAWNERS[os.getpid()] = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="genesys-cell-spawner")  # fmt: skip
+    return spawner.submit(subprocess.Popen, cmd, **popen).result()
+
+
 class Cell:
     """One walled process for one job."""
 
@@ -102,7 +121,7 @@ class Cell:
                            spec.hidden)
         self.started = time.monotonic()
         with self.stderr_path.open("wb") as err:
-            self.proc = subprocess.Popen(
+            self.proc = _spawn(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                 env=wall.env(dict(spec.env), self.scratch), start_new_session=True,
                 close_fds=True, cwd=self.scratch,
@@ -305,96 +324,11 @@ class Cell:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-class CellPool:
-    """Hands out cells, keeping one started spare per spec so that a job finds torch imported.
-
-    Every cell runs one job; taking a spare starts the next one at once, so its imports overlap
-    the job that took its predecessor.
-    """
-
-    def __init__(self, wall: Wall, spares: bool = True) -> None:
-        self.wall = wall
-        self.keep_spares = spares
-        self._spares: dict[CellSpec, Cell] = {}
-        self._running: set[Cell] = set()
-        self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _close_all, self._spares)
-
-    def take(self, spec: CellSpec) -> Cell:
-        with self._lock:
-            cell = self._spares.pop(spec, None)
-            if cell is not None and not cell.alive:
-                cell.close()
-                cell = None
-            if cell is None:
-                cell = Cell(self.wall, spec)
-            if self.keep_spares:
-                self._spares[spec] = Cell(self.wall, spec)
-        return cell
-
-    def run(self, spec: CellSpec, func: str, kwargs: Mapping[str, Any], **kw: Any) -> Outcome:
-        """Run one job in a cell of ``spec`` and remove the cell afterwards."""
-        cell = self.take(spec)
-        with self._lock:
-            self._running.add(cell)
-        try:
-            return cell.run(func, kwargs, **kw)
-        finally:
-            with self._lock:
-                self._running.discard(cell)
-            cell.close()
-
-    def kill_running(self) -> None:
-        """Kill every cell running a job now (their jobs end as "died")."""
-        with self._lock:
-            running = list(self._running)
-        for cell in running:
-            cell.kill()
-
-    def close(self) -> None:
-        with self._lock:
-            _close_all(self._spares)
-
-
-def _close_all(spares: dict[CellSpec, Cell]) -> None:
-    for cell in list(spares.values()):
-        cell.close()
-    spares.clear()
-
-
-_POOLS: dict[Wall, CellPool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def shared_pool(wall: Wall) -> CellPool:
-    """The process's pool for ``wall`` (the checker's cells come from it). The first pool of a
-    process also removes what cells of dead processes left behind (``sweep_stale``)."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(wall)
-        if pool is None:
-            if not _POOLS:
-                sweep_stale()
-            pool = _POOLS[wall] = CellPool(wall)
-        return pool
-
-
 def taken_root(root: str | None = None) -> Path:
     """Where this process keeps what its cells left it (``Cell.run``'s collect), one directory
     per job: a cell that reads such files binds this directory, the same for every job, so a
     warm spare serves the next one."""
     return Path(root or tempfile.gettempdir()).resolve() / f"{SCRATCH_PREFIX}{os.getpid()}-taken"
-
-
-def sweep_stale(root: str | None = None) -> list[Path]:
-    """Remove the scratch directories (checkpoints included) of cells whose starting process
-    is gone: one killed with SIGKILL never closed them. Returns what was removed."""
-    removed = []
-    for path in Path(root or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
-        pid = path.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
 
 
 def _wait_gone(processes: list[psutil.Process], timeout: float) -> bool:
@@ -414,37 +348,3 @@ def _running(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
-@atexit.register
-def close_spares() -> None:
-    """Stop every pool's warm spare cells and remove their scratch directories (a run's close;
-    the next job starts a fresh spare)."""
-    with _POOLS_LOCK:
-        pools = list(_POOLS.values())
-    for pool in pools:
-        pool.close()
-
-
-def kill_running() -> None:
-    """Kill the running cells of every pool of this process (a runner cancelling its jobs)."""
-    with _POOLS_LOCK:
-        pools = list(_POOLS.values())
-    for pool in pools:
-        pool.kill_running()
-
-
-def run_walled(wall: Wall, spec: CellSpec, func: str, kwargs: Mapping[str, Any],
-               **kw: Any) -> Outcome:  # fmt: skip
-    """One job in a fresh cell from the shared pool of ``wall``."""
-    return shared_pool(wall).run(spec, func, kwargs, **kw)

@@ -60,6 +60,24 @@ def git(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True)
 
 
+def _wait_for_orphaned_packer(git_dir: Path, timeout: float = 120.0) -> None:
+    """Wait until no process works in ``git_dir``: the killed writer's background packer
+    (``git repack -d``) runs on, and an fsck beside it sees loose objects vanish into a pack."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for process in psutil.process_iter(["cmdline"]):
+            if str(git_dir) in " ".join(process.info["cmdline"] or ()):
+                busy = True
+                break
+        if not busy:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the packer still runs in {git_dir} after {timeout:.0f} s")
+
+
 @pytest.mark.parametrize("kill_after", [3, 10], ids=["early-kill", "after-packing"])
 def test_a_writer_killed_with_sigkill_leaves_every_committed_design_intact(
     tmp_path: Path, kill_after: int
@@ -81,6 +99,7 @@ def test_a_writer_killed_with_sigkill_leaves_every_committed_design_intact(
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
 
+    _wait_for_orphaned_packer(path / ".git")
     fsck = git(path, "fsck", "--strict", "--no-dangling")
     assert fsck.returncode == 0 and "error" not in fsck.stderr + fsck.stdout, fsck.stderr
     for design_id, commit in committed.items():

@@ -84,6 +84,11 @@ def linger(channel, n, hang):
         time.sleep(1)
     return "left"
 
+def pause(channel, seconds):
+    channel.emit({"sleeping": seconds})
+    time.sleep(seconds)
+    return "slept"
+
 def count(channel):
     for step in range(1000):
         channel.emit({"step": step})
@@ -206,6 +211,64 @@ def test_hidden_files_and_directories_read_as_empty_inside_a_readable_tree(
 
 
 @needs_bwrap
+def test_a_cell_outlives_the_thread_that_started_it(jobs) -> None:
+    # Bubblewrap's --die-with-parent follows the thread that started it, not the process: a
+    # spare cell a worker thread started died when that worker ended, in the middle of the job
+    # another thread ran in it (a confirmation's audit died so, 'died' with no answer).
+    import threading
+
+    pool = CellPool(Wall(), spares=True)
+    taken = []
+
+    def worker() -> None:
+        taken.extend([pool.take(jobs), pool.take(jobs)])  # a cell and the spare taken after it
+        assert all(cell.wait_ready(60) for cell in taken)
+        time.sleep(0.5)  # bubblewrap has armed its death signal by now
+
+    try:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        time.sleep(1.0)  # time for a death signal to arrive
+        for cell in taken:
+            outcome = cell.run("wall_jobs:pause", {"seconds": 1}, timeout=20, ready_timeout=60)
+            assert outcome.status == "return" and outcome.value == "slept", outcome
+            cell.close()
+    finally:
+        pool.close()
+
+
+def test_a_cancel_kills_its_owners_cells_and_no_others(jobs) -> None:
+    # A runner cancelling its jobs killed every running cell of the process, a study's
+    # confirmation running beside it included (its audit died).
+    import threading
+
+    shared = Wall(mode="bwrap" if wall.probe() is None else "none")
+    cancelled, other = object(), object()
+    outcomes, sleeping = {}, {cancelled: threading.Event(), other: threading.Event()}
+
+    def job(owner: object) -> None:
+        with wall.owned_by(owner):
+            outcomes[owner] = wall.run_walled(
+                shared, jobs, "wall_jobs:pause", {"seconds": 4}, timeout=60, ready_timeout=60,
+                on_event=lambda event: sleeping[owner].set(),
+            )  # fmt: skip
+
+    threads = [threading.Thread(target=job, args=(o,)) for o in (cancelled, other)]
+    try:
+        for thread in threads:
+            thread.start()
+        assert all(event.wait(60) for event in sleeping.values())
+        wall.kill_running(cancelled)
+        for thread in threads:
+            thread.join(60)
+    finally:
+        wall.close_spares()
+    assert outcomes[cancelled].status == "died"
+    assert outcomes[other].status == "return" and outcomes[other].value == "slept"
+
+
+@needs_bwrap
 def test_a_job_past_its_timeout_is_killed(jobs) -> None:
     pool = CellPool(Wall(), spares=False)
     t0 = time.monotonic()
@@ -251,7 +314,8 @@ def test_the_unsandboxed_mode_runs_the_same_protocol(jobs, monkeypatch) -> None:
 
 
 def test_scratch_left_by_a_dead_process_is_swept_and_a_living_ones_kept(tmp_path: Path) -> None:
-    from genesys_tui.wall.cell import SCRATCH_PREFIX, sweep_stale
+    from genesys_tui.wall.cell import SCRATCH_PREFIX
+    from genesys_tui.wall.pool import sweep_stale
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
