@@ -218,9 +218,14 @@ def verify_host(
 
 def _cell_failed(outcome: wall.Outcome, timeout: float) -> dict[str, Any]:
     why = {"timeout": f"timed out after {timeout:.0f} s", "startup": "the cell did not start"}
-    tail = "\n".join(outcome.stderr.strip().splitlines()[-6:])
+    tail = _stderr_tail(outcome)
     reason = why.get(outcome.status) or outcome.error or f"the cell died ({outcome.exitcode})"
     return RungResult.failed(f"{reason}\n{tail}".strip(), outcome.seconds).to_wire()
+
+
+def _stderr_tail(outcome: wall.Outcome) -> str:
+    """The last lines a failed cell wrote to stderr, for its failure's reason."""
+    return "\n".join(outcome.stderr.strip().splitlines()[-6:])
 
 
 #: How many times an auditor cell is started for one audit. It runs no design code, so a cell
@@ -317,7 +322,7 @@ def _run_auditor(spec: wall.CellSpec, kwargs: dict[str, Any], timeout: float) ->
             break
     if not outcome.ok:
         why = outcome.error or f"{outcome.status} (exit code {outcome.exitcode})"
-        tail = "\n".join(outcome.stderr.strip().splitlines()[-6:])
+        tail = _stderr_tail(outcome)
         tries_note = f" ({tries} tries)" if tries > 1 else ""
         raise AuditFailed(f"the auditor's cell failed{tries_note}: {why}\n{tail}".strip())
     return outcome.value if isinstance(outcome.value, dict) else {}

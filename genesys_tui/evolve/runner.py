@@ -29,6 +29,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Protocol
 
+from genesys_tui import wall
 from genesys_tui.evolve.job import child_main
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -273,7 +274,6 @@ class LocalRunner(PooledRunner):
     def _run_hosted(self, job: Job, slot: int, on_progress: ProgressFn | None) -> JobResult:
         """Call a trusted host on this thread; it runs the design's code in a walled cell. The
         result file is written here, by the runner, never by the cell."""
-        from genesys_tui import wall
         from genesys_tui.evolve.job import resolve
 
         t0 = time.monotonic()
@@ -300,8 +300,6 @@ class LocalRunner(PooledRunner):
                 procs = list(self._procs)
             for proc in procs:
                 _kill_group(proc)
-            from genesys_tui import wall
-
             wall.kill_running(self)
         self._stop_pools(cancel)
 

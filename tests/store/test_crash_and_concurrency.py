@@ -67,12 +67,8 @@ def _wait_for_orphaned_packer(git_dir: Path, timeout: float = 120.0) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = False
-        for process in psutil.process_iter(["cmdline"]):
-            if str(git_dir) in " ".join(process.info["cmdline"] or ()):
-                busy = True
-                break
-        if not busy:
+        if not any(str(git_dir) in " ".join(process.info["cmdline"] or ())
+                   for process in psutil.process_iter(["cmdline"])):  # fmt: skip
             return
         time.sleep(0.1)
     raise AssertionError(f"the packer still runs in {git_dir} after {timeout:.0f} s")
