@@ -165,6 +165,11 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     assert main(["--report", "--confirm", "-1", *argv]) == 2
     assert main(["--report", "--confirm", "1", "--against", "missing.json", *argv]) == 2
     rows = {r["rung"]: r for r in json.loads(out.read_text())["rungs"]}
+    from genesys_tui.store import DesignsRepo
+
+    with DesignsRepo.open(path, writer=True):  # a loop still writes it: refused before training
+        assert main(["--report", "--confirm", "1", *argv]) == 2
+    assert "training seed" not in capsys.readouterr().out
     try:
         if wall.probe() is not None:
             wall.configure(sandbox=False)
@@ -183,7 +188,6 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     assert printed.count("training seed 0:") == 2
     # The runs are kept in the namespace beside the loop's own (repeats:tiny-1)...
     from genesys_tui.results import repeat_runs
-    from genesys_tui.store import DesignsRepo
 
     with DesignsRepo.open(path) as repo:
         kept = repeat_runs(repo.results(grown.id))["tiny-1"]

@@ -151,6 +151,32 @@ def test_a_noise_study_reads_a_design_by_id_from_a_namespace(
         assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["climb", "noise"])
+def test_a_namespace_a_loop_writes_is_refused_before_anything_trains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    """Both keep their runs in the namespace. A loop holds its writer lock for hours: trained
+    beside it, the runs could not be kept at the end and the hours were lost."""
+    from genesys_tui.evolve import jobs
+    from genesys_tui.store import DesignsRepo
+
+    def no_training(*a: object, **k: object) -> None:
+        raise AssertionError("trained although the runs could not be kept")
+
+    monkeypatch.setattr(jobs, "verify_host", no_training)
+    monkeypatch.setattr(jobs, "check_host", no_training)
+    monkeypatch.setenv("GENESYS_DESIGNS_DIR", str(tmp_path / "designs"))
+    with DesignsRepo.create(tmp_path / "designs" / "c") as repo:
+        gpt = next(r.id for r in repo.records() if r.id.startswith("gpt"))
+    argv = {"climb": ["study", "climb", "--designs", gpt],
+            "noise": ["study", "noise", gpt, "--seeds", "2"]}[command]  # fmt: skip
+    with DesignsRepo.open(tmp_path / "designs" / "c", writer=True):  # the loop
+        code = main([*argv, "--namespace", "c", "--rung", "tiny-0", "--ladder", LADDER])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "namespace c is being written by process" in err[-1], err
+
+
 @pytest.mark.slow
 def test_climb_verifies_walled_attaches_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

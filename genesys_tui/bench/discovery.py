@@ -219,7 +219,7 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     from genesys_tui import wall
     from genesys_tui.results import repeat_runs
     from genesys_tui.store import DesignsRepo
-    from genesys_tui.study.climb import keep_run, verify_files
+    from genesys_tui.study.climb import keep_run, verify_files, writable
     from genesys_tui.study.compare import (
         Runs,
         compare,
@@ -257,13 +257,16 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     wall.configure(sandbox=not args.no_sandbox)
     jobs = [(design_id, seed) for design_id in (row.best_grown, row.best_seed)
             for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1)]
+    if jobs:
+        writable(path)  # before hours of training whose runs are kept in the namespace
 
     def train(design_id: str, seed: int) -> float:
         result = verify_files(files[design_id], rung, ladder=args.ladder, seed=seed, threads=1)
         if not result.ok or result.score is None:
             raise GenesysError(f"{design_id} at {rung}, training seed {seed}: {result.reason}")
-        keep_run(path, design_id, rung, seed, result)
+        # Printed before it is kept: should keeping fail, the figure is still on record.
         print(f"  {design_id} at {rung}, training seed {seed}: {result.score:.4f}", flush=True)
+        keep_run(path, design_id, rung, seed, result)
         return result.score
 
     for (design_id, seed), score in run_all(jobs, train, args.workers).items():

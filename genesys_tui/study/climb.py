@@ -87,6 +87,8 @@ def climb(
     with DesignsRepo.open(path) as repo:
         todo, _ = climb_targets(repo, rung, designs)
         files = {d: repo.read_design_files(d) for d in todo}
+    if todo:
+        writable(path)  # a loop writing the namespace would leave no way to attach the results
     out: dict[str, RungResult] = {}
     for design_id in todo:
         result = verify_files(files[design_id], rung, ladder=ladder, seed=seed, threads=threads)
@@ -115,18 +117,45 @@ def _attach(path: Path, design_id: str, kind: str, note: dict) -> None:
     _as_writer(path, lambda repo: repo.attach(design_id, kind, note))
 
 
+def writable(path: Path, tries: int = 5) -> None:
+    """Raise StoreError, naming the process, when another process holds the namespace's writer
+    lock for longer than a few seconds (an evolution loop; not a brief attach).
+
+    A command that trains for a long time and then keeps its runs here calls this before it
+    trains: a loop's lock lasts as long as the loop, so without it the runs would be trained
+    and then lost when the command came to keep them."""
+    from genesys_tui.store.lock import WriterLock
+
+    _retrying(lambda: _take_and_release(WriterLock(path / ".git"), path.name), tries)
+
+
+def _take_and_release(lock, namespace: str) -> None:
+    lock.acquire(namespace)
+    lock.release()
+
+
 def _as_writer(path: Path, action: Callable[..., None], tries: int = 60) -> None:
     """Run ``action(repo)`` as the namespace's writer, waiting (up to a minute) while another
     holds it."""
+    from genesys_tui.store import DesignsRepo
+
+    def once() -> None:
+        with DesignsRepo.open(path, writer=True) as repo:
+            action(repo)
+
+    _retrying(once, tries)
+
+
+def _retrying(step: Callable[[], None], tries: int) -> None:
+    """``step()``, tried once a second while it fails because another process writes the
+    namespace; the last try's error is raised."""
     import time
 
     from genesys_tui.errors import StoreError
-    from genesys_tui.store import DesignsRepo
 
     for attempt in range(tries):
         try:
-            with DesignsRepo.open(path, writer=True) as repo:
-                action(repo)
+            step()
             return
         except StoreError as exc:
             if "being written" not in str(exc) or attempt == tries - 1:

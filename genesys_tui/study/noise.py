@@ -114,7 +114,8 @@ def run_noise_study(
     as it finishes (``repeats:<rung>``, which a discovery benchmark's ``--confirm`` reads).
 
     Raises ConfigError for fewer than two seeds, an unknown rung or design (checked before
-    anything is trained), StoreError for an unknown namespace or design id, and VerifyError for
+    anything is trained), StoreError for an unknown namespace or design id or a namespace
+    another process writes (an evolution loop: checked before training), and VerifyError for
     a design the checker rejects or a run that fails (a noise study of a design that does not
     train has no meaning).
     """
@@ -123,12 +124,13 @@ def run_noise_study(
     import tempfile
 
     from genesys_tui.store import DesignsRepo, namespace_path
-    from genesys_tui.study.climb import write_design
+    from genesys_tui.study.climb import writable, write_design
 
     _check_request(rung, seeds, ladder)  # before the repository is read
     with DesignsRepo.open(namespace_path(namespace)) as repo:
         design_id = repo.get(design).id
         files = repo.read_design_files(design_id)
+    writable(namespace_path(namespace))  # each run is kept there as it finishes
     def keep(run: SeedRun) -> None:
         from genesys_tui.errors import StoreError
         from genesys_tui.results import RungResult
