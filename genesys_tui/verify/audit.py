@@ -52,7 +52,7 @@ class AuditFailed(Exception):
 
 def heldout_windows(n_tokens: int, micro: int, context: int, eval_tokens: int
                     ) -> list[tuple[int, int]]:  # fmt: skip
-    """(start, length) of the held-out windows the trainer scores (``train._first_windows``
+    """(start, length) of the held-out windows the trainer scores (``metrics.first_windows``
     over ``batches.eval_batches``): whole windows of ``context`` targets from the start of the
     stream, in order, while they fit in ``eval_tokens`` (at least one), then, if the budget
     remains, the shorter tail."""

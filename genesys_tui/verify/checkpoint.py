@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from genesys_tui.config import ModelConfig
 from genesys_tui.design import Design, design_from_dict
 from genesys_tui.errors import VerifyError
 from genesys_tui.ladder import Rung
+from genesys_tui.verify.batches import BatchSampler
 
 CHECKPOINT_FORMAT = 1
 
@@ -152,3 +154,42 @@ def load_checkpoint(
     model = build_lm(meta.design, meta.config, seed=meta.seed)
     model.load_state_dict(payload["model"])
     return model.to(device).eval(), meta
+
+
+def restore_state(
+    payload: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    sampler: BatchSampler,
+) -> tuple[int, int]:
+    """Load a checkpoint's weights, optimiser, data position and RNG; return (step, tokens)."""
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    sampler.load_state_dict(payload["sampler"])
+    set_rng_state(payload["rng"])
+    return int(payload["step"]), int(payload["tokens"])
+
+
+def check_resumable(
+    saved: Design,
+    given: Design,
+    saved_rung: Rung,
+    rung: Rung,
+    saved_config: ModelConfig,
+    config: ModelConfig | None,
+) -> None:
+    """VerifyError unless a checkpoint of ``saved`` at ``saved_rung`` and ``saved_config``
+    can resume a run of ``given`` at ``rung`` (and ``config``, when one is asked for)."""
+    if saved.to_dict() != given.to_dict() or dict(saved.sources) != dict(given.sources):
+        raise VerifyError(
+            f"the checkpoint holds design {saved.name!r}, which differs from the "
+            f"design given ({given.name!r}); resume with the design it was "
+            "trained from"
+        )
+    if saved_rung != rung:
+        raise VerifyError(
+            f"the checkpoint was trained on rung {saved_rung.name!r} with other "
+            f"settings than rung {rung.name!r} has now; resume on the same rung"
+        )
+    if config is not None and config != saved_config:
+        raise VerifyError(f"the checkpoint's model size {saved_config} differs from {config}")

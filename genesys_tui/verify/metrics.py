@@ -1,4 +1,5 @@
-"""Held-out metrics: validation loss (nats per token) and bits per byte.
+"""Held-out metrics: validation loss (nats per token) and bits per byte, and the held-out
+windows a rung scores (``evaluate_split``).
 
 Loss per token depends on the tokenizer: a model with a larger vocabulary predicts fewer, harder
 tokens. Bits per byte divides the total code length by the UTF-8 bytes of the text scored, so
@@ -10,8 +11,9 @@ charged: a model must pay to say where a document ends).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,9 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from genesys_tui.errors import VerifyError
-from genesys_tui.verify.batches import bits_per_byte
+from genesys_tui.ladder import Rung
+from genesys_tui.verify.batches import bits_per_byte, eval_batches
+from genesys_tui.verify.corpus import CorpusSource
+from genesys_tui.verify.token_cache import TokenSplit, load_tokens
 
-__all__ = ["Evaluation", "bits_per_byte", "evaluate"]
+__all__ = ["Evaluation", "bits_per_byte", "evaluate", "evaluate_split", "first_windows"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +95,31 @@ def evaluate(
         bytes=n_bytes,
         nats=nats,
     )
+
+
+def evaluate_split(
+    model: nn.Module,
+    rung: Rung,
+    source: CorpusSource | None = None,
+    cache_dir: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    amp: torch.dtype | None = None,
+    split: str = "validation",
+) -> Evaluation:
+    """Val loss and bits per byte of ``model`` on the first ``rung.eval_tokens`` targets of
+    ``split``, in whole non-overlapping windows of the rung's context, read in order."""
+    held_out = load_tokens(split, rung.tokenizer, source, cache_dir)
+    return evaluate(model, first_windows(held_out, rung), held_out.token_bytes, device, amp)
+
+
+def first_windows(split: TokenSplit, rung: Rung) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Whole windows from the start of ``split`` while they fit in ``rung.eval_tokens`` (at
+    least one window, so a tiny budget still scores something)."""
+    budget, scored = rung.eval_tokens, False
+    for x, y in eval_batches(split, rung.micro, rung.context_length):
+        rows = min(y.shape[0], max(budget // y.shape[1], 0 if scored else 1))
+        if rows == 0:
+            return
+        yield x[:rows], y[:rows]
+        budget -= rows * y.shape[1]
+        scored = True

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,16 @@ from genesys_tui.design import Design
 from genesys_tui.errors import ConfigError, VerifyError
 from genesys_tui.ladder import Rung, size_design
 from genesys_tui.units.lm import LanguageModel, build_lm
-from genesys_tui.verify.batches import BatchSampler, eval_batches
-from genesys_tui.verify.checkpoint import meta_of, read_checkpoint, save_checkpoint, set_rng_state
+from genesys_tui.verify.batches import BatchSampler
+from genesys_tui.verify.checkpoint import (
+    check_resumable,
+    meta_of,
+    read_checkpoint,
+    restore_state,
+    save_checkpoint,
+)
 from genesys_tui.verify.corpus import CorpusSource
-from genesys_tui.verify.metrics import Evaluation, evaluate
+from genesys_tui.verify.metrics import Evaluation, evaluate_split
 from genesys_tui.verify.token_cache import TokenSplit, load_tokens
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -275,7 +281,7 @@ def train(
     model, optimizer, sampler = _build(design, config, rung, train_split, settings.seed, device)
     step, tokens, final_loss = 0, 0, float("nan")
     if payload is not None:
-        step, tokens = _restore(payload, model, optimizer, sampler)
+        step, tokens = restore_state(payload, model, optimizer, sampler)
     runner = torch.compile(model) if settings.compile else model
     amp = autocast_dtype(settings.precision, device)
     stop_at = min(rung.steps, settings.max_steps or rung.steps)
@@ -363,22 +369,8 @@ def _resumed(
     """What a resumed run trains: the checkpoint's design, size and seed, once they are shown
     to match what the caller asked for (VerifyError otherwise)."""
     meta = meta_of(payload, where)
-    _check_resume(meta.design, design, meta.rung, rung, meta.config, config)
+    check_resumable(meta.design, design, meta.rung, rung, meta.config, config)
     return meta.design, meta.config, dataclasses.replace(settings, seed=meta.seed)
-
-
-def _restore(
-    payload: dict[str, Any],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    sampler: BatchSampler,
-) -> tuple[int, int]:
-    """Load a checkpoint's weights, optimiser, data position and RNG; return (step, tokens)."""
-    model.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    sampler.load_state_dict(payload["sampler"])
-    set_rng_state(payload["rng"])
-    return int(payload["step"]), int(payload["tokens"])
 
 
 def _check_enough_text(
@@ -401,54 +393,3 @@ def _check_enough_text(
                 "is one document, and documents are split by document between train and "
                 "held-out), or a rung with a shorter context"
             )
-
-
-def evaluate_split(
-    model: nn.Module,
-    rung: Rung,
-    source: CorpusSource | None = None,
-    cache_dir: str | Path | None = None,
-    device: torch.device | str = "cpu",
-    amp: torch.dtype | None = None,
-    split: str = "validation",
-) -> Evaluation:
-    """Val loss and bits per byte of ``model`` on the first ``rung.eval_tokens`` targets of
-    ``split``, in whole non-overlapping windows of the rung's context, read in order."""
-    held_out = load_tokens(split, rung.tokenizer, source, cache_dir)
-    return evaluate(model, _first_windows(held_out, rung), held_out.token_bytes, device, amp)
-
-
-def _first_windows(split: TokenSplit, rung: Rung) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Whole windows from the start of ``split`` while they fit in ``rung.eval_tokens`` (at
-    least one window, so a tiny budget still scores something)."""
-    budget, scored = rung.eval_tokens, False
-    for x, y in eval_batches(split, rung.micro, rung.context_length):
-        rows = min(y.shape[0], max(budget // y.shape[1], 0 if scored else 1))
-        if rows == 0:
-            return
-        yield x[:rows], y[:rows]
-        budget -= rows * y.shape[1]
-        scored = True
-
-
-def _check_resume(
-    saved: Design,
-    given: Design,
-    saved_rung: Rung,
-    rung: Rung,
-    saved_config: ModelConfig,
-    config: ModelConfig | None,
-) -> None:
-    if saved.to_dict() != given.to_dict() or dict(saved.sources) != dict(given.sources):
-        raise VerifyError(
-            f"the checkpoint holds design {saved.name!r}, which differs from the "
-            f"design given ({given.name!r}); resume with the design it was "
-            "trained from"
-        )
-    if saved_rung != rung:
-        raise VerifyError(
-            f"the checkpoint was trained on rung {saved_rung.name!r} with other "
-            f"settings than rung {rung.name!r} has now; resume on the same rung"
-        )
-    if config is not None and config != saved_config:
-        raise VerifyError(f"the checkpoint's model size {saved_config} differs from {config}")

@@ -20,7 +20,7 @@ from genesys_tui.results import RungResult
 from genesys_tui.verify import audit
 from genesys_tui.verify.audit import AuditFailed, Auditor, window_nll
 from genesys_tui.verify.batches import eval_batches
-from genesys_tui.verify.train import _first_windows
+from genesys_tui.verify.metrics import first_windows
 
 LADDER = str(Path(__file__).parents[1] / "evolve" / "tiny_ladder.toml")
 LIBRARY = Path(__file__).parents[2] / "library"
@@ -38,7 +38,7 @@ def test_the_named_windows_are_the_ones_the_trainer_scores(
     rung = dataclasses.replace(rung, batch_size=micro, micro_batch_size=micro,
                                context_length=context, eval_tokens=eval_tokens)
     stream = np.arange(n_tokens, dtype=np.uint16)
-    trainer = [(int(x[i, 0]), x.shape[1]) for x, _ in _first_windows(stream, rung)
+    trainer = [(int(x[i, 0]), x.shape[1]) for x, _ in first_windows(stream, rung)
                for i in range(x.shape[0])]  # fmt: skip
     assert audit.heldout_windows(n_tokens, micro, context, eval_tokens) == trainer
     assert trainer  # at least one window always

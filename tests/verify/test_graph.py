@@ -191,7 +191,7 @@ def _audit(model: torch.nn.Module, root: Path, export: bool = True,
 
 def _eager_bpb(model: torch.nn.Module) -> float:
     """The held-out bits per byte of ``model`` as the trainer scores them, in this process."""
-    from genesys_tui.verify.train import evaluate_split
+    from genesys_tui.verify.metrics import evaluate_split
 
     return evaluate_split(model, RUNG).bpb
 

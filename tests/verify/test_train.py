@@ -294,9 +294,8 @@ def test_cli_train_json_reports_the_promised_fields(corpus, tmp_path, capsys) ->
 def test_evaluation_scores_the_first_eval_tokens_of_validation_in_whole_windows(corpus) -> None:
     from genesys_tui import build_lm
     from genesys_tui.verify.batches import eval_batches
-    from genesys_tui.verify.metrics import evaluate
+    from genesys_tui.verify.metrics import evaluate, evaluate_split
     from genesys_tui.verify.token_cache import load_tokens
-    from genesys_tui.verify.train import evaluate_split
 
     source, cache = corpus
     rung = tiny_rung(eval_tokens=100)  # 3 whole windows of 32: the budget is never overshot
