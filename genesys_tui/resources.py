@@ -26,6 +26,18 @@ def library_dir() -> Path:
     return _shipped("library")
 
 
+def is_library_design(design: str | Path) -> bool:
+    """Whether ``design`` names a design of the shipped reference library: a bare name that is
+    no path here (``load_design`` looks it up in the library), or a directory of the library
+    itself. Those are the project's own code; every other design directory is a model's."""
+    given = Path(design)
+    if given.name == "design.json":
+        given = given.parent
+    if not given.exists():
+        return len(given.parts) == 1 and (library_dir() / given.name).is_dir()
+    return given.resolve().parent == library_dir().resolve()
+
+
 def themes_dir() -> Path:
     """The dashboard's theme files."""
     return _shipped("themes")

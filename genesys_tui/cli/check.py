@@ -83,15 +83,14 @@ def _choose_wall(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from genesys_tui import wall
-    from genesys_tui.resources import library_dir
+    from genesys_tui.resources import is_library_design
 
     if args.no_sandbox:
         wall.configure(sandbox=False)
         print("genesys: UNSANDBOXED: the design's code runs without the bubblewrap wall",
               file=sys.stderr)  # fmt: skip
         return
-    library = library_dir().resolve()
-    given = Path(args.design)
-    own = not given.exists() or given.resolve().parent == library
+    # (a path that does not exist goes on to the checker's own error, not the sandbox's)
+    own = is_library_design(args.design) or not Path(args.design).exists()
     if own and wall.probe() is not None:
         wall.configure(sandbox=False)

@@ -104,7 +104,9 @@ class VerifyResult:
         return json.dumps(self.to_dict())
 
 
-def _failed(design: str, rung: str, reason: str, seconds: dict[str, float], **kw: Any):
+def failed_result(design: str, rung: str, reason: str, seconds: dict[str, float],
+                  **kw: Any) -> VerifyResult:
+    """A VerifyResult that is not ok, for ``reason``, with nothing trained or scored."""
     base: dict[str, Any] = dict(
         bpb=None, val_loss=None, evals={}, fitness=None, tokens_per_second=0.0, tokens=0, params=0,
         non_embedding_params=0, weights_sha256="", checkpoint=None,
@@ -146,7 +148,7 @@ def verify(
         if not rep.ok:
             first = rep.errors[0]
             reason = f"rejected by the checker: {first.check}: {first.message}"
-            return _failed(d.name, r.name, reason, seconds, check=report)
+            return failed_result(d.name, r.name, reason, seconds, check=report)
     with tempfile.TemporaryDirectory(prefix="genesys-verify-") as tmp:
         where = Path(out_dir) if out_dir is not None else Path(tmp)
         return _train_and_evaluate(d, r, s, where, seconds, report, out_dir is not None,
@@ -195,7 +197,7 @@ def _train_and_evaluate(
         bpb=trained.bpb, val_loss=trained.val_loss,
     )  # fmt: skip
     if trained.stopped or trained.checkpoint is None:
-        return _failed(d.name, r.name, trained.stopped or "training wrote no checkpoint",
+        return failed_result(d.name, r.name, trained.stopped or "training wrote no checkpoint",
                        seconds, **common)  # fmt: skip
     evals: dict[str, float] = {}
     sha = ""

@@ -263,3 +263,41 @@ def test_a_verify_job_is_held_to_its_memory_limit(arena: Arena, tmp_path: Path) 
     result = RungResult.from_wire(verify_host(str(design.path), "tiny-0", ladder=LADDER,
                                               tasks_min_tokens=10**9, timeout=300))  # fmt: skip
     assert not result.ok and "alloc" in result.reason.lower(), result.reason
+
+
+def test_genesys_verify_walls_a_design_directory(arena: Arena, tmp_path: Path) -> None:
+    """`genesys verify DIR` scores a model's design as the loop does: a design that halves the
+    training loss in its own process gets the honest bits per byte. Run in this process
+    (`--no-sandbox`, in a child Python so the patch dies with it) the same design forges its
+    score, which is what the wall is for."""
+    import subprocess
+    import sys
+
+    statement = arena.fill(T + HALF_LOSS.replace("TARGET", "T.nn.functional.cross_entropy"))
+    design = gpt_variant(tmp_path, statement, "forger")
+    args = ["verify", str(design.path), "--rung", "tiny-0", "--ladder", LADDER, "--no-check",
+            "--tasks-min-tokens", str(10**9), "--threads", "1", "--json"]  # fmt: skip
+
+    def bpb(*extra: str) -> float:
+        done = subprocess.run([sys.executable, "-m", "genesys_tui", *args, *extra],
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        arena.assert_nothing_escaped(done.stdout, done.stderr)
+        out = json.loads(done.stdout)
+        assert out["design"] == "forger" and out["ok"], out
+        assert any(n.startswith("walled") for n in out["notes"]) == ("--no-sandbox" not in extra)
+        if "--no-sandbox" in extra:
+            assert "UNSANDBOXED" in done.stderr
+        return float(out["bpb"])
+
+    honest = RungResult.from_wire(verify_host_gpt()).bpb
+    assert bpb() == pytest.approx(honest, rel=0.02)  # walled: the graph's figures, not the cell's
+    assert bpb("--no-sandbox") == pytest.approx(honest / 2, rel=0.05)  # in process: forged
+
+
+def verify_host_gpt() -> dict:
+    """library/gpt verified as the loop verifies it, on the hostile suite's rung."""
+    from genesys_tui.evolve.jobs import verify_host
+
+    return verify_host(str(LIBRARY / "gpt"), "tiny-0", ladder=LADDER, tasks_min_tokens=10**9,
+                       threads=1, timeout=300)  # fmt: skip

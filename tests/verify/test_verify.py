@@ -113,3 +113,34 @@ def test_genesys_verify_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                  "--json"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["evals"] == {} and "tasks skipped" in out["notes"][0]
+
+
+def test_only_the_library_counts_as_the_projects_own_code(tmp_path: Path):
+    from genesys_tui.resources import is_library_design
+
+    copy = tmp_path / "gpt"
+    shutil.copytree(LIBRARY / "gpt", copy)
+    assert is_library_design("gpt") and is_library_design(LIBRARY / "gpt")
+    assert is_library_design(LIBRARY / "gpt" / "design.json")
+    assert not is_library_design(copy) and not is_library_design(copy / "design.json")
+    assert not is_library_design("no-such-design")
+
+
+def test_a_design_directory_asking_for_in_process_work_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """A design that is not the library's is verified in the sandbox; the options that would
+    run its code here are refused in one line that names them and the way out."""
+    from genesys_tui.cli import main
+
+    design = tmp_path / "mine"
+    shutil.copytree(LIBRARY / "gpt", design)
+    out = tmp_path / "run"
+    code = main(["verify", str(design), "--rung", "cpu-xs", "--tasks", "genblimp_det_noun",
+                 "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "--tasks, --out" in err and "--no-sandbox" in err, err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+    code = main(["verify", str(design), "--rung", "cpu-xs", "--device", "tpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--device" in err and not out.exists(), err
