@@ -103,6 +103,26 @@ def test_a_leader_picked_from_several_drops_its_selection_run() -> None:
     assert unbiased_runs({3: 0.42}, 3, rivals=4) == ({3: 0.42}, "")  # nothing else to keep
 
 
+def test_each_sitting_records_its_settings_and_a_resume_names_what_it_changes() -> None:
+    """A run resumed with other loop settings (a forgotten --workers 2) is plain in its file
+    and in the note the resume prints; a report adds no sitting."""
+    from genesys_tui.bench.discovery import _figures, _parser, changed_settings
+
+    args = _parser().parse_args(["--hours", "1", "--halving", "0.5"])
+    first = _figures(args, "ns", [], 3600.0, {}, "wall-time budget spent", ran=True)
+    (sitting,) = first["sittings"]
+    assert sitting["hours"] == 1.0 and sitting["workers"] == 1 and sitting["halving"] == 0.5
+    resumed = _parser().parse_args(["--hours", "0.5", "--resume", "--halving", "0.5",
+                                    "--workers", "2", "--max-designs", "90"])  # fmt: skip
+    assert changed_settings(first, resumed) == ["--workers 1 -> 2", "--max-designs 60 -> 90"]
+    second = _figures(resumed, "ns", [], 1800.0, first, "finished", ran=True)
+    assert second["hours_total"] == 1.5
+    assert [(s["hours"], s["workers"]) for s in second["sittings"]] == [(1.0, 1), (0.5, 2)]
+    report = _figures(resumed, "ns", [], 0.0, second, "report only", ran=False)
+    assert report["sittings"] == second["sittings"] and report["hours_total"] == 1.5
+    assert changed_settings({}, resumed) == [] and changed_settings(second, resumed) == []
+
+
 @pytest.mark.slow
 def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -129,6 +149,8 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     # While it ran, the run rewrote its figures (a run killed with its session keeps its hours).
     running = [f for f in writes if f["ended"] == "running"]
     assert running and 0 < running[-1]["hours"] <= first["hours"]
+    assert running[-1]["sittings"][-1]["ended"] == "running"
+    assert [s["max_designs"] for s in first["sittings"]] == [2]
     assert first["ended"] != "running"
     (row,) = first["rungs"]
     assert row["rung"] == "tiny-0" and row["seeds"] == 5 and row["best_seed"]

@@ -173,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     previous: dict[str, Any] = {}  # the figures a --resume or --report adds to
     if args.out is not None and args.out.is_file() and (args.resume or args.report):
         previous = json.loads(args.out.read_text())
-    before = float(previous.get("hours_total", 0.0))
     confirmed = None
     try:
         if args.hours <= 0 and not args.report:
@@ -187,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
                 read_runs(path)
         seconds, reason = 0.0, "report only"
         if not args.report:
-            seconds, reason = _run(args, namespace, before)
+            for change in changed_settings(previous, args):
+                print(f"note: this sitting changes {change} (the run file records each "
+                      "sitting's settings)", file=sys.stderr)  # fmt: skip
+            seconds, reason = _run(args, namespace, previous)
         if args.complete_seeds:
             complete_seeds(args, namespace)
         if args.confirm:
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     except GenesysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = _figures(args, namespace, rows, seconds, before, reason)
+    out = _figures(args, namespace, rows, seconds, previous, reason, ran=not args.report)
     if confirmed is not None:
         out["confirm"] = json.loads(confirmed.to_json())
     elif "confirm" in previous:  # kept until confirmed again (it names its candidate)
@@ -318,14 +320,38 @@ def _namespace_path(args: argparse.Namespace, namespace: str) -> Path:
     return path
 
 
+#: The loop settings each sitting of a run records (``sittings`` in the run file), so that a
+#: run resumed with other settings says so: the arguments' names.
+SITTING_SETTINGS = ("workers", "halving", "backlog", "max_designs", "max_rungs", "runner")
+
+
+def changed_settings(previous: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """``--workers 1 -> 2`` for each loop setting of ``args`` that differs from the last
+    sitting recorded in ``previous`` (a run file); none for a run file without sittings."""
+    sittings = previous.get("sittings") or []
+    if not sittings:
+        return []
+    last = sittings[-1]
+    return [f"--{name.replace('_', '-')} {last[name]} -> {getattr(args, name)}"
+            for name in SITTING_SETTINGS
+            if name in last and last[name] != getattr(args, name)]  # fmt: skip
+
+
 def _figures(
     args: argparse.Namespace, namespace: str, rows: list[RungRow], seconds: float,
-    before: float, reason: str,
+    previous: dict[str, Any], reason: str, ran: bool,
 ) -> dict[str, Any]:  # fmt: skip
+    """The run file: ``previous``'s hours and sittings, plus this invocation's when it ran
+    the loop (``ran``), and the table."""
+    sittings = list(previous.get("sittings") or [])
+    if ran:
+        sittings.append({"hours": seconds / 3600, "ended": reason,
+                         **{name: getattr(args, name) for name in SITTING_SETTINGS}})  # fmt: skip
+    before = float(previous.get("hours_total", 0.0))
     return {
         "format": FORMAT, "namespace": namespace, "seed": args.seed, "designer": args.designer,
         "ladder": args.ladder, "hours": seconds / 3600, "hours_total": before + seconds / 3600,
-        "ended": reason, "rungs": [asdict(r) for r in rows],
+        "ended": reason, "sittings": sittings, "rungs": [asdict(r) for r in rows],
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }  # fmt: skip
 
@@ -341,7 +367,8 @@ PROGRESS_SECONDS = 300.0  # how often a run rewrites --out while it runs
 
 
 def _progress(
-    args: argparse.Namespace, namespace: str, before: float, t0: float, done: threading.Event
+    args: argparse.Namespace, namespace: str, previous: dict[str, Any], t0: float,
+    done: threading.Event,
 ) -> None:
     """Rewrite ``--out`` every PROGRESS_SECONDS while the loop runs ("ended": "running"), so a
     run killed with its session (SIGKILL, a machine going away) keeps its hours and table and a
@@ -349,13 +376,15 @@ def _progress(
     while not done.wait(PROGRESS_SECONDS):
         try:
             rows = discovery_table(read_population(_namespace_path(args, namespace), args.ladder))
-            _write(args.out, _figures(args, namespace, rows, time.monotonic() - t0, before,
-                                      "running"))  # fmt: skip
+            _write(args.out, _figures(args, namespace, rows, time.monotonic() - t0, previous,
+                                      "running", ran=True))  # fmt: skip
         except Exception as exc:  # a progress write never stops the run
             print(f"warning: progress not written: {exc}", file=sys.stderr)
 
 
-def _run(args: argparse.Namespace, namespace: str, before: float) -> tuple[float, str]:
+def _run(
+    args: argparse.Namespace, namespace: str, previous: dict[str, Any]
+) -> tuple[float, str]:
     """Run the loop for ``args.hours``; (seconds it ran, why it ended)."""
     from genesys_tui.evolve.session import open_run
     from genesys_tui.evolve.settings import EvolveConfig
@@ -370,7 +399,7 @@ def _run(args: argparse.Namespace, namespace: str, before: float) -> tuple[float
     handle = open_run(config, resume=args.resume, root=args.designs_dir)
     done = threading.Event()
     writer = threading.Thread(
-        target=_progress, args=(args, namespace, before, t0, done), daemon=True
+        target=_progress, args=(args, namespace, previous, t0, done), daemon=True
     )
     if args.out is not None:
         writer.start()
