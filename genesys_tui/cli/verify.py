@@ -132,7 +132,7 @@ def _walled(args: argparse.Namespace, design: Any, rung: Any) -> Any:
     from genesys_tui import wall
     from genesys_tui.errors import ConfigError
     from genesys_tui.evolve.jobs import run_check, verify_host
-    from genesys_tui.ladder import builtin_ladders
+    from genesys_tui.ladder import builtin_ladders, load_ladder
     from genesys_tui.results import RungResult
     from genesys_tui.verify.verify import TASKS_MIN_TOKENS, VerifyResult, failed_result
 
@@ -153,8 +153,9 @@ def _walled(args: argparse.Namespace, design: Any, rung: Any) -> Any:
     check = None
     if not args.no_check:
         t0 = time.perf_counter()
-        builtin = {r.name for lad in builtin_ladders().values() for r in lad}
-        check = run_check(str(design.path), rung.name if rung.name in builtin else None)
+        # the checker sizes its budget from a built-in rung, as the loop and `study noise` do
+        builtin = load_ladder(ladder).builtin
+        check = run_check(str(design.path), rung.name if builtin else None)
         seconds["check"] = time.perf_counter() - t0
         if not check.ok:
             reason = f"rejected by the checker: {check.summary}"
