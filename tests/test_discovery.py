@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from genesys_tui.bench.discovery import discovery_table, format_table, main
+from genesys_tui.bench.discovery import main
+from genesys_tui.bench.discovery_report import discovery_table, format_table, read_population
 from genesys_tui.errors import GenesysError
 from genesys_tui.evolve.population import Member, Population
 
@@ -166,7 +167,7 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     from genesys_tui.study.climb import climb
 
     path = tmp_path / "designs" / "discovery-s3"
-    grown = next(m for m in discovery.read_population(path, LADDER).members.values()
+    grown = next(m for m in read_population(path, LADDER).members.values()
                  if not m.is_seed and m.checked)  # (on a busy machine maybe not yet verified)
     try:
         if wall.probe() is not None:

@@ -30,96 +30,21 @@ import json
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from genesys_tui.bench.discovery_confirm import complete_seeds, confirm
+from genesys_tui.bench.discovery_report import (
+    RungRow,
+    discovery_table,
+    format_table,
+    namespace_path,
+    read_population,
+)
 from genesys_tui.errors import GenesysError
-from genesys_tui.evolve.population import ABOVE_NOISE, Population
 
 FORMAT = 1
-
-
-@dataclass(frozen=True)
-class RungRow:
-    rung: str
-    sigma: float  # the rung's score noise; 0: not measured
-    verified: int  # grown designs verified at the rung
-    seeds: int  # library seeds verified at the rung
-    best_seed: str
-    best_seed_score: float | None
-    best_grown: str
-    best_grown_score: float | None
-    margin: float | None  # best grown minus best seed
-    margin_sigma: float | None  # that margin in sigma; None where sigma is not measured
-    beating_all: int  # grown designs beating every seed verified here by > ABOVE_NOISE sigma
-
-
-def discovery_table(population: Population) -> list[RungRow]:
-    """One row per rung of ``population`` where anything was verified, cheapest first."""
-    rows = []
-    for rung in population.rungs:
-        at = [m for m in population.members.values() if rung in m.rung_scores]
-        if not at:
-            continue
-        seeds = [m for m in at if m.is_seed]
-        grown = [m for m in at if not m.is_seed]
-        sigma = population.sigmas.get(rung, 0.0)
-        best_seed = max(seeds, key=lambda m: m.rung_scores[rung], default=None)
-        best_grown = max(grown, key=lambda m: m.rung_scores[rung], default=None)
-        margin = margin_sigma = None
-        if best_seed is not None and best_grown is not None:
-            margin = best_grown.rung_scores[rung] - best_seed.rung_scores[rung]
-            margin_sigma = margin / sigma if sigma > 0 else None
-        beating = 0
-        if seeds and sigma > 0:
-            beating = sum(
-                all(m.verdict == "beats" for m in population.seed_margins(g, rung)) for g in grown
-            )
-        rows.append(RungRow(
-            rung, sigma, len(grown), len(seeds),
-            best_seed.id if best_seed else "", best_seed.rung_scores[rung] if best_seed else None,
-            best_grown.id if best_grown else "",
-            best_grown.rung_scores[rung] if best_grown else None,
-            margin, margin_sigma, beating,
-        ))  # fmt: skip
-    return rows
-
-
-def format_table(rows: list[RungRow]) -> str:
-    def num(x: float | None, fmt: str) -> str:
-        return "-" if x is None else format(x, fmt)
-
-    head = (f"{'rung':<8} {'sigma':>6} {'grown':>5} {'best seed':<22} {'score':>7} "
-            f"{'best grown':<24} {'score':>7} {'margin':>8} {'in sigma':>8} "
-            f"{'beat all':>8}")  # fmt: skip
-    lines = [head]
-    for r in rows:
-        lines.append(
-            f"{r.rung:<8} {num(r.sigma or None, '.4f'):>6} {r.verified:>5} "
-            f"{(r.best_seed or '-')[:22]:<22} {num(r.best_seed_score, '.4f'):>7} "
-            f"{(r.best_grown or '-')[:24]:<24} {num(r.best_grown_score, '.4f'):>7} "
-            f"{num(r.margin, '+.4f'):>8} {num(r.margin_sigma, '+.1f'):>8} {r.beating_all:>8}"
-        )
-    lines.append(
-        "beat all: grown designs whose score beats every seed verified at the rung by more "
-        f"than {ABOVE_NOISE:g} sigma (none is counted where sigma is not measured)"
-    )
-    return "\n".join(lines)
-
-
-def read_population(path: Path, ladder: str) -> Population:
-    """The population of the namespace at ``path`` (read only), with the ladder's sigmas."""
-    from genesys_tui.evolve.population import member_from_store
-    from genesys_tui.ladder import load_ladder
-    from genesys_tui.store import DesignsRepo
-
-    lad = load_ladder(ladder)
-    pop = Population([r.name for r in lad], lad.sigmas)
-    with DesignsRepo.open(path) as repo:
-        for record in repo.records():
-            pop.add(member_from_store(record, repo.results(record.id)))
-    return pop
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -194,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             complete_seeds(args, namespace)
         if args.confirm:
             confirmed = confirm(args, namespace)
-        rows = discovery_table(read_population(_namespace_path(args, namespace), args.ladder))
+        path = namespace_path(args.designs_dir, namespace)
+        rows = discovery_table(read_population(path, args.ladder))
     except GenesysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -208,116 +134,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         _write(args.out, out)
     return 0
-
-
-def confirm(args: argparse.Namespace, namespace: str) -> Any:
-    """The top rung's best grown design against every seed with runs there (in the namespace or
-    the ``--against`` files), over training seeds. It and the best seed are brought to
-    ``args.confirm`` + 1 runs each (the loop's own, those kept in the namespace or stored in
-    the files, then the lowest training seeds each lacks, trained ``--workers`` at a time and
-    kept in the namespace as each finishes: ``repeats:<rung>``) and the means are compared
-    (``study.compare``). The rung's own sigma measures the noise; where it has none, the pooled
-    spread of these runs does. None when no rung holds both a grown design and a seed."""
-    from genesys_tui import wall
-    from genesys_tui.results import repeat_runs
-    from genesys_tui.store import DesignsRepo
-    from genesys_tui.study.climb import keep_run, verify_files, writable
-    from genesys_tui.study.compare import (
-        Runs,
-        compare,
-        format_compare,
-        gather_runs,
-        read_runs,
-        run_all,
-        seeds_to_train,
-        unbiased_runs,
-    )
-    from genesys_tui.study.noise import pooled_std
-
-    path = _namespace_path(args, namespace)
-    population = read_population(path, args.ladder)
-    row = next((r for r in reversed(discovery_table(population)) if r.best_grown and r.best_seed),
-               None)  # fmt: skip
-    if row is None:
-        print("no rung holds both a grown design and a seed: nothing to confirm")
-        return None
-    rung = row.rung
-    with DesignsRepo.open(path) as repo:
-        records = {r.id: r for r in repo.records()}
-        files = {d: repo.read_design_files(d) for d in (row.best_grown, row.best_seed)}
-        kept = {m.id: repeat_runs(repo.results(m.id)).get(rung) for m in population.members.values()
-                if m.is_seed or m.id == row.best_grown}  # fmt: skip
-    label = {m.id: records[m.id].name if m.is_seed else m.id for m in population.members.values()}
-    scores = {label[m.id]: {args.seed: m.rung_scores[rung]} for m in population.members.values()
-              if rung in m.rung_scores and (m.is_seed or m.id == row.best_grown)}  # fmt: skip
-    for design_id, runs in kept.items():  # the loop's own run keeps its seed
-        for seed, score in (runs.scores if runs else {}).items():
-            scores.setdefault(label[design_id], {}).setdefault(seed, score)
-    seeds = {label[m.id] for m in population.members.values() if m.is_seed}
-    stored = [r for file in args.against for r in read_runs(file)]
-    scores = gather_runs(scores, seeds, stored, rung)
-    wall.configure(sandbox=not args.no_sandbox)
-    jobs = [(design_id, seed) for design_id in (row.best_grown, row.best_seed)
-            for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1)]
-    if jobs:
-        writable(path)  # before hours of training whose runs are kept in the namespace
-
-    def train(design_id: str, seed: int) -> float:
-        result = verify_files(files[design_id], rung, ladder=args.ladder, seed=seed, threads=1)
-        if not result.ok or result.score is None:
-            raise GenesysError(f"{design_id} at {rung}, training seed {seed}: {result.reason}")
-        # Printed before it is kept: should keeping fail, the figure is still on record.
-        print(f"  {design_id} at {rung}, training seed {seed}: {result.score:.4f}", flush=True)
-        keep_run(path, design_id, rung, seed, result)
-        return result.score
-
-    for (design_id, seed), score in run_all(jobs, train, args.workers).items():
-        scores[label[design_id]][seed] = score
-    sigma, source = row.sigma, f"the rung's score_sigma {row.sigma:.4f}"
-    if not sigma:
-        pooled = pooled_std(scores)
-        sigma, source = pooled.std, f"pooled over these runs ({pooled.n} dof), {pooled.std:.4f}"
-    kept, note = unbiased_runs(scores.pop(row.best_grown), args.seed, row.verified)
-    candidate = Runs(row.best_grown, rung, kept)
-    study = compare(candidate, [Runs(n, rung, s) for n, s in sorted(scores.items())], sigma,
-                    sigma_from=source, note=note)  # fmt: skip
-    print(format_compare(study))
-    return study
-
-
-def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:
-    """Verify, at the highest rung where a grown design has a score, the seeds that have none
-    there, with the run's training seed (``--seed``), as ``genesys study climb`` would; the
-    seeds verified. The loop promotes only the best seed of a rung, so without this the top
-    rung's row compares the grown designs with that one seed alone."""
-    from genesys_tui import wall
-    from genesys_tui.study.climb import climb
-
-    path = _namespace_path(args, namespace)
-    population = read_population(path, args.ladder)
-    top = next((r.rung for r in reversed(discovery_table(population)) if r.best_grown), None)
-    if top is None:
-        print("no grown design was verified: no seeds to complete")
-        return []
-    missing = sorted(m.id for m in population.members.values()
-                     if m.is_seed and top not in m.rung_scores)  # fmt: skip
-    if not missing:  # (climb's empty selection means every design)
-        print(f"{top}: every seed is verified there")
-        return []
-    print(f"{top}: verifying the seeds {', '.join(missing)} with training seed {args.seed}")
-    wall.configure(sandbox=not args.no_sandbox)
-    climb(path, top, designs=missing, ladder=args.ladder, seed=args.seed,
-          on_result=lambda d, r: print(f"  {d}: {r.score if r.ok else r.reason}"))  # fmt: skip
-    return missing
-
-
-def _namespace_path(args: argparse.Namespace, namespace: str) -> Path:
-    from genesys_tui.store import designs_root
-
-    path = (args.designs_dir or designs_root()) / namespace
-    if not (path / ".git").is_dir():
-        raise GenesysError(f"no namespace {namespace!r} at {path}")
-    return path
 
 
 #: The loop settings each sitting of a run records (``sittings`` in the run file), so that a
@@ -375,7 +191,8 @@ def _progress(
     ``--resume`` adds to them."""
     while not done.wait(PROGRESS_SECONDS):
         try:
-            rows = discovery_table(read_population(_namespace_path(args, namespace), args.ladder))
+            path = namespace_path(args.designs_dir, namespace)
+            rows = discovery_table(read_population(path, args.ladder))
             _write(args.out, _figures(args, namespace, rows, time.monotonic() - t0, previous,
                                       "running", ran=True))  # fmt: skip
         except Exception as exc:  # a progress write never stops the run
