@@ -51,6 +51,9 @@ class RungResult:
     curve: tuple[tuple[int, float], ...] = ()  # (step, training loss), thinned
     notes: tuple[str, ...] = ()  # what the verifier skipped, and why
     reason: str = ""  # why not ok
+    # the torch build and kernels the scores were computed with (``verify.numerics``): the
+    # same run on other numerics differs as another training seed does; "" where not recorded
+    numerics: str = ""
 
     @property
     def score(self) -> float | None:
@@ -81,6 +84,8 @@ class RungResult:
         }
         if self.ok:
             out.update(tokens=int(self.tokens), params=int(self.params))
+            if self.numerics:
+                out["numerics"] = self.numerics
         return out
 
     @classmethod
@@ -102,6 +107,7 @@ class RungResult:
             curve=tuple((int(s), float(loss)) for s, loss in curve),
             notes=tuple(str(n) for n in detail.get("notes") or ()),
             reason=str(detail.get("reason") or ("" if ok else "no rung score was recorded")),
+            numerics=str(payload.get("numerics") or ""),
         )
 
     # ---- the worker boundary -------------------------------------------------------------
@@ -118,6 +124,7 @@ class RungResult:
             "curve": [[s, loss] for s, loss in self.curve],
             "notes": list(self.notes),
             "reason": self.reason,
+            "numerics": self.numerics,
         }
 
     @classmethod
@@ -133,6 +140,7 @@ class RungResult:
             curve=tuple((int(s), float(loss)) for s, loss in data["curve"]),
             notes=tuple(str(n) for n in data["notes"]),
             reason=str(data["reason"]),
+            numerics=str(data.get("numerics") or ""),
         )
 
     @classmethod
@@ -207,33 +215,41 @@ class NoveltyResult:
 @dataclass(frozen=True)
 class SeedRuns:
     """A design's further runs at one rung, by training seed: rung score, held-out bits per
-    byte and wall seconds of each (the rung's own result is the loop's run)."""
+    byte, wall seconds and numerics of each (the rung's own result is the loop's run)."""
 
     scores: Mapping[int, float] = field(default_factory=dict)
     bpb: Mapping[int, float] = field(default_factory=dict)
     seconds: Mapping[int, float] = field(default_factory=dict)
+    numerics: Mapping[int, str] = field(default_factory=dict)  # where recorded
 
     def with_run(self, seed: int, result: RungResult) -> SeedRuns:
         """These runs and ``result`` (an ok run with a score) as training seed ``seed``'s."""
         if result.score is None:
             raise ValueError(f"training seed {seed}: a run without a score is not kept")
         bpb = {**self.bpb, seed: result.bpb} if result.bpb is not None else dict(self.bpb)
+        numerics = {k: v for k, v in self.numerics.items() if k != seed}
+        if result.numerics:
+            numerics[seed] = result.numerics
         return SeedRuns({**self.scores, seed: result.score}, bpb,
-                        {**self.seconds, seed: result.seconds})  # fmt: skip
+                        {**self.seconds, seed: result.seconds}, numerics)  # fmt: skip
 
     def to_note(self) -> dict[str, Any]:
         def keyed(values: Mapping[int, float]) -> dict[str, float]:
             return {str(seed): float(v) for seed, v in sorted(values.items())}
 
+        numerics = {str(seed): where for seed, where in sorted(self.numerics.items())}
         return {"scores": keyed(self.scores), "bpb": keyed(self.bpb),
-                "seconds": keyed(self.seconds), "schema": SCHEMA}  # fmt: skip
+                "seconds": keyed(self.seconds), "numerics": numerics, "schema": SCHEMA}  # fmt: skip
 
     @classmethod
     def from_note(cls, payload: Mapping[str, Any]) -> SeedRuns:
         def keyed(name: str) -> dict[int, float]:
             return {int(k): v for k, v in _scores(payload.get(name)).items() if k.isdigit()}
 
-        return cls(keyed("scores"), keyed("bpb"), keyed("seconds"))
+        recorded = payload.get("numerics")
+        recorded = recorded if isinstance(recorded, Mapping) else {}
+        numerics = {int(k): str(v) for k, v in recorded.items() if str(k).isdigit() and v}
+        return cls(keyed("scores"), keyed("bpb"), keyed("seconds"), numerics)
 
 
 def repeat_runs(results: Mapping[str, Mapping[str, Any]]) -> dict[str, SeedRuns]:

@@ -10,7 +10,14 @@ import pytest
 
 from genesys_tui.cli import main
 from genesys_tui.errors import ConfigError
-from genesys_tui.study.compare import Runs, compare, compare_runs, format_compare, read_runs
+from genesys_tui.study.compare import (
+    Runs,
+    compare,
+    compare_runs,
+    format_compare,
+    numerics_note,
+    read_runs,
+)
 from genesys_tui.study.noise import SeedRun, summarise
 
 
@@ -117,3 +124,18 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out.json").exists()
+
+
+def test_runs_on_different_numerics_are_named_in_the_comparisons_note() -> None:
+    scores = {"rwkv7": {0: 0.37, 3: 0.38, 4: 0.39}, "leader": {0: 0.41, 4: 0.42}}
+    avx512, avx2 = "torch 2.13.0+cpu, cpu AVX512", "torch 2.13.0+cpu, cpu AVX2"
+    same = {"rwkv7": dict.fromkeys((0, 3, 4), avx512), "leader": dict.fromkeys((0, 4), avx512)}
+    assert numerics_note(scores, same) == ""
+    mixed = {**same, "rwkv7": {0: avx512, 3: avx2, 4: avx2}}
+    note = numerics_note(scores, mixed)
+    assert "different numerics" in note
+    assert f"3 run(s) on {avx512}" in note and f"2 run(s) on {avx2}" in note
+    # a run with no record (older results, stored files) among recorded ones is said too
+    unknown = {**same, "leader": {0: avx512}}
+    assert numerics_note(scores, unknown).startswith("1 of 5 runs compared have no numerics")
+    assert numerics_note(scores, {}) == ""  # nothing recorded: nothing to compare

@@ -27,6 +27,7 @@ RUNG = RungResult(
     evals={},
     curve=((1, 5.5), (2, 5.1)),
     notes=("tasks skipped: the rung trains 131,072 tokens, under 1,000,000",),
+    numerics="torch 2.13.0+cpu, cpu AVX512",
 )
 
 #: A rung note exactly as Genesys wrote it before results carried a schema (``tokens`` 0 was
@@ -62,6 +63,7 @@ def test_a_note_written_before_the_schema_still_loads() -> None:
     old = RungResult.from_note(OLD_NOTE)
     assert old.ok and old.score == 0.5129 and old.bpb == 3.8963
     assert old.curve == ((1, 5.54), (2, 5.2)) and old.notes == ("tasks skipped",)
+    assert old.numerics == ""  # not recorded then
     assert rung_results({"rung:cpu-xs": OLD_NOTE, "check": {"ok": True}}) == {"cpu-xs": old}
 
 
@@ -81,6 +83,8 @@ def test_further_runs_by_training_seed_round_trip_and_a_later_run_replaces_its_s
     worse = RungResult(ok=True, scores={"score": 0.4, "bpb": 3.9}, seconds=20.0)
     runs = runs.with_run(2, worse)
     assert runs.scores == {0: 0.51, 2: 0.4} and runs.bpb == {0: 3.8963, 2: 3.9}
+    # each run's numerics, where it recorded them: seed 2's later run recorded none
+    assert runs.numerics == {0: "torch 2.13.0+cpu, cpu AVX512"}
     note = json.loads(json.dumps(runs.to_note()))
     assert list(note["scores"]) == ["0", "2"]  # JSON keys: the training seeds, in order
     check_result("repeats:cpu-s", {**note, "at": 1.0})  # the store accepts what we write

@@ -5,10 +5,12 @@ every seed over several training seeds."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from genesys_tui.bench.discovery_report import discovery_table, namespace_path, read_population
 from genesys_tui.errors import GenesysError
+from genesys_tui.evolve.population import Population
 
 
 def confirm(args: argparse.Namespace, namespace: str) -> Any:
@@ -20,7 +22,6 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     (``study.compare``). The rung's own sigma measures the noise; where it has none, the pooled
     spread of these runs does. None when no rung holds both a grown design and a seed."""
     from genesys_tui import wall
-    from genesys_tui.results import repeat_runs
     from genesys_tui.store import DesignsRepo
     from genesys_tui.study.climb import keep_run, verify_files, writable
     from genesys_tui.study.compare import (
@@ -28,6 +29,7 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
         compare,
         format_compare,
         gather_runs,
+        numerics_note,
         read_runs,
         run_all,
         seeds_to_train,
@@ -44,16 +46,8 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
         return None
     rung = row.rung
     with DesignsRepo.open(path) as repo:
-        records = {r.id: r for r in repo.records()}
         files = {d: repo.read_design_files(d) for d in (row.best_grown, row.best_seed)}
-        kept = {m.id: repeat_runs(repo.results(m.id)).get(rung) for m in population.members.values()
-                if m.is_seed or m.id == row.best_grown}  # fmt: skip
-    label = {m.id: records[m.id].name if m.is_seed else m.id for m in population.members.values()}
-    scores = {label[m.id]: {args.seed: m.rung_scores[rung]} for m in population.members.values()
-              if rung in m.rung_scores and (m.is_seed or m.id == row.best_grown)}  # fmt: skip
-    for design_id, runs in kept.items():  # the loop's own run keeps its seed
-        for seed, score in (runs.scores if runs else {}).items():
-            scores.setdefault(label[design_id], {}).setdefault(seed, score)
+    label, scores, numerics = _namespace_runs(path, population, row.best_grown, rung, args.seed)
     seeds = {label[m.id] for m in population.members.values() if m.is_seed}
     stored = [r for file in args.against for r in read_runs(file)]
     scores = gather_runs(scores, seeds, stored, rung)
@@ -70,6 +64,7 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
         # Printed before it is kept: should keeping fail, the figure is still on record.
         print(f"  {design_id} at {rung}, training seed {seed}: {result.score:.4f}", flush=True)
         keep_run(path, design_id, rung, seed, result)
+        numerics.setdefault(label[design_id], {})[seed] = result.numerics
         return result.score
 
     for (design_id, seed), score in run_all(jobs, train, args.workers).items():
@@ -78,12 +73,39 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     if not sigma:
         pooled = pooled_std(scores)
         sigma, source = pooled.std, f"pooled over these runs ({pooled.n} dof), {pooled.std:.4f}"
+    mixed = numerics_note(scores, numerics)  # over every run compared, the candidate's too
     kept, note = unbiased_runs(scores.pop(row.best_grown), args.seed, row.verified)
+    note = "; ".join(n for n in (note, mixed) if n)
     candidate = Runs(row.best_grown, rung, kept)
     study = compare(candidate, [Runs(n, rung, s) for n, s in sorted(scores.items())], sigma,
                     sigma_from=source, note=note)  # fmt: skip
     print(format_compare(study))
     return study
+
+
+def _namespace_runs(path: Path, population: Population, grown: str, rung: str, seed: int
+                    ) -> tuple[dict[str, str], dict[str, dict[int, float]],
+                               dict[str, dict[int, str]]]:  # fmt: skip
+    """The runs at ``rung`` kept in the namespace of the seeds and of the grown design: each
+    member's label (a seed by its library name), then the scores and the numerics by label and
+    training seed (the loop's own run has the run's seed ``seed``)."""
+    from genesys_tui.results import repeat_runs, rung_results
+    from genesys_tui.store import DesignsRepo
+
+    compared = [m for m in population.members.values() if m.is_seed or m.id == grown]
+    with DesignsRepo.open(path) as repo:
+        records = {r.id: r for r in repo.records()}
+        results = {m.id: repo.results(m.id) for m in compared}
+    label = {m.id: records[m.id].name if m.is_seed else m.id for m in population.members.values()}
+    scores = {label[m.id]: {seed: m.rung_scores[rung]} for m in compared if rung in m.rung_scores}
+    numerics = {label[d]: {seed: r.numerics} for d, res in results.items()
+                if (r := rung_results(res).get(rung)) is not None}  # fmt: skip
+    for design_id, res in results.items():
+        runs = repeat_runs(res).get(rung)
+        for s, score in (runs.scores if runs else {}).items():  # the loop's own run keeps its seed
+            scores.setdefault(label[design_id], {}).setdefault(s, score)
+            numerics.setdefault(label[design_id], {}).setdefault(s, runs.numerics.get(s, ""))
+    return label, scores, numerics
 
 
 def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:

@@ -283,8 +283,11 @@ def _audited(value: Any, graph_dir: Path | None, auditor: Any, held_out: Any, ru
              f"graph scored: {len(auditor.windows)} held-out windows, {probes} causality probes; "
              f"exported in {_seconds(value.get('export_seconds'))} s, audited in {spent:.1f} s")
     result = _scored(result, evidence["bpb"], evidence.get("evals") or {})
+    # The numerics are the auditor's (the same machine and device as the training cell's),
+    # never the cell's own claim.
     return dataclasses.replace(result, seconds=result.seconds + spent, notes=notes,
-                               params=int(evidence["parameters"])).to_wire()  # fmt: skip
+                               params=int(evidence["parameters"]),
+                               numerics=str(evidence.get("numerics") or "")).to_wire()  # fmt: skip
 
 
 def _seconds(x: Any) -> str:

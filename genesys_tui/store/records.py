@@ -116,12 +116,13 @@ _RESULT_SCHEMAS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
             "params": "int",
             "detail": "object",
             "schema": "int",
+            "numerics": "str",  # where the scores were computed (verify.numerics)
         },
     ),
     # A rung's further runs with other training seeds (results.SeedRuns).
     "repeats": (
         {"scores": "seed_scores", "at": "number"},
-        {"bpb": "seed_scores", "seconds": "seed_scores", "schema": "int"},
+        {"bpb": "seed_scores", "seconds": "seed_scores", "numerics": "object", "schema": "int"},
     ),
     "fitness": ({"value": "number", "at": "number"}, {"detail": "object", "schema": "int"}),
     "failure": ({"stage": "str", "reason": "str", "at": "number"}, {"schema": "int"}),

@@ -27,7 +27,8 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,32 @@ def gather_runs(own: dict[str, dict[int, float]], seeds: set[str], stored: Seque
             for seed, score in runs.scores.items():
                 out.setdefault(runs.design, {}).setdefault(seed, score)
     return out
+
+
+def numerics_note(scores: Mapping[str, Mapping[int, float]],
+                  numerics: Mapping[str, Mapping[int, str]]) -> str:  # fmt: skip
+    """A warning where the runs compared (``scores``: design -> training seed -> score) were
+    computed on different numerics (``numerics``: the same keys -> ``verify.numerics``, where
+    recorded), or where some have none on record; "" otherwise. The same run on other numerics
+    (another CPU's vector kernels, another GPU) differs as another training seed does."""
+    recorded: Counter[str] = Counter()
+    unrecorded = 0
+    for design, runs in scores.items():
+        for seed in runs:
+            where = numerics.get(design, {}).get(seed, "")
+            if where:
+                recorded[where] += 1
+            else:
+                unrecorded += 1
+    total = sum(recorded.values()) + unrecorded
+    if len(recorded) > 1:
+        kinds = ", ".join(f"{n} run(s) on {where}" for where, n in recorded.most_common())
+        return (f"the runs compared were computed on different numerics ({kinds}): a run "
+                "differs between them as between training seeds")  # fmt: skip
+    if recorded and unrecorded:
+        return (f"{unrecorded} of {total} runs compared have no numerics on record (older runs "
+                f"or stored files); the others ran on {next(iter(recorded))}")  # fmt: skip
+    return ""
 
 
 def seeds_to_train(have: set[int], total: int) -> list[int]:

@@ -45,6 +45,7 @@ def audit_in_cell(
     verification's GPU, when it had one)."""
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.audit import CAUSAL_TOL
+    from genesys_tui.verify.numerics import numerics
     from genesys_tui.verify.token_cache import load_tokens
 
     torch.set_num_threads(max(1, threads))
@@ -53,7 +54,7 @@ def audit_in_cell(
     try:
         graph = load_graph(graph_dir, device)
         out = _run_windows(graph, stream, windows, probes)
-        out.update(_counts(graph, out["shape"][0], the_rung))
+        out.update(_counts(graph, out["shape"][0], the_rung), numerics=numerics(device))
         causal = all(change <= CAUSAL_TOL * scale for *_, change, scale in out["probes"])
         if tasks and causal:
             out.update(_tasks(graph, out["shape"][0], tasks, the_rung.tokenizer, pairs, seed))

@@ -37,7 +37,10 @@ def verify_job(
     the design's code in the calling process: the loop calls ``verify_host`` instead, which
     runs this inside a walled cell and audits what comes back.
     """
+    import torch
+
     from genesys_tui.ladder import load_ladder
+    from genesys_tui.verify.numerics import numerics
     from genesys_tui.verify.verify import VerifySettings, verify
 
     curve: list[tuple[int, float]] = []
@@ -82,6 +85,7 @@ def verify_job(
         curve=tuple((int(s), loss) for s, loss in thin(curve)),
         notes=tuple(result.notes),
         reason=result.reason or "",
+        numerics=numerics("cuda" if torch.cuda.is_available() else "cpu"),  # the trainer's "auto"
     ).to_wire()
 
 

@@ -124,6 +124,9 @@ def test_a_patched_loss_function_reaches_no_figure_of_a_walled_verification(
                                               tasks_min_tokens=10**9, timeout=600))  # fmt: skip
     assert honest.ok, honest.reason
     assert any(n.startswith("graph scored: ") for n in honest.notes)
+    from genesys_tui.verify.numerics import numerics
+
+    assert honest.numerics == numerics("cpu")  # the auditor's, on this machine
 
     cheat = tmp_path / "gpt"
     shutil.copytree(LIBRARY / "gpt", cheat)
