@@ -139,3 +139,20 @@ def test_runs_on_different_numerics_are_named_in_the_comparisons_note() -> None:
     unknown = {**same, "leader": {0: avx512}}
     assert numerics_note(scores, unknown).startswith("1 of 5 runs compared have no numerics")
     assert numerics_note(scores, {}) == ""  # nothing recorded: nothing to compare
+
+
+def test_a_noise_studys_numerics_reach_the_comparison(tmp_path: Path) -> None:
+    avx512, avx2 = "torch 2.13.0+cpu, cpu AVX512", "torch 2.13.0+cpu, cpu AVX2"
+    runs = [SeedRun(s, 1.6, v, {}, 1.0, avx512) for s, v in {0: 0.45, 1: 0.44}.items()]
+    path = tmp_path / "n.json"
+    path.write_text(summarise("cand", "cpu-s", runs).to_json(), encoding="utf-8")
+    (cand,) = read_runs(path)
+    assert cand.numerics == {0: avx512, 1: avx512}
+    same = compare(cand, [Runs("rwkv7", "cpu-s", {0: 0.40, 1: 0.41}, numerics={0: avx512,
+                                                                             1: avx512})],
+                   sigma=0.01)  # fmt: skip
+    assert same.note == ""
+    mixed = compare(cand, [Runs("rwkv7", "cpu-s", {0: 0.40, 1: 0.41}, numerics={0: avx2, 1: avx2})],
+                    sigma=0.01, note="seed 4 left out")  # fmt: skip
+    assert mixed.note.startswith("seed 4 left out; the runs compared were computed on different")
+    assert avx2 in format_compare(mixed)  # the note is printed with the table

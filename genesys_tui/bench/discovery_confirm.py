@@ -29,7 +29,6 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
         compare,
         format_compare,
         gather_runs,
-        numerics_note,
         read_runs,
         run_all,
         seeds_to_train,
@@ -73,11 +72,14 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     if not sigma:
         pooled = pooled_std(scores)
         sigma, source = pooled.std, f"pooled over these runs ({pooled.n} dof), {pooled.std:.4f}"
-    mixed = numerics_note(scores, numerics)  # over every run compared, the candidate's too
+    for runs in stored:  # the stored runs gather_runs took: their numerics, where recorded
+        for seed, where in runs.numerics.items():
+            if runs.design in scores and seed in scores[runs.design]:
+                numerics.setdefault(runs.design, {}).setdefault(seed, where)
     kept, note = unbiased_runs(scores.pop(row.best_grown), args.seed, row.verified)
-    note = "; ".join(n for n in (note, mixed) if n)
-    candidate = Runs(row.best_grown, rung, kept)
-    study = compare(candidate, [Runs(n, rung, s) for n, s in sorted(scores.items())], sigma,
+    candidate = Runs(row.best_grown, rung, kept, numerics=numerics.get(row.best_grown, {}))
+    baselines = [Runs(n, rung, s, numerics=numerics.get(n, {})) for n, s in sorted(scores.items())]
+    study = compare(candidate, baselines, sigma,
                     sigma_from=source, note=note)  # fmt: skip
     print(format_compare(study))
     return study

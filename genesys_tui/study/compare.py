@@ -48,6 +48,7 @@ class Runs:
     rung: str
     scores: dict[int, float]  # training seed -> rung score
     source: str = ""  # the file they were read from
+    numerics: dict[int, str] = field(default_factory=dict)  # training seed -> where, if recorded
 
     @property
     def mean(self) -> float:
@@ -151,6 +152,9 @@ def compare(candidate: Runs, baselines: Sequence[Runs], sigma: float, sigma_from
             raise ConfigError(f"{b.design} was measured at {b.rung} ({b.source}), the candidate "
                               f"{candidate.design} at {candidate.rung}")  # fmt: skip
     rows = sorted((compare_runs(candidate, b, sigma) for b in others), key=lambda c: c.z)
+    runs = [candidate, *others]
+    mixed = numerics_note({r.design: r.scores for r in runs}, {r.design: r.numerics for r in runs})
+    note = "; ".join(n for n in (note, mixed) if n)
     return CompareStudy(candidate.design, candidate.rung, sigma, dict(candidate.scores),
                         tuple(rows), sigma_from, note)  # fmt: skip
 
@@ -168,11 +172,15 @@ def read_runs(path: str | Path) -> list[Runs]:
     try:
         if isinstance(data, dict) and "runs" in data and "design" in data:  # one noise study
             scores = {int(r["seed"]): float(r["score"]) for r in data["runs"]}
-            return [Runs(str(data["design"]), str(data["rung"]), scores, str(p))]
+            numerics = {int(r["seed"]): str(r["numerics"]) for r in data["runs"]
+                        if r.get("numerics")}  # fmt: skip
+            return [Runs(str(data["design"]), str(data["rung"]), scores, str(p), numerics)]
         if isinstance(data, dict) and isinstance(data.get("designs"), dict):  # a pooled file
             return [
                 Runs(str(name), str(data["rung"]),
-                     {int(s): float(v) for s, v in d["scores_by_training_seed"].items()}, str(p))
+                     {int(s): float(v) for s, v in d["scores_by_training_seed"].items()}, str(p),
+                     {int(s): str(v) for s, v in (d.get("numerics_by_training_seed") or {}).items()
+                      if v})
                 for name, d in data["designs"].items()
             ]  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:

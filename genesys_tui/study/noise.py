@@ -35,6 +35,7 @@ class SeedRun:
     score: float  # the rung score the loop's fitness uses
     evals: dict[str, float]  # task -> accuracy (empty where the rung skips the tasks)
     seconds: float  # wall seconds of the training and evaluation
+    numerics: str = ""  # where it was computed (verify.numerics); "" in studies made before
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,8 @@ def _study(
         score = result.score
         if not result.ok or result.bpb is None or score is None:
             raise VerifyError(f"{loaded.name} at {rung}, seed {seed}: {result.reason}")
-        run = SeedRun(seed, result.bpb, score, dict(result.evals), result.seconds)
+        run = SeedRun(seed, result.bpb, score, dict(result.evals), result.seconds,
+                      result.numerics)  # fmt: skip
         runs.append(run)
         if on_run is not None:
             on_run(run)
