@@ -44,18 +44,25 @@ def test_the_table_counts_grown_designs_that_beat_every_seed_above_noise() -> No
 def test_a_confirmation_reads_every_seeds_stored_runs_at_its_rung() -> None:
     from genesys_tui.study.compare import Runs, gather_runs
 
-    own = {"x-9": {3: 0.41}, "rwkv7": {3: 0.38}}
+    here, there = "torch 2.13.0+cpu, cpu AVX512", "torch 2.13.0+cpu, cpu AVX2"
+    own = {"x-9": Runs("x-9", "cpu-s", {3: 0.41}, numerics={3: here}),
+           "rwkv7": Runs("rwkv7", "cpu-s", {3: 0.38}, numerics={3: here})}  # fmt: skip
     stored = [
-        Runs("rwkv7", "cpu-s", {0: 0.37, 3: 0.99}),  # seed 3 is the namespace's own
+        # seed 3 is the namespace's own: its score and numerics both stay
+        Runs("rwkv7", "cpu-s", {0: 0.37, 3: 0.99}, numerics={0: there, 3: there}),
         Runs("gpt", "cpu-s", {0: 0.36, 1: 0.35}),  # a seed the loop did not take to cpu-s
-        Runs("x-9", "cpu-s", {4: 0.40}),
+        Runs("x-9", "cpu-s", {4: 0.40}, numerics={4: there}),
+        Runs("gpt", "cpu-s", {1: 0.5, 2: 0.34}, numerics={1: here, 2: here}),  # first file wins
         Runs("mamba2", "cpu-s8", {0: 0.7}),  # another rung
         Runs("scratch-1", "cpu-s", {0: 0.5}),  # neither a seed nor the namespace's
     ]
     got = gather_runs(own, {"rwkv7", "gpt", "mamba2"}, stored, "cpu-s")
-    assert got == {"x-9": {3: 0.41, 4: 0.40}, "rwkv7": {3: 0.38, 0: 0.37},
-                   "gpt": {0: 0.36, 1: 0.35}}  # fmt: skip
-    assert own == {"x-9": {3: 0.41}, "rwkv7": {3: 0.38}}  # not changed
+    assert {d: r.scores for d, r in got.items()} == {
+        "x-9": {3: 0.41, 4: 0.40}, "rwkv7": {3: 0.38, 0: 0.37}, "gpt": {0: 0.36, 1: 0.35, 2: 0.34}}
+    assert {d: r.numerics for d, r in got.items()} == {
+        "x-9": {3: here, 4: there}, "rwkv7": {3: here, 0: there}, "gpt": {2: here}}
+    assert {r.rung for r in got.values()} == {"cpu-s"}
+    assert own["x-9"].scores == {3: 0.41} and own["rwkv7"].numerics == {3: here}  # not changed
 
 
 def test_a_confirmations_runs_train_side_by_side_and_each_finished_one_counts() -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genesys_tui.bench.discovery_report import discovery_table, namespace_path, read_population
 from genesys_tui.errors import GenesysError
 from genesys_tui.evolve.population import Population
+
+if TYPE_CHECKING:
+    from genesys_tui.study.compare import Runs
 
 
 def confirm(args: argparse.Namespace, namespace: str) -> Any:
@@ -22,7 +25,6 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     (``study.compare``). The rung's own sigma measures the noise; where it has none, the pooled
     spread of these runs does. None when no rung holds both a grown design and a seed."""
     from genesys_tui import wall
-    from genesys_tui.store import DesignsRepo
     from genesys_tui.study.climb import keep_run, verify_files, writable
     from genesys_tui.study.compare import (
         Runs,
@@ -44,14 +46,15 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
         print("no rung holds both a grown design and a seed: nothing to confirm")
         return None
     rung = row.rung
-    with DesignsRepo.open(path) as repo:
-        files = {d: repo.read_design_files(d) for d in (row.best_grown, row.best_seed)}
-    label, scores, numerics = _namespace_runs(path, population, row.best_grown, rung, args.seed)
+    trained = (row.best_grown, row.best_seed)
+    label, files, own = _namespace_runs(path, population, trained, rung, args.seed)
     seeds = {label[m.id] for m in population.members.values() if m.is_seed}
     stored = [r for file in args.against for r in read_runs(file)]
-    scores = gather_runs(scores, seeds, stored, rung)
+    gathered = gather_runs(own, seeds, stored, rung)
+    scores = {design: dict(runs.scores) for design, runs in gathered.items()}
+    numerics = {design: dict(runs.numerics) for design, runs in gathered.items()}
     wall.configure(sandbox=not args.no_sandbox)
-    jobs = [(design_id, seed) for design_id in (row.best_grown, row.best_seed)
+    jobs = [(design_id, seed) for design_id in trained
             for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1)]
     if jobs:
         writable(path)  # before hours of training whose runs are kept in the namespace
@@ -72,10 +75,6 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     if not sigma:
         pooled = pooled_std(scores)
         sigma, source = pooled.std, f"pooled over these runs ({pooled.n} dof), {pooled.std:.4f}"
-    for runs in stored:  # the stored runs gather_runs took: their numerics, where recorded
-        for seed, where in runs.numerics.items():
-            if runs.design in scores and seed in scores[runs.design]:
-                numerics.setdefault(runs.design, {}).setdefault(seed, where)
     kept, note = unbiased_runs(scores.pop(row.best_grown), args.seed, row.verified)
     candidate = Runs(row.best_grown, rung, kept, numerics=numerics.get(row.best_grown, {}))
     baselines = [Runs(n, rung, s, numerics=numerics.get(n, {})) for n, s in sorted(scores.items())]
@@ -85,19 +84,21 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     return study
 
 
-def _namespace_runs(path: Path, population: Population, grown: str, rung: str, seed: int
-                    ) -> tuple[dict[str, str], dict[str, dict[int, float]],
-                               dict[str, dict[int, str]]]:  # fmt: skip
-    """The runs at ``rung`` kept in the namespace of the seeds and of the grown design: each
-    member's label (a seed by its library name), then the scores and the numerics by label and
-    training seed (the loop's own run has the run's seed ``seed``)."""
+def _namespace_runs(path: Path, population: Population, trained: tuple[str, ...], rung: str,
+                    seed: int) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, Runs]]:
+    """From one look at the namespace: each member's label (a seed by its library name), the
+    design files of the ``trained`` designs (the grown one first), and the runs at ``rung`` of
+    the seeds and of the grown design by label (the loop's own run has the run's seed ``seed``,
+    further runs theirs), each run with its numerics."""
     from genesys_tui.results import repeat_runs, rung_results
     from genesys_tui.store import DesignsRepo
+    from genesys_tui.study.compare import Runs
 
-    compared = [m for m in population.members.values() if m.is_seed or m.id == grown]
+    compared = [m for m in population.members.values() if m.is_seed or m.id == trained[0]]
     with DesignsRepo.open(path) as repo:
         records = {r.id: r for r in repo.records()}
         results = {m.id: repo.results(m.id) for m in compared}
+        files = {d: repo.read_design_files(d) for d in trained}
     label = {m.id: records[m.id].name if m.is_seed else m.id for m in population.members.values()}
     scores = {label[m.id]: {seed: m.rung_scores[rung]} for m in compared if rung in m.rung_scores}
     numerics = {label[d]: {seed: r.numerics} for d, res in results.items()
@@ -107,7 +108,8 @@ def _namespace_runs(path: Path, population: Population, grown: str, rung: str, s
         for s, score in (runs.scores if runs else {}).items():  # the loop's own run keeps its seed
             scores.setdefault(label[design_id], {}).setdefault(s, score)
             numerics.setdefault(label[design_id], {}).setdefault(s, runs.numerics.get(s, ""))
-    return label, scores, numerics
+    runs_by_label = {d: Runs(d, rung, s, numerics=numerics.get(d, {})) for d, s in scores.items()}
+    return label, files, runs_by_label
 
 
 def complete_seeds(args: argparse.Namespace, namespace: str) -> list[str]:

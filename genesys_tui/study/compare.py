@@ -188,17 +188,23 @@ def read_runs(path: str | Path) -> list[Runs]:
     raise ConfigError(f"{p}: neither a noise study nor a pooled noise file")
 
 
-def gather_runs(own: dict[str, dict[int, float]], seeds: set[str], stored: Sequence[Runs], rung: str
-                ) -> dict[str, dict[int, float]]:  # fmt: skip
-    """Scores by design and training seed: ``own`` (the namespace's runs at ``rung``) with the
-    ``stored`` runs at that rung of its designs and of the library
-    ``seeds``, verified in the namespace or not; the namespace's own run of a seed wins."""
-    out = {design: dict(runs) for design, runs in own.items()}
+def gather_runs(own: Mapping[str, Runs], seeds: set[str], stored: Sequence[Runs], rung: str
+                ) -> dict[str, Runs]:  # fmt: skip
+    """Runs by design at ``rung``: ``own`` (the namespace's, by design) with the ``stored`` runs
+    at that rung of its designs and of the library ``seeds``, verified in the namespace or not.
+    A training seed's score and numerics come together from one place: the namespace's own run
+    of a seed wins, then the first stored file that has it."""
+    scores = {design: dict(runs.scores) for design, runs in own.items()}
+    numerics = {design: dict(runs.numerics) for design, runs in own.items()}
     for runs in stored:
         if runs.rung == rung and (runs.design in own or runs.design in seeds):
             for seed, score in runs.scores.items():
-                out.setdefault(runs.design, {}).setdefault(seed, score)
-    return out
+                if seed not in scores.setdefault(runs.design, {}):
+                    scores[runs.design][seed] = score
+                    if runs.numerics.get(seed):
+                        numerics.setdefault(runs.design, {})[seed] = runs.numerics[seed]
+    return {design: Runs(design, rung, s, numerics=numerics.get(design, {}))
+            for design, s in scores.items()}  # fmt: skip
 
 
 def numerics_note(scores: Mapping[str, Mapping[int, float]],

@@ -37,10 +37,9 @@ def verify_job(
     the design's code in the calling process: the loop calls ``verify_host`` instead, which
     runs this inside a walled cell and audits what comes back.
     """
-    import torch
-
     from genesys_tui.ladder import load_ladder
     from genesys_tui.verify.numerics import numerics
+    from genesys_tui.verify.train import resolve_device
     from genesys_tui.verify.verify import VerifySettings, verify
 
     curve: list[tuple[int, float]] = []
@@ -53,20 +52,16 @@ def verify_job(
         if progress is not None:
             progress(data)
 
-    result = verify(
-        design_dir,
-        load_ladder(ladder).rung(rung),
-        VerifySettings(
-            check=False,
-            seed=seed,
-            pairs=pairs,
-            tasks_min_tokens=tasks_min_tokens,
-            evaluate_tasks=evaluate_tasks,
-            evaluate_heldout=evaluate_heldout,
-        ),
-        out_dir=out_dir,
-        on_progress=on_progress,
+    settings = VerifySettings(
+        check=False,
+        seed=seed,
+        pairs=pairs,
+        tasks_min_tokens=tasks_min_tokens,
+        evaluate_tasks=evaluate_tasks,
+        evaluate_heldout=evaluate_heldout,
     )
+    result = verify(design_dir, load_ladder(ladder).rung(rung), settings, out_dir=out_dir,
+                    on_progress=on_progress)  # fmt: skip
     scores: dict[str, float] = {}
     if result.ok and result.fitness is not None and result.bpb is not None:
         scores["score"] = float(result.fitness)
@@ -85,7 +80,7 @@ def verify_job(
         curve=tuple((int(s), loss) for s, loss in thin(curve)),
         notes=tuple(result.notes),
         reason=result.reason or "",
-        numerics=numerics("cuda" if torch.cuda.is_available() else "cpu"),  # the trainer's "auto"
+        numerics=numerics(str(resolve_device(settings.device))),  # where the trainer ran
     ).to_wire()
 
 
