@@ -22,6 +22,32 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert __version__ in capsys.readouterr().out
 
 
+def test_no_subcommand_option_is_read_as_one_of_the_top_levels(capsys) -> None:
+    """argparse reads every --option on the line against the top-level parser too: were it to
+    take abbreviations, a subcommand's option that begins one of its own (``study compare
+    --design`` and ``--designer``) would be refused or taken as that option."""
+    import argparse
+
+    from genesys_tui.cli import build_parser
+
+    def subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+        found = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    found += [child, *subparsers(child)]
+        return found
+
+    root = build_parser()
+    own = {o for a in root._actions for o in a.option_strings}
+    options = {o for p in subparsers(root) for a in p._actions for o in a.option_strings
+               if o.startswith("--") and o not in own}  # fmt: skip
+    assert "--design" in options and len(options) > 50
+    for option in sorted(options):
+        _, rest = root.parse_known_args([option])
+        assert rest == [option], option
+
+
 def test_library_lists_gpt_with_parameter_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["library", "--json", "--d-model", "64", "--n-layers", "2"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -111,6 +111,7 @@ def test_the_command_prints_and_stores_the_comparison(tmp_path: Path, capsys) ->
         (["--against", "bad.json"], "bad.json: not readable as JSON"),
         (["--against", "n.json"], "no baseline to compare with"),
         (["--against", "p.json", "--ladder", "nope"], "nope"),
+        (["--against", "p.json", "--design", "ttt"], "n.json: no design 'ttt'; it holds cand"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(
@@ -124,6 +125,21 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_candidate_can_be_one_design_of_a_pooled_file(tmp_path: Path, capsys) -> None:
+    pooled = _pooled_file(tmp_path / "p.json")
+    rc = main(["study", "compare", str(pooled), "--design", "rwkv7", "--against", str(pooled),
+               "--sigma", "0.01", "--json"])  # fmt: skip
+    assert rc == 0
+    study = json.loads(capsys.readouterr().out)
+    assert study["candidate"] == "rwkv7" and len(study["candidate_scores"]) == 3
+    # rwkv7 (0.38, 0.40, 0.39) against gpt (0.36, 0.37), itself left out of the baselines
+    assert [c["baseline"] for c in study["comparisons"]] == ["gpt"]
+    assert study["comparisons"][0]["z"] == pytest.approx(0.025 / (0.01 * math.sqrt(1 / 3 + 1 / 2)))
+    # without --design a file of several designs is refused, naming the way out
+    assert main(["study", "compare", str(pooled), "--against", str(pooled)]) == 2
+    assert "holds 2 designs; name the candidate with --design NAME" in capsys.readouterr().err
 
 
 def test_runs_on_different_numerics_are_named_in_the_comparisons_note() -> None:

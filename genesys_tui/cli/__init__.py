@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="genesys",
         description="Discover new language-model block designs: design, check, train, evolve.",
         epilog="With no command, genesys opens the dashboard (in a terminal; else this help).",
+        # argparse reads every --option on the line, a subcommand's too, against this parser's
+        # own; with abbreviations on, a subcommand's --design would be refused as ambiguous
+        # between --designs-dir and --designer, or worse taken as one of them.
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"genesys {__version__}")
     dashboard.add_options(parser)

@@ -60,7 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare = studies.add_parser(
         "compare", help="a design's mean score over K seeds against other designs' (z, paired)"
     )
-    compare.add_argument("candidate", help="the candidate's noise study (study noise --out)")
+    compare.add_argument(
+        "candidate", help="the candidate's noise study (study noise --out), or a pooled file "
+        "with --design",
+    )  # fmt: skip
+    compare.add_argument(
+        "--design", default=None, metavar="NAME",
+        help="the candidate in its file, where the file holds several designs",
+    )  # fmt: skip
     compare.add_argument(
         "--against", nargs="+", required=True, metavar="FILE",
         help="noise studies or pooled noise files holding the baselines",
@@ -170,7 +177,7 @@ def run_noise(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     from genesys_tui.study.compare import compare, format_compare, load_inputs, sigma_of
 
-    candidate, baselines = load_inputs(args.candidate, args.against, args.designs)
+    candidate, baselines = load_inputs(args.candidate, args.against, args.designs, args.design)
     if args.sigma is not None:
         sigma, source = args.sigma, "--sigma"
     else:

@@ -324,13 +324,19 @@ def sigma_of(rung: str, ladder: str) -> float:
     return float(sigma)
 
 
-def load_inputs(candidate: str | Path, against: Sequence[str | Path], names: Sequence[str]
-                ) -> tuple[Runs, list[Runs]]:  # fmt: skip
-    """The candidate's runs (a file holding exactly one design) and the chosen baselines."""
-    found = read_runs(candidate)
-    if len(found) != 1:
-        raise ConfigError(f"{candidate}: holds {len(found)} designs; the candidate file must "
-                          "hold one (a noise study)")  # fmt: skip
+def load_inputs(candidate: str | Path, against: Sequence[str | Path], names: Sequence[str],
+                design: str | None = None) -> tuple[Runs, list[Runs]]:  # fmt: skip
+    """The candidate's runs and the chosen baselines. The candidate is ``design`` in its file,
+    or, without ``design``, the file's only design (a noise study)."""
+    found = held = read_runs(candidate)
+    if design is not None:
+        found = [r for r in held if r.design == design]
+        if not found:
+            raise ConfigError(f"{candidate}: no design {design!r}; it holds "
+                              f"{', '.join(sorted(r.design for r in held))}")  # fmt: skip
+    elif len(found) != 1:
+        raise ConfigError(f"{candidate}: holds {len(found)} designs; name the candidate with "
+                          "--design NAME")  # fmt: skip
     baselines: list[Runs] = []
     for path in against:
         baselines += read_runs(path)
@@ -338,7 +344,6 @@ def load_inputs(candidate: str | Path, against: Sequence[str | Path], names: Seq
     if not chosen:
         raise ConfigError("no baseline to compare with (the files hold only the candidate)")
     return found[0], chosen
-
 
 
 def _s(n: int) -> str:
