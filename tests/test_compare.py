@@ -142,6 +142,19 @@ def test_the_candidate_can_be_one_design_of_a_pooled_file(tmp_path: Path, capsys
     assert "holds 2 designs; name the candidate with --design NAME" in capsys.readouterr().err
 
 
+def test_a_baseline_in_several_files_takes_the_last_files_runs(tmp_path: Path) -> None:
+    from genesys_tui.study.compare import load_inputs
+
+    cand = _noise_file(tmp_path / "n.json", "cand", {0: 0.45, 1: 0.44})
+    older = _pooled_file(tmp_path / "older.json")
+    newer = _noise_file(tmp_path / "newer.json", "rwkv7", {0: 0.41, 5: 0.42})
+    for names in ([], ["rwkv7", "gpt"]):
+        _, baselines = load_inputs(cand, [older, newer], names)
+        by_name = {b.design: b.scores for b in baselines}
+        assert len(baselines) == len(by_name) == 2  # each once
+        assert by_name["rwkv7"] == {0: 0.41, 5: 0.42} and by_name["gpt"] == {0: 0.36, 1: 0.37}
+
+
 def test_runs_on_different_numerics_are_named_in_the_comparisons_note() -> None:
     scores = {"rwkv7": {0: 0.37, 3: 0.38, 4: 0.39}, "leader": {0: 0.41, 4: 0.42}}
     avx512, avx2 = "torch 2.13.0+cpu, cpu AVX512", "torch 2.13.0+cpu, cpu AVX2"

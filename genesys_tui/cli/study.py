@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     compare.add_argument(
         "--against", nargs="+", required=True, metavar="FILE",
-        help="noise studies or pooled noise files holding the baselines",
+        help="noise studies or pooled noise files holding the baselines (a design in several "
+        "takes the last file's runs)",
     )  # fmt: skip
     compare.add_argument(
         "--designs", nargs="*", default=[], metavar="NAME",

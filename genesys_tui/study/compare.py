@@ -273,10 +273,11 @@ def unbiased_runs(scores: dict[int, float], selection_seed: int, rivals: int
 
 
 def select(runs: Sequence[Runs], names: Sequence[str]) -> list[Runs]:
-    """The runs of ``names`` (all when empty), in that order; ConfigError naming any missing."""
-    if not names:
-        return list(runs)
+    """The runs of ``names`` (all when empty), in that order; ConfigError naming any missing. A
+    design found more than once (in several files) has the last one's runs."""
     by_name = {r.design: r for r in runs}
+    if not names:
+        return list(by_name.values())
     missing = [n for n in names if n not in by_name]
     if missing:
         raise ConfigError(f"not in the baseline files: {', '.join(missing)}; "
