@@ -142,7 +142,9 @@ def test_the_candidate_can_be_one_design_of_a_pooled_file(tmp_path: Path, capsys
     assert "holds 2 designs; name the candidate with --design NAME" in capsys.readouterr().err
 
 
-def test_a_baseline_in_several_files_takes_the_last_files_runs(tmp_path: Path) -> None:
+def test_a_baseline_in_several_files_is_merged_over_its_seeds_the_later_file_winning(
+    tmp_path: Path,
+) -> None:
     from genesys_tui.study.compare import load_inputs
 
     cand = _noise_file(tmp_path / "n.json", "cand", {0: 0.45, 1: 0.44})
@@ -150,9 +152,16 @@ def test_a_baseline_in_several_files_takes_the_last_files_runs(tmp_path: Path) -
     newer = _noise_file(tmp_path / "newer.json", "rwkv7", {0: 0.41, 5: 0.42})
     for names in ([], ["rwkv7", "gpt"]):
         _, baselines = load_inputs(cand, [older, newer], names)
-        by_name = {b.design: b.scores for b in baselines}
+        by_name = {b.design: b for b in baselines}
         assert len(baselines) == len(by_name) == 2  # each once
-        assert by_name["rwkv7"] == {0: 0.41, 5: 0.42} and by_name["gpt"] == {0: 0.36, 1: 0.37}
+        assert by_name["rwkv7"].scores == {0: 0.41, 1: 0.40, 2: 0.39, 5: 0.42}
+        assert by_name["rwkv7"].source == f"{older}, {newer}"
+        assert by_name["gpt"].scores == {0: 0.36, 1: 0.37}
+    elsewhere = tmp_path / "s8.json"
+    elsewhere.write_text(json.dumps({"rung": "cpu-s8", "designs": {
+        "rwkv7": {"scores_by_training_seed": {"0": 0.73}}}}), encoding="utf-8")  # fmt: skip
+    with pytest.raises(ConfigError, match=r"rwkv7 is at cpu-s .* and at cpu-s8 .*do not merge"):
+        load_inputs(cand, [older, elsewhere], [])
 
 
 def test_runs_on_different_numerics_are_named_in_the_comparisons_note() -> None:

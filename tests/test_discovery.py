@@ -52,15 +52,15 @@ def test_a_confirmation_reads_every_seeds_stored_runs_at_its_rung() -> None:
         Runs("rwkv7", "cpu-s", {0: 0.37, 3: 0.99}, numerics={0: there, 3: there}),
         Runs("gpt", "cpu-s", {0: 0.36, 1: 0.35}),  # a seed the loop did not take to cpu-s
         Runs("x-9", "cpu-s", {4: 0.40}, numerics={4: there}),
-        Runs("gpt", "cpu-s", {1: 0.5, 2: 0.34}, numerics={1: here, 2: here}),  # first file wins
+        Runs("gpt", "cpu-s", {1: 0.5, 2: 0.34}, numerics={1: here, 2: here}),  # later file wins
         Runs("mamba2", "cpu-s8", {0: 0.7}),  # another rung
         Runs("scratch-1", "cpu-s", {0: 0.5}),  # neither a seed nor the namespace's
     ]
     got = gather_runs(own, {"rwkv7", "gpt", "mamba2"}, stored, "cpu-s")
     assert {d: r.scores for d, r in got.items()} == {
-        "x-9": {3: 0.41, 4: 0.40}, "rwkv7": {3: 0.38, 0: 0.37}, "gpt": {0: 0.36, 1: 0.35, 2: 0.34}}
+        "x-9": {3: 0.41, 4: 0.40}, "rwkv7": {3: 0.38, 0: 0.37}, "gpt": {0: 0.36, 1: 0.5, 2: 0.34}}
     assert {d: r.numerics for d, r in got.items()} == {
-        "x-9": {3: here, 4: there}, "rwkv7": {3: here, 0: there}, "gpt": {2: here}}
+        "x-9": {3: here, 4: there}, "rwkv7": {3: here, 0: there}, "gpt": {1: here, 2: here}}
     assert {r.rung for r in got.values()} == {"cpu-s"}
     assert own["x-9"].scores == {3: 0.41} and own["rwkv7"].numerics == {3: here}  # not changed
 

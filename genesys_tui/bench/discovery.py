@@ -78,8 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--against", nargs="*", default=[], metavar="FILE",
-        help="stored runs of the seeds at the top rung for --confirm (noise studies or a "
-             "pooled noise file, e.g. docs/studies/noise-cpu-s-pooled.json)",
+        help="stored runs of the seeds at the top rung for --confirm (noise studies or pooled "
+             "noise files, e.g. docs/studies/noise-cpu-s-pooled.json; a later file's run of a "
+             "seed wins, the namespace's own over every file)",
     )  # fmt: skip
     p.add_argument(
         "--backlog", type=int, default=8, metavar="N",

@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare.add_argument(
         "--against", nargs="+", required=True, metavar="FILE",
         help="noise studies or pooled noise files holding the baselines (a design in several "
-        "takes the last file's runs)",
+        "is merged over its training seeds, the later file's run of a seed winning)",
     )  # fmt: skip
     compare.add_argument(
         "--designs", nargs="*", default=[], metavar="NAME",

@@ -188,23 +188,42 @@ def read_runs(path: str | Path) -> list[Runs]:
     raise ConfigError(f"{p}: neither a noise study nor a pooled noise file")
 
 
+def merge_runs(runs: Sequence[Runs]) -> dict[str, Runs]:
+    """Runs by design, merged over training seeds: where two hold the same design and seed, the
+    later one's run wins, its score and its numerics together. The one rule for every place
+    runs from several sources meet (``study compare``'s files, ``--confirm``'s namespace and
+    files). ConfigError for one design at two rungs: their runs do not merge."""
+    scores: dict[str, dict[int, float]] = {}
+    numerics: dict[str, dict[int, str]] = {}
+    sources: dict[str, list[str]] = {}
+    last: dict[str, Runs] = {}
+    for r in runs:
+        if r.design in last and last[r.design].rung != r.rung:
+            raise ConfigError(f"{r.design} is at {last[r.design].rung} ({last[r.design].source}) "
+                              f"and at {r.rung} ({r.source}): runs of two rungs do not merge")
+        last[r.design] = r
+        if r.source and r.source not in sources.setdefault(r.design, []):
+            sources[r.design].append(r.source)
+        for seed, score in r.scores.items():
+            scores.setdefault(r.design, {})[seed] = score
+            where = numerics.setdefault(r.design, {})
+            if r.numerics.get(seed):
+                where[seed] = r.numerics[seed]
+            else:
+                where.pop(seed, None)
+    return {design: Runs(design, r.rung, scores.get(design, {}),
+                         ", ".join(sources.get(design, [])), numerics.get(design, {}))
+            for design, r in last.items()}  # fmt: skip
+
+
 def gather_runs(own: Mapping[str, Runs], seeds: set[str], stored: Sequence[Runs], rung: str
                 ) -> dict[str, Runs]:  # fmt: skip
     """Runs by design at ``rung``: ``own`` (the namespace's, by design) with the ``stored`` runs
-    at that rung of its designs and of the library ``seeds``, verified in the namespace or not.
-    A training seed's score and numerics come together from one place: the namespace's own run
-    of a seed wins, then the first stored file that has it."""
-    scores = {design: dict(runs.scores) for design, runs in own.items()}
-    numerics = {design: dict(runs.numerics) for design, runs in own.items()}
-    for runs in stored:
-        if runs.rung == rung and (runs.design in own or runs.design in seeds):
-            for seed, score in runs.scores.items():
-                if seed not in scores.setdefault(runs.design, {}):
-                    scores[runs.design][seed] = score
-                    if runs.numerics.get(seed):
-                        numerics.setdefault(runs.design, {})[seed] = runs.numerics[seed]
-    return {design: Runs(design, rung, s, numerics=numerics.get(design, {}))
-            for design, s in scores.items()}  # fmt: skip
+    at that rung of its designs and of the library ``seeds``, verified in the namespace or not,
+    merged by ``merge_runs``: a later file's run of a seed wins, and the namespace's own over
+    every file."""
+    picked = [r for r in stored if r.rung == rung and (r.design in own or r.design in seeds)]
+    return merge_runs([*picked, *own.values()])
 
 
 def numerics_note(scores: Mapping[str, Mapping[int, float]],
@@ -274,8 +293,9 @@ def unbiased_runs(scores: dict[int, float], selection_seed: int, rivals: int
 
 def select(runs: Sequence[Runs], names: Sequence[str]) -> list[Runs]:
     """The runs of ``names`` (all when empty), in that order; ConfigError naming any missing. A
-    design found more than once (in several files) has the last one's runs."""
-    by_name = {r.design: r for r in runs}
+    design found more than once (in several files) is merged over its training seeds
+    (``merge_runs``: the later file's run of a seed wins)."""
+    by_name = merge_runs(runs)
     if not names:
         return list(by_name.values())
     missing = [n for n in names if n not in by_name]
