@@ -48,6 +48,28 @@ def test_no_subcommand_option_is_read_as_one_of_the_top_levels(capsys) -> None:
         assert rest == [option], option
 
 
+def test_a_commands_option_is_its_own_not_the_dashboards() -> None:
+    """The dashboard's --namespace and a command's --namespace are two options: neither
+    overwrites the other, whichever comes last."""
+    from genesys_tui.cli import build_parser
+
+    args = build_parser().parse_args(["stats", "--namespace", "run1"])
+    assert (args.namespace, args.dashboard_namespace) == ("run1", None)
+    args = build_parser().parse_args(["evolve", "--designer", "learning"])
+    assert (args.designer, args.dashboard_designer) == ("learning", None)
+
+
+def test_a_dashboard_option_before_a_command_is_refused(capsys) -> None:
+    """``genesys --namespace NS stats`` used to drop --namespace silently and then ask which
+    namespace was meant; now it says where the option goes."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["--namespace", "run1", "stats"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--namespace before a command is the dashboard's" in err
+    assert "genesys stats --namespace" in err
+
+
 def test_library_lists_gpt_with_parameter_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["library", "--json", "--d-model", "64", "--n-layers", "2"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

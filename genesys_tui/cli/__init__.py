@@ -46,6 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
+    misplaced = dashboard.given(args) if args.command else []
+    if misplaced:  # `genesys --namespace NS stats`: the option would be silently dropped
+        parser.error(
+            f"{' '.join(misplaced)} before a command {'is' if len(misplaced) == 1 else 'are'} "
+            f"the dashboard's; put command options after the command: genesys {args.command} "
+            f"{misplaced[0]} ..."
+        )
     if func is None:
         if not dashboard.has_terminal():  # nothing to draw a dashboard on: say what there is
             parser.print_help()

@@ -14,40 +14,62 @@ import os
 import sys
 from pathlib import Path
 
+#: Where the dashboard's options land in the parsed arguments: their own names, so that a
+#: subcommand's option of the same name (``stats --namespace``) never overwrites them or is
+#: overwritten by them.
+PREFIX = "dashboard_"
+
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The dashboard's options, on the top-level parser (they apply when no command is given)."""
     group = parser.add_argument_group("dashboard (when no command is given)")
-    group.add_argument(
+
+    def add(flag: str, **kwargs) -> None:
+        group.add_argument(flag, dest=PREFIX + flag[2:].replace("-", "_"), **kwargs)
+
+    add(
         "--view",
         nargs="?",
         const="",
         metavar="NAMESPACE",
         help="open an existing namespace read-only (default: --namespace, else 'default')",
     )
-    group.add_argument("--namespace", help="the namespace to run or view (default: 'default')")
-    group.add_argument("--theme", help="dark, light, solarized, or any Textual theme name")
-    group.add_argument(
+    add("--namespace", help="the namespace to run or view (default: 'default')")
+    add("--theme", help="dark, light, solarized, or any Textual theme name")
+    add(
         "--config",
         type=Path,
         help="settings TOML with [dashboard] and [evolve] tables (default: ./genesys.toml)",
     )
-    group.add_argument(
+    add(
         "--designs-dir",
         type=Path,
         help="where namespaces live (default: $GENESYS_DESIGNS_DIR or ./designs)",
     )
-    group.add_argument("--designer", help="offline, or an LLM spec such as anthropic:MODEL")
-    group.add_argument(
+    add("--designer", help="offline, or an LLM spec such as anthropic:MODEL")
+    add(
         "--runner",
         help="where jobs run: local (default), ray (join or start a local Ray instance), "
         "ray:auto or ray:HOST:PORT (join a Ray cluster)",
     )  # fmt: skip
-    group.add_argument("--paused", action="store_true", help="open with evolution paused")
-    group.add_argument(
+    add("--paused", action="store_true", help="open with evolution paused")
+    add(
         "--no-sandbox", action="store_true",
         help="run model-written designs without the bubblewrap sandbox (not recommended)",
     )  # fmt: skip
+
+
+def given(args: argparse.Namespace) -> list[str]:
+    """The dashboard options set on the command line, as flags (``--namespace``)."""
+    return [
+        "--" + key[len(PREFIX):].replace("_", "-")
+        for key, value in vars(args).items()
+        if key.startswith(PREFIX) and value not in (None, False)
+    ]
+
+
+def _option(args: argparse.Namespace, name: str):
+    return getattr(args, PREFIX + name, None)
 
 
 def has_terminal() -> bool:
@@ -60,22 +82,22 @@ def open_dashboard(args: argparse.Namespace) -> int:
     from genesys_tui.store.repo import designs_root
     from genesys_tui.tui.settings import load_settings
 
-    dashboard, evolve = load_settings(getattr(args, "config", None))
-    if getattr(args, "theme", None):
-        dashboard = dataclasses.replace(dashboard, theme=args.theme)
-    if getattr(args, "paused", False):
+    dashboard, evolve = load_settings(_option(args, "config"))
+    if _option(args, "theme"):
+        dashboard = dataclasses.replace(dashboard, theme=_option(args, "theme"))
+    if _option(args, "paused"):
         dashboard = dataclasses.replace(dashboard, paused=True)
-    if getattr(args, "designer", None):
-        evolve = dataclasses.replace(evolve, designer=args.designer)
-    if getattr(args, "runner", None):
-        evolve = dataclasses.replace(evolve, runner=args.runner)
-    if getattr(args, "no_sandbox", False):
+    if _option(args, "designer"):
+        evolve = dataclasses.replace(evolve, designer=_option(args, "designer"))
+    if _option(args, "runner"):
+        evolve = dataclasses.replace(evolve, runner=_option(args, "runner"))
+    if _option(args, "no_sandbox"):
         evolve = dataclasses.replace(evolve, sandbox=False)
-    namespace = getattr(args, "view", None) or getattr(args, "namespace", None)
+    namespace = _option(args, "view") or _option(args, "namespace")
     evolve = dataclasses.replace(evolve, namespace=namespace or evolve.namespace)
-    root = getattr(args, "designs_dir", None) or designs_root()
+    root = _option(args, "designs_dir") or designs_root()
     path = Path(root) / evolve.namespace
-    view = getattr(args, "view", None) is not None
+    view = _option(args, "view") is not None
     if view and not (path / ".git").is_dir():
         from genesys_tui.errors import StoreError
 

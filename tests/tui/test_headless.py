@@ -63,11 +63,13 @@ def test_help_does_not_import_textual() -> None:
 
 def test_dashboard_options_parse_at_the_top_level() -> None:
     args = build_parser().parse_args(["--view", "run1", "--theme", "light", "--paused"])
-    assert (args.view, args.theme, args.paused, args.command) == ("run1", "light", True, None)
-    assert build_parser().parse_args(["--view"]).view == ""  # the default namespace
+    assert (args.dashboard_view, args.dashboard_theme, args.dashboard_paused, args.command) == (
+        "run1", "light", True, None,
+    )  # fmt: skip
+    assert build_parser().parse_args(["--view"]).dashboard_view == ""  # the default namespace
 
 
 def test_view_of_a_missing_namespace_says_how_to_make_one(tmp_path: Path) -> None:
-    args = argparse.Namespace(view="nowhere", designs_dir=tmp_path, config=None)
+    args = argparse.Namespace(dashboard_view="nowhere", dashboard_designs_dir=tmp_path)
     with pytest.raises(StoreError, match=r"no namespace 'nowhere'.*genesys evolve"):
         open_dashboard(args)
