@@ -5,6 +5,7 @@ every seed over several training seeds."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
         compare,
         format_compare,
         gather_runs,
+        merge_runs,
         read_runs,
         run_all,
         seeds_to_train,
@@ -51,33 +53,31 @@ def confirm(args: argparse.Namespace, namespace: str) -> Any:
     seeds = {label[m.id] for m in population.members.values() if m.is_seed}
     stored = [r for file in args.against for r in read_runs(file)]
     gathered = gather_runs(own, seeds, stored, rung)
-    scores = {design: dict(runs.scores) for design, runs in gathered.items()}
-    numerics = {design: dict(runs.numerics) for design, runs in gathered.items()}
     wall.configure(sandbox=not args.no_sandbox)
     jobs = [(design_id, seed) for design_id in trained
-            for seed in seeds_to_train(set(scores[label[design_id]]), args.confirm + 1)]
+            for seed in seeds_to_train(set(gathered[label[design_id]].scores), args.confirm + 1)]
     if jobs:
         writable(path)  # before hours of training whose runs are kept in the namespace
 
-    def train(design_id: str, seed: int) -> float:
+    def train(design_id: str, seed: int) -> Runs:
         result = verify_files(files[design_id], rung, ladder=args.ladder, seed=seed, threads=1)
         if not result.ok or result.score is None:
             raise GenesysError(f"{design_id} at {rung}, training seed {seed}: {result.reason}")
         # Printed before it is kept: should keeping fail, the figure is still on record.
         print(f"  {design_id} at {rung}, training seed {seed}: {result.score:.4f}", flush=True)
         keep_run(path, design_id, rung, seed, result)
-        numerics.setdefault(label[design_id], {})[seed] = result.numerics
-        return result.score
+        return Runs(label[design_id], rung, {seed: result.score},
+                    numerics={seed: result.numerics} if result.numerics else {})  # fmt: skip
 
-    for (design_id, seed), score in run_all(jobs, train, args.workers).items():
-        scores[label[design_id]][seed] = score
+    runs = merge_runs([*gathered.values(), *run_all(jobs, train, args.workers).values()])
     sigma, source = row.sigma, f"the rung's score_sigma {row.sigma:.4f}"
     if not sigma:
-        pooled = pooled_std(scores)
+        pooled = pooled_std({design: r.scores for design, r in runs.items()})
         sigma, source = pooled.std, f"pooled over these runs ({pooled.n} dof), {pooled.std:.4f}"
-    kept, note = unbiased_runs(scores.pop(row.best_grown), args.seed, row.verified)
-    candidate = Runs(row.best_grown, rung, kept, numerics=numerics.get(row.best_grown, {}))
-    baselines = [Runs(n, rung, s, numerics=numerics.get(n, {})) for n, s in sorted(scores.items())]
+    leader = runs.pop(row.best_grown)
+    kept, note = unbiased_runs(leader.scores, args.seed, row.verified)
+    candidate = dataclasses.replace(leader, scores=kept, source="")
+    baselines = [dataclasses.replace(r, source="") for _, r in sorted(runs.items())]
     study = compare(candidate, baselines, sigma,
                     sigma_from=source, note=note)  # fmt: skip
     print(format_compare(study))
@@ -92,7 +92,7 @@ def _namespace_runs(path: Path, population: Population, trained: tuple[str, ...]
     further runs theirs), each run with its numerics."""
     from genesys_tui.results import repeat_runs, rung_results
     from genesys_tui.store import DesignsRepo
-    from genesys_tui.study.compare import Runs
+    from genesys_tui.study.compare import Runs, merge_runs
 
     compared = [m for m in population.members.values() if m.is_seed or m.id == trained[0]]
     with DesignsRepo.open(path) as repo:
@@ -100,15 +100,17 @@ def _namespace_runs(path: Path, population: Population, trained: tuple[str, ...]
         results = {m.id: repo.results(m.id) for m in compared}
         files = {d: repo.read_design_files(d) for d in trained}
     label = {m.id: records[m.id].name if m.is_seed else m.id for m in population.members.values()}
-    scores = {label[m.id]: {seed: m.rung_scores[rung]} for m in compared if rung in m.rung_scores}
-    numerics = {label[d]: {seed: r.numerics} for d, res in results.items()
-                if (r := rung_results(res).get(rung)) is not None}  # fmt: skip
+    runs = []  # further runs first: merged last, the loop's own run of a seed wins
     for design_id, res in results.items():
-        runs = repeat_runs(res).get(rung)
-        for s, score in (runs.scores if runs else {}).items():  # the loop's own run keeps its seed
-            scores.setdefault(label[design_id], {}).setdefault(s, score)
-            numerics.setdefault(label[design_id], {}).setdefault(s, runs.numerics.get(s, ""))
-    runs_by_label = {d: Runs(d, rung, s, numerics=numerics.get(d, {})) for d, s in scores.items()}
+        if (repeats := repeat_runs(res).get(rung)) is not None:
+            runs.append(Runs(label[design_id], rung, dict(repeats.scores),
+                             numerics=dict(repeats.numerics)))  # fmt: skip
+    for m in compared:
+        if rung in m.rung_scores:
+            own = rung_results(results[m.id]).get(rung)
+            runs.append(Runs(label[m.id], rung, {seed: m.rung_scores[rung]},
+                             numerics={seed: own.numerics} if own and own.numerics else {}))
+    runs_by_label = merge_runs(runs)
     return label, files, runs_by_label
 
 

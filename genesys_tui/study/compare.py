@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.evolve.population import ABOVE_NOISE
@@ -264,11 +264,14 @@ def seeds_to_train(have: set[int], total: int) -> list[int]:
     return out
 
 
-def run_all(jobs: list[tuple[str, int]], train: Callable[[str, int], float], workers: int
-            ) -> dict[tuple[str, int], float]:  # fmt: skip
+T = TypeVar("T")
+
+
+def run_all(jobs: list[tuple[str, int]], train: Callable[[str, int], T], workers: int
+            ) -> dict[tuple[str, int], T]:  # fmt: skip
     """``train(design, seed)`` for each job, ``workers`` at a time (each a walled cell of one
-    thread); the scores by job. Every job runs to its end even when one fails, so each run that
-    finishes is kept, then the first failure is raised."""
+    thread); what each returned, by job. Every job runs to its end even when one fails, so each
+    run that finishes is kept, then the first failure is raised."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
