@@ -70,6 +70,27 @@ def test_a_dashboard_option_before_a_command_is_refused(capsys) -> None:
     assert "genesys stats --namespace" in err
 
 
+def test_every_command_prints_its_help() -> None:
+    """``genesys CMD --help`` for every command and subcommand: argparse formats help only when
+    asked, so an option it cannot format (a positional with a tuple metavar) fails only then."""
+    import argparse
+
+    from genesys_tui.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+        found = [parser]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    found += walk(child)
+        return found
+
+    parsers = walk(build_parser())
+    assert len(parsers) > 20
+    for parser in parsers:
+        assert parser.format_help().startswith("usage: "), parser.prog
+
+
 def test_library_lists_gpt_with_parameter_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["library", "--json", "--d-model", "64", "--n-layers", "2"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -112,8 +112,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     designers = studies.add_parser(
         "designers", help="two loop runs' grown designs side by side, at equal hours"
     )
-    designers.add_argument("namespaces", nargs=2, metavar=("NS_A", "NS_B"),
-                           help="the two runs' namespaces (B is compared with A)")  # fmt: skip
+    # (a positional's metavar must be one string: Python 3.11's help cannot format a tuple)
+    designers.add_argument("namespaces", nargs=2, metavar="NS",
+                           help="two runs' namespaces, A then B (B compared with A)")  # fmt: skip
     designers.add_argument(
         "--hours", type=float, default=None,
         help="compare the first H hours of loop time of each (default: the shorter run's)",
