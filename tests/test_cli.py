@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -22,21 +23,21 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert __version__ in capsys.readouterr().out
 
 
+def subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command and subcommand parser under ``parser``, depth first."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += [child, *subparsers(child)]
+    return found
+
+
 def test_no_subcommand_option_is_read_as_one_of_the_top_levels(capsys) -> None:
     """argparse reads every --option on the line against the top-level parser too: were it to
     take abbreviations, a subcommand's option that begins one of its own (``study compare
     --design`` and ``--designer``) would be refused or taken as that option."""
-    import argparse
-
     from genesys_tui.cli import build_parser
-
-    def subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-        found = []
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for child in action.choices.values():
-                    found += [child, *subparsers(child)]
-        return found
 
     root = build_parser()
     own = {o for a in root._actions for o in a.option_strings}
@@ -73,19 +74,10 @@ def test_a_dashboard_option_before_a_command_is_refused(capsys) -> None:
 def test_every_command_prints_its_help() -> None:
     """``genesys CMD --help`` for every command and subcommand: argparse formats help only when
     asked, so an option it cannot format (a positional with a tuple metavar) fails only then."""
-    import argparse
-
     from genesys_tui.cli import build_parser
 
-    def walk(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-        found = [parser]
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for child in action.choices.values():
-                    found += walk(child)
-        return found
-
-    parsers = walk(build_parser())
+    root = build_parser()
+    parsers = [root, *subparsers(root)]
     assert len(parsers) > 20
     for parser in parsers:
         assert parser.format_help().startswith("usage: "), parser.prog
