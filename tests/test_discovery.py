@@ -241,3 +241,42 @@ def test_a_short_run_writes_its_table_and_report_rebuilds_it(
     row = next(c for c in got["comparisons"] if c["baseline"] == best_seed)
     assert row["n_baseline"] == 3
     assert row["mean_baseline"] == pytest.approx((2 * seed_run["mean_baseline"] + 0.123) / 3)
+
+
+@pytest.mark.slow
+def test_a_sigterm_ends_the_run_with_its_figures_written(tmp_path: Path) -> None:
+    """``kill`` (a session ending, a scheduler) stops the loop as a second Ctrl-C does and the
+    run file records the sitting as terminated, not "running" with its last minutes lost."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from genesys_tui import wall
+
+    out, designs = tmp_path / "d.json", tmp_path / "designs"
+    cmd = [sys.executable, "-m", "genesys_tui.bench.discovery", "--hours", "0.5", "--seed", "3",
+           "--designs-dir", str(designs), "--ladder", LADDER, "--max-designs", "40",
+           "--max-rungs", "1", "--out", str(out)]  # fmt: skip
+    if wall.probe() is not None:
+        cmd.append("--no-sandbox")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            tags = subprocess.run(["git", "-C", str(designs / "discovery-s3"), "tag"],
+                                  capture_output=True, text=True).stdout.split()  # fmt: skip
+            if len(tags) > 6:  # the five seeds and grown designs: the loop runs
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    figures = json.loads(out.read_text())
+    assert figures["ended"] == "terminated (SIGTERM)"
+    assert figures["sittings"][-1]["ended"] == "terminated (SIGTERM)"
+    assert 0 < figures["hours"] < 0.5 and figures["rungs"][0]["rung"] == "tiny-0"
+    assert "terminated (SIGTERM)" in stdout

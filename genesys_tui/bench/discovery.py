@@ -222,7 +222,10 @@ def _run(
     if args.out is not None:
         writer.start()
     try:
-        reason = handle.loop.run()
+        with handle.stop_on_sigterm():
+            reason = handle.loop.run()
+        if handle.terminated:
+            reason = "terminated (SIGTERM)"
     except KeyboardInterrupt:  # Ctrl-C: what was verified stays; --resume continues
         handle.loop.stop(abandon=True)
         reason = "interrupted"

@@ -191,7 +191,10 @@ def run(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        reason = handle.loop.run()
+        with handle.stop_on_sigterm():
+            reason = handle.loop.run()
+        if handle.terminated:
+            reason = f"terminated by SIGTERM; --resume runs the abandoned jobs again ({reason})"
     except LoopFailed as exc:
         print(
             f"genesys evolve: {exc} (traceback above and in {handle.path}/.git/genesys/"

@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from dataclasses import dataclass
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesys_tui import wall
@@ -26,6 +30,29 @@ class Run:
     runner: Runner
     bus: EventBus
     path: Path
+    terminated: bool = field(default=False, init=False)  # a SIGTERM stopped the loop
+
+    @contextlib.contextmanager
+    def stop_on_sigterm(self) -> Iterator[None]:
+        """While inside, SIGTERM (``kill``, a session or a scheduler ending the process) stops
+        the loop as a second Ctrl-C does: the jobs in flight are abandoned (their processes
+        killed; a resume runs them again) and ``run()`` returns, so the caller's exit path
+        (final figures, ``close``) runs instead of the process dying mid-write with its
+        design processes orphaned. Outside the main thread, where Python cannot take a
+        signal handler, it changes nothing."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_term(signum: int, frame: object) -> None:
+            self.terminated = True
+            self.loop.stop(abandon=True)
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def close(self) -> None:
         try:

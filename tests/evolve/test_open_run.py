@@ -72,3 +72,27 @@ def test_evolve_without_verification_lists_its_designs_and_leaves_no_temporary_d
     assert len(board) >= 2 and ("not verified" in board[1] or "rejected" in board[1])
     # (multiprocessing's own pymp-* folder goes when this process exits)
     assert [p.name for p in scratch_tmp.iterdir() if p.name.startswith("genesys-")] == []
+
+
+def test_a_sigterm_inside_stop_on_sigterm_abandons_the_loops_jobs_and_the_handler_goes_after(
+) -> None:  # fmt: skip
+    import os
+    import signal
+
+    from genesys_tui.evolve.session import Run
+
+    class Loop:
+        def __init__(self) -> None:
+            self.stops: list[bool] = []
+
+        def stop(self, abandon: bool = False) -> None:
+            self.stops.append(abandon)
+
+    loop = Loop()
+    run = Run(repo=None, loop=loop, runner=None, bus=None, path=Path("."))  # type: ignore[arg-type]
+    before = signal.getsignal(signal.SIGTERM)
+    with run.stop_on_sigterm():
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, before)
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to this (the main) thread at once
+        assert run.terminated and loop.stops == [True]
+    assert signal.getsignal(signal.SIGTERM) is before
