@@ -213,6 +213,9 @@ class EvolutionLoop:
             self._cancel_all()
             return
         while self._futures:
+            if self._stop.is_set():  # abandoned while finishing: a second Ctrl-C, a SIGTERM
+                self._cancel_all()
+                return
             done, _ = wait(list(self._futures), timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in done:
                 self._handle(fut, self._futures.pop(fut))

@@ -102,3 +102,35 @@ def test_a_loop_dropped_without_close_leaves_no_scratch_directory(tmp_path: Path
     del run  # the loop is never closed
     gc.collect()
     assert not scratch.exists()
+
+
+def test_abandoning_a_loop_that_is_finishing_its_jobs_ends_it_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After its budget the loop waits for the jobs in flight (a cpu-s verification: half an
+    hour); ``stop(abandon=True)`` (a second Ctrl-C, a SIGTERM) must end that wait too."""
+    import threading
+    from concurrent.futures import Future
+
+    never: Future[None] = Future()  # a job that would run for as long as anyone waits
+
+    def spent(self: EvolutionLoop) -> str:
+        self._futures.setdefault(never, None)  # type: ignore[arg-type]
+        return "wall-time budget spent"
+
+    monkeypatch.setattr(EvolutionLoop, "_out_of_budget", spent)
+    run = open_run(EvolveConfig(namespace="ns", max_designs=1, verify=False), root=tmp_path)
+    reasons: list[str] = []
+    runner = threading.Thread(target=lambda: reasons.append(run.loop.run()), daemon=True)
+    try:
+        runner.start()
+        runner.join(timeout=2.0)
+        assert runner.is_alive()  # finishing: waiting on the job in flight
+        run.loop.stop(abandon=True)
+        runner.join(timeout=10.0)
+        assert not runner.is_alive() and reasons == ["wall-time budget spent"]
+        assert not run.loop._futures
+    finally:
+        never.set_result(None)  # lets a loop that ignored the stop finish, so the test ends
+        runner.join(timeout=10.0)
+        run.close()
