@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,26 @@ def _printer(quiet: bool) -> Any:
     return show
 
 
+def _on_ctrl_c(loop: Any) -> Callable[[int, object], None]:
+    """The SIGINT handler of a headless run: the first Ctrl-C finishes the jobs in flight, the
+    next abandons them."""
+    presses = 0
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            print("\nstopping: finishing the jobs in flight (Ctrl-C again to abandon them)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            loop.stop()
+        else:
+            print("\nabandoning in-flight jobs; --resume runs them again", file=sys.stderr,
+                  flush=True)  # fmt: skip
+            loop.stop(abandon=True)
+
+    return on_sigint
+
+
 def run(args: argparse.Namespace) -> int:
     from genesys_tui.errors import LoopFailed
     from genesys_tui.evolve.leaderboard import format_leaderboard, leaderboard
@@ -171,25 +192,7 @@ def run(args: argparse.Namespace) -> int:
         print("genesys: UNSANDBOXED: design code runs without the bubblewrap wall (--no-sandbox)",
               file=sys.stderr)  # fmt: skip
     handle.bus.subscribe(_printer(args.quiet))
-    presses = 0
-
-    def on_sigint(signum: int, frame: object) -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
-            print(
-                "\nstopping: finishing the jobs in flight (Ctrl-C again to abandon them)",
-                file=sys.stderr,
-                flush=True,
-            )
-            handle.loop.stop()
-        else:
-            print(
-                "\nabandoning in-flight jobs; --resume runs them again", file=sys.stderr, flush=True
-            )
-            handle.loop.stop(abandon=True)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = signal.signal(signal.SIGINT, _on_ctrl_c(handle.loop))
     try:
         with handle.stop_on_sigterm():
             reason = handle.loop.run()
