@@ -204,21 +204,19 @@ class EvolutionLoop:
             for fut in done:
                 self._handle(fut, self._futures.pop(fut))
         self.bus.emit(ev.LoopState(state="stopping", message=reason))
-        self._drain(cancel=self._stop.is_set())
+        self._drain()
         self.bus.emit(ev.LoopState(state="finished", message=reason))
         return reason
 
-    def _drain(self, cancel: bool) -> None:
-        if cancel:
-            self._cancel_all()
-            return
-        while self._futures:
-            if self._stop.is_set():  # abandoned while finishing: a second Ctrl-C, a SIGTERM
-                self._cancel_all()
-                return
+    def _drain(self) -> None:
+        """Wait for the jobs in flight; an abandon (a second Ctrl-C, a SIGTERM), before the
+        wait or during it, kills them instead."""
+        while self._futures and not self._stop.is_set():
             done, _ = wait(list(self._futures), timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in done:
                 self._handle(fut, self._futures.pop(fut))
+        if self._stop.is_set():
+            self._cancel_all()
 
     def _cancel_all(self) -> None:
         """Kill every job in flight and forget it: nothing of this run keeps running."""
