@@ -37,9 +37,10 @@ class Run:
         """While inside, SIGTERM (``kill``, a session or a scheduler ending the process) stops
         the loop as a second Ctrl-C does: the jobs in flight are abandoned (their processes
         killed; a resume runs them again) and ``run()`` returns, so the caller's exit path
-        (final figures, ``close``) runs instead of the process dying mid-write with its
-        design processes orphaned. Outside the main thread, where Python cannot take a
-        signal handler, it changes nothing."""
+        (final figures, ``close``) runs instead of the process dying mid-write (and, with
+        ``--no-sandbox``, leaving its design processes orphaned; walled cells die with their
+        parent anyway). Outside the main thread, where Python cannot take a signal handler, it
+        changes nothing."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
