@@ -19,9 +19,11 @@ from genesys_tui.study.fidelity import (
     average_ranks,
     bootstrap,
     compare,
+    format_fidelity,
     kendall_tau_b,
     percentile,
     rank_moves,
+    run_runs_fidelity_study,
     spearman,
 )
 
@@ -230,3 +232,86 @@ def test_stats_prints_each_rungs_sigma_and_how_it_ranks_like_the_next(
     assert lines[1].split()[:3] == ["cpu-xs", "0.0032", "5"]
     assert "+0.00 with cpu-s over 4 designs (fewer than 8)" in lines[1]
     assert lines[2].split() == ["cpu-s", "0.0159", "4", "-"]
+
+
+# ---- fidelity over training-seed means (--runs) ------------------------------------------------
+
+
+def _pooled(path: Path, rung: str, designs: dict[str, tuple[dict[int, float], dict[int, float]]]
+            ) -> Path:  # fmt: skip
+    """A pooled file: design -> (scores by training seed, bits per byte by training seed)."""
+    body = {name: {"scores_by_training_seed": {str(s): v for s, v in scores.items()},
+                   "bpb_by_training_seed": {str(s): v for s, v in bpb.items()}}
+            for name, (scores, bpb) in designs.items()}  # fmt: skip
+    path.write_text(json.dumps({"rung": rung, "designs": body}), encoding="utf-8")
+    return path
+
+
+def test_runs_rows_rank_each_design_by_its_mean_over_training_seeds(tmp_path: Path) -> None:
+    # One seed each would rank a over b at the cheap rung (seed 0: 0.90 against 0.80); over
+    # its three seeds a's mean is 0.70, below b's 0.80.
+    cheap = _pooled(tmp_path / "a.json", "cpu-s8", {
+        "a": ({0: 0.90, 1: 0.60, 2: 0.60}, {0: 2.0, 1: 2.2, 2: 2.4}),
+        "b": ({0: 0.80, 1: 0.80}, {0: 2.1, 1: 2.1}),
+        "c": ({0: 0.50}, {0: 2.5}),
+        "only-cheap": ({0: 0.99}, {0: 1.0}),
+    })  # fmt: skip
+    dear = _pooled(tmp_path / "b.json", "cpu-s", {
+        "c": ({0: 0.30, 1: 0.32}, {0: 1.80, 1: 1.82}),
+        "b": ({0: 0.41}, {0: 1.70}),
+        "a": ({0: 0.35, 3: 0.37}, {0: 1.75, 3: 1.77}),
+    })  # fmt: skip
+    study = run_runs_fidelity_study(cheap, dear, resamples=200, seed=0)
+    assert (study.rung_a, study.rung_b) == ("cpu-s8", "cpu-s")
+    assert [r.design for r in study.rows] == ["c", "b", "a"]  # the dearer file's order
+    a = study.rows[2]
+    assert (a.score_a, a.bpb_a, a.n_a) == (pytest.approx(0.70), pytest.approx(2.2), 3)
+    assert (a.score_b, a.bpb_b, a.n_b) == (pytest.approx(0.36), pytest.approx(1.76), 2)
+    # means: cheap b 0.80 > a 0.70 > c 0.50; dear b 0.41 > a 0.36 > c 0.31: the same order
+    assert study.score.spearman == pytest.approx(1.0) and study.score.kendall == pytest.approx(1.0)
+    # bpb: cheap b 2.1 < a 2.2 < c 2.5; dear b 1.70 < a 1.76 < c 1.81
+    assert study.bpb is not None and study.bpb.spearman == pytest.approx(1.0)
+    assert "fewer" not in study.warning and "3 designs" in study.warning
+    assert study.seconds_a is None and "cost: not recorded" in format_fidelity(study)
+    assert "seeds cpu-s8" in format_fidelity(study)
+
+
+def test_a_design_missing_bits_per_byte_leaves_bpb_uncompared(tmp_path: Path) -> None:
+    cheap = _pooled(tmp_path / "a.json", "cpu-s8", {
+        "a": ({0: 0.7, 1: 0.8}, {0: 2.0}),  # seed 1 recorded no bits per byte
+        "b": ({0: 0.6}, {0: 2.1}),
+        "c": ({0: 0.5}, {0: 2.2}),
+    })  # fmt: skip
+    dear = _pooled(tmp_path / "b.json", "cpu-s", {n: ({0: v}, {0: 1.7}) for n, v in
+                                                  (("a", 0.3), ("b", 0.5), ("c", 0.4))})
+    study = run_runs_fidelity_study(cheap, dear, resamples=200, seed=0)
+    assert study.rows[0].bpb_a is None and study.bpb is None
+    assert study.score.spearman == pytest.approx(-0.5)  # a 1 -> 3, b 2 -> 1, c 3 -> 2
+    assert "bpb: not compared" in format_fidelity(study)
+    assert json.loads(study.to_json())["bpb"] is None
+
+
+def test_the_runs_command_prints_stores_and_refuses_bad_input(tmp_path: Path, capsys,
+                                                              monkeypatch) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    three = {n: ({0: v}, {0: 2.0 + v}) for n, v in (("a", 0.1), ("b", 0.2), ("c", 0.3))}
+    _pooled(Path("a.json"), "cpu-s8", three)
+    _pooled(Path("b.json"), "cpu-s", three)
+    assert main(["study", "fidelity", "--runs", "a.json", "b.json", "--out", "f.json"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("cpu-s8 against cpu-s in a.json and b.json: 3 designs at both rungs")
+    assert json.loads(Path("f.json").read_text())["score"]["spearman"] == pytest.approx(1.0)
+    bad = [
+        (["--runs", "a.json", "b.json", "--rungs", "x", "y"], "--rungs goes with --namespace"),
+        (["--namespace", "ns"], "--namespace needs --rungs"),
+        (["--runs", "a.json", "a.json"], "both at cpu-s8"),
+        (["--runs", "a.json", "missing.json"], "missing.json: no such file"),
+        (["--runs", "a.json", "b.json", "--bootstrap", "5"], "--bootstrap must be at least"),
+    ]
+    _pooled(Path("few.json"), "cpu-s", {"a": ({0: 0.1}, {0: 2.0})})
+    bad.append((["--runs", "a.json", "few.json"], "only 1 designs hold results"))
+    for args, message in bad:
+        assert main(["study", "fidelity", *args, "--out", "g.json"]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, (args, err)
+        assert not Path("g.json").exists()

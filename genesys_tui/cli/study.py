@@ -2,7 +2,8 @@
 training seeds. Exit 2 for bad input (fewer than 2 seeds, an unknown design or rung), before
 anything is trained or written. ``genesys study climb`` verifies a namespace's designs at a
 rung; ``genesys study fidelity --namespace NS --rungs A B`` compares how two rungs rank them
-(exit 2, nothing written, for an unknown namespace or rung or too few shared designs);
+(exit 2, nothing written, for an unknown namespace or rung or too few shared designs), and
+``--runs A.json B.json`` does it by the designs' means over training seeds in two stored files;
 ``genesys study halving --namespace NS --rung R`` measures what stopping losers early inside a
 rung would cost, from the recorded loss curves. ``genesys study compare CANDIDATE.json --against
 FILE...`` compares stored multi-seed results (exit 2 for a missing or malformed file, an unknown
@@ -102,9 +103,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     fidelity = studies.add_parser(
         "fidelity", help="how two rungs rank the designs of a namespace that hold both"
     )
-    fidelity.add_argument("--namespace", required=True, help="designs/<namespace>/ to read")
+    source = fidelity.add_mutually_exclusive_group(required=True)
+    source.add_argument("--namespace", help="designs/<namespace>/ to read (with --rungs)")
+    source.add_argument(
+        "--runs", nargs=2, metavar="FILE",
+        help="two noise studies or pooled files, one rung each: rank the designs both hold by "
+        "their means over training seeds (the rungs are the files')",
+    )  # fmt: skip
     fidelity.add_argument(
-        "--rungs", nargs=2, required=True, metavar=("A", "B"), help="the two rungs to compare"
+        "--rungs", nargs=2, metavar=("A", "B"), help="the two rungs to compare (--namespace)"
     )
     _add_bootstrap_options(fidelity)
     fidelity.set_defaults(func=run_fidelity)
@@ -213,12 +220,24 @@ def run_climb(args: argparse.Namespace) -> int:
 
 
 def run_fidelity(args: argparse.Namespace) -> int:
-    from genesys_tui.study.fidelity import format_fidelity, run_fidelity_study
-
-    rung_a, rung_b = args.rungs
-    study = run_fidelity_study(
-        args.namespace, rung_a, rung_b, resamples=args.bootstrap, seed=args.seed
+    from genesys_tui.errors import ConfigError
+    from genesys_tui.study.fidelity import (
+        format_fidelity,
+        run_fidelity_study,
+        run_runs_fidelity_study,
     )
+
+    if args.runs:
+        if args.rungs:
+            raise ConfigError("--rungs goes with --namespace; with --runs the files name them")
+        study = run_runs_fidelity_study(*args.runs, resamples=args.bootstrap, seed=args.seed)
+    elif not args.rungs:
+        raise ConfigError("--namespace needs --rungs A B: the two rungs to compare")
+    else:
+        rung_a, rung_b = args.rungs
+        study = run_fidelity_study(
+            args.namespace, rung_a, rung_b, resamples=args.bootstrap, seed=args.seed
+        )
     return _report(args, study, format_fidelity)
 
 

@@ -49,6 +49,7 @@ class Runs:
     scores: dict[int, float]  # training seed -> rung score
     source: str = ""  # the file they were read from
     numerics: dict[int, str] = field(default_factory=dict)  # training seed -> where, if recorded
+    bpb: dict[int, float] = field(default_factory=dict)  # training seed -> bits per byte
 
     @property
     def mean(self) -> float:
@@ -174,13 +175,16 @@ def read_runs(path: str | Path) -> list[Runs]:
             scores = {int(r["seed"]): float(r["score"]) for r in data["runs"]}
             numerics = {int(r["seed"]): str(r["numerics"]) for r in data["runs"]
                         if r.get("numerics")}  # fmt: skip
-            return [Runs(str(data["design"]), str(data["rung"]), scores, str(p), numerics)]
+            bpb = {int(r["seed"]): float(r["bpb"]) for r in data["runs"]
+                   if r.get("bpb") is not None}  # fmt: skip
+            return [Runs(str(data["design"]), str(data["rung"]), scores, str(p), numerics, bpb)]
         if isinstance(data, dict) and isinstance(data.get("designs"), dict):  # a pooled file
             return [
                 Runs(str(name), str(data["rung"]),
                      {int(s): float(v) for s, v in d["scores_by_training_seed"].items()}, str(p),
                      {int(s): str(v) for s, v in (d.get("numerics_by_training_seed") or {}).items()
-                      if v})
+                      if v},
+                     {int(s): float(v) for s, v in (d.get("bpb_by_training_seed") or {}).items()})
                 for name, d in data["designs"].items()
             ]  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
@@ -190,11 +194,12 @@ def read_runs(path: str | Path) -> list[Runs]:
 
 def merge_runs(runs: Sequence[Runs]) -> dict[str, Runs]:
     """Runs by design, merged over training seeds: where two hold the same design and seed, the
-    later one's run wins, its score and its numerics together. The one rule for every place
-    runs from several sources meet (``study compare``'s files, ``--confirm``'s namespace and
-    files). ConfigError for one design at two rungs: their runs do not merge."""
+    later one's run wins, its score, numerics and bits per byte together. The one rule for
+    every place runs from several sources meet (``study compare``'s files, ``--confirm``'s
+    namespace and files). ConfigError for one design at two rungs: their runs do not merge."""
     scores: dict[str, dict[int, float]] = {}
     numerics: dict[str, dict[int, str]] = {}
+    bpb: dict[str, dict[int, float]] = {}
     sources: dict[str, list[str]] = {}
     last: dict[str, Runs] = {}
     for r in runs:
@@ -211,8 +216,14 @@ def merge_runs(runs: Sequence[Runs]) -> dict[str, Runs]:
                 where[seed] = r.numerics[seed]
             else:
                 where.pop(seed, None)
+            its_bpb = bpb.setdefault(r.design, {})
+            if seed in r.bpb:
+                its_bpb[seed] = r.bpb[seed]
+            else:
+                its_bpb.pop(seed, None)
     return {design: Runs(design, r.rung, scores.get(design, {}),
-                         ", ".join(sources.get(design, [])), numerics.get(design, {}))
+                         ", ".join(sources.get(design, [])), numerics.get(design, {}),
+                         bpb.get(design, {}))
             for design, r in last.items()}  # fmt: skip
 
 

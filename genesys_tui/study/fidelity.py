@@ -6,6 +6,12 @@ better) of rung A are rank-correlated with rung B's: Spearman's rho (Pearson's c
 the ranks, ties given their average rank) and Kendall's tau-b (which corrects for ties). Each
 comes with a bootstrap 95% percentile interval over the designs, the designs whose rank moves
 most, and the seconds each rung costs per design. Pure Python: no torch, no numpy.
+
+One run per design ranks designs far apart well and close ones by luck: where the leads are
+smaller than a rung's seed-to-seed noise (the contenders of one loop run), only means over
+several training seeds rank them. ``run_runs_fidelity_study`` compares two rungs that way, from
+stored noise studies or pooled files (the files ``genesys study compare`` reads), each design's
+figures being its means over the training seeds it ran.
 """
 
 from __future__ import annotations
@@ -18,9 +24,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.results import RungResult, rung_results
+
+if TYPE_CHECKING:
+    from genesys_tui.study.compare import Runs
 
 #: Format of a stored fidelity study.
 FIDELITY_FORMAT = 1
@@ -150,8 +160,10 @@ class Row:
     bpb_a: float
     score_b: float
     bpb_b: float
-    seconds_a: float  # wall seconds of its verification at rung A
-    seconds_b: float
+    seconds_a: float | None  # wall seconds of its verification at rung A (None: not recorded)
+    seconds_b: float | None
+    n_a: int = 1  # training seeds its figures at rung A are the means of
+    n_b: int = 1
 
 
 @dataclass(frozen=True)
@@ -225,9 +237,9 @@ class FidelityStudy:
     rung_b: str
     rows: tuple[Row, ...]
     score: Agreement
-    bpb: Agreement
-    seconds_a: float  # mean wall seconds per design at rung A
-    seconds_b: float
+    bpb: Agreement | None  # None where some design has no bits per byte at a rung
+    seconds_a: float | None  # mean wall seconds per design at rung A (None: not recorded)
+    seconds_b: float | None
     seed: int
     warning: str  # "" with enough shared designs; else what the figures are worth
     format: int = FIDELITY_FORMAT
@@ -252,10 +264,12 @@ def compare(
         "score", ids, [r.score_a for r in rows], [r.score_b for r in rows],
         higher_is_better=True, **common,
     )  # fmt: skip
-    bpb = agreement(
-        "bpb", ids, [r.bpb_a for r in rows], [r.bpb_b for r in rows],
-        higher_is_better=False, **common,
-    )  # fmt: skip
+    bpb = None
+    if all(r.bpb_a is not None and r.bpb_b is not None for r in rows):
+        bpb = agreement(
+            "bpb", ids, [r.bpb_a for r in rows], [r.bpb_b for r in rows],
+            higher_is_better=False, **common,
+        )  # fmt: skip
     warning = ""
     if len(rows) < ENOUGH_DESIGNS:
         warning = (
@@ -269,11 +283,17 @@ def compare(
         rows=tuple(rows),
         score=score,
         bpb=bpb,
-        seconds_a=statistics.fmean(r.seconds_a for r in rows),
-        seconds_b=statistics.fmean(r.seconds_b for r in rows),
+        seconds_a=_mean([r.seconds_a for r in rows]),
+        seconds_b=_mean([r.seconds_b for r in rows]),
         seed=seed,
         warning=warning,
     )
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    """The mean, or None when a value is missing."""
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known and len(known) == len(values) else None
 
 
 def _figures(result: RungResult | None) -> tuple[float, float] | None:
@@ -342,6 +362,45 @@ def run_fidelity_study(
     return compare(namespace, rung_a, rung_b, rows, resamples, seed)
 
 
+def runs_rows(runs_a: Sequence[Runs], runs_b: Sequence[Runs]) -> list[Row]:
+    """One row per design with runs in both, in ``runs_b``'s order: its mean score over its
+    training seeds at each rung, and its mean bits per byte where every one of its runs there
+    recorded it (else None). Runs hold no seconds, so neither does a row."""
+    by_a = {r.design: r for r in runs_a}
+    rows = []
+    for b in runs_b:
+        a = by_a.get(b.design)
+        if a is None or not a.scores or not b.scores:
+            continue
+        bpb_a = statistics.fmean(a.bpb.values()) if a.bpb.keys() >= a.scores.keys() else None
+        bpb_b = statistics.fmean(b.bpb.values()) if b.bpb.keys() >= b.scores.keys() else None
+        rows.append(Row(b.design, a.mean, bpb_a, b.mean, bpb_b, None, None,
+                        len(a.scores), len(b.scores)))  # fmt: skip
+    return rows
+
+
+def run_runs_fidelity_study(
+    path_a: str | Path, path_b: str | Path, *, resamples: int = 2000, seed: int = 0
+) -> FidelityStudy:
+    """Compare the rung of the runs stored in ``path_a`` with that of ``path_b`` (noise studies
+    or pooled files, one rung each) over the designs both hold, each by its means over its
+    training seeds. ConfigError for an unreadable file, both at one rung, fewer than
+    FEWEST_RESAMPLES resamples or fewer than FEWEST_DESIGNS shared designs."""
+    from genesys_tui.study.compare import merge_runs, read_runs
+
+    if resamples < FEWEST_RESAMPLES:
+        raise ConfigError(f"--bootstrap must be at least {FEWEST_RESAMPLES}, got {resamples}")
+    sides = [list(merge_runs(read_runs(p)).values()) for p in (path_a, path_b)]
+    rung_a, rung_b = (side[0].rung if side else "" for side in sides)
+    for path, side in zip((path_a, path_b), sides, strict=True):
+        if not side:
+            raise ConfigError(f"{path}: holds no runs")
+    if rung_a == rung_b:
+        raise ConfigError(f"{path_a} and {path_b} are both at {rung_a}; compare two rungs")
+    rows = runs_rows(*sides)
+    return compare(f"{path_a} and {path_b}", rung_a, rung_b, rows, resamples, seed)
+
+
 # ---- the table -------------------------------------------------------------------------------
 
 
@@ -365,26 +424,46 @@ def format_fidelity(study: FidelityStudy) -> str:
     lines = [f"{a} against {b} in {study.namespace}: {len(study.rows)} designs at both rungs"]
     if study.warning:
         lines.append(f"warning: {study.warning}")
+    agreements = [ag for ag in (study.score, study.bpb) if ag is not None]
     head = ["figure", "spearman", "95% interval", "kendall tau-b", "95% interval", "resamples"]
     rows = []
-    for ag in (study.score, study.bpb):
+    for ag in agreements:
         rho, tau = ag.spearman_interval, ag.kendall_interval
         used = f"{rho.used}/{rho.drawn}" if rho else "0"  # rho and tau skip the same resamples
         rows.append(
             [ag.figure, _f(ag.spearman), _interval(rho), _f(ag.kendall), _interval(tau), used]
         )
-    lines += ["", *_table(head, rows), "", "largest rank moves (rank 1 = best):"]
-    for ag in (study.score, study.bpb):
+    lines += ["", *_table(head, rows)]
+    if study.bpb is None:
+        lines.append("bpb: not compared (a design has no bits per byte at a rung)")
+    lines += ["", "largest rank moves (rank 1 = best):"]
+    for ag in agreements:
         moved = ", ".join(f"{m.design} {m.rank_a:g} -> {m.rank_b:g}" for m in ag.moves)
         lines.append(f"  {ag.figure}: {moved or 'no design changes rank'}")
-    design_rows = [
-        [r.design, f"{r.score_a:.4f}", f"{r.bpb_a:.4f}", f"{r.score_b:.4f}", f"{r.bpb_b:.4f}"]
-        for r in study.rows
-    ]
-    head = ["design", f"score {a}", f"bpb {a}", f"score {b}", f"bpb {b}"]
-    lines += ["", *_table(head, design_rows), ""]
-    cost = f"cost: {study.seconds_a:.1f} s per design at {a}, {study.seconds_b:.1f} s at {b}"
-    if study.seconds_a > 0:
-        cost += f" ({study.seconds_b / study.seconds_a:.1f} times {a}'s)"
-    lines.append(cost)
+    lines += ["", *_table(*_design_table(study)), ""]
+    if study.seconds_a is not None and study.seconds_b is not None:
+        cost = f"cost: {study.seconds_a:.1f} s per design at {a}, {study.seconds_b:.1f} s at {b}"
+        if study.seconds_a > 0:
+            cost += f" ({study.seconds_b / study.seconds_a:.1f} times {a}'s)"
+        lines.append(cost)
+    else:
+        lines.append("cost: not recorded")
     return "\n".join(lines)
+
+
+def _design_table(study: FidelityStudy) -> tuple[list[str], list[list[str]]]:
+    """Each design's figures at both rungs; with runs over several training seeds, the means
+    and how many seeds each is over."""
+    a, b = study.rung_a, study.rung_b
+    seeds = any(r.n_a > 1 or r.n_b > 1 for r in study.rows)
+    head = ["design", f"score {a}", f"bpb {a}", f"score {b}", f"bpb {b}"]
+    head += [f"seeds {a}", f"seeds {b}"] if seeds else []
+    rows = []
+    for r in study.rows:
+        row = [r.design, f"{r.score_a:.4f}", _bpb(r.bpb_a), f"{r.score_b:.4f}", _bpb(r.bpb_b)]
+        rows.append(row + ([str(r.n_a), str(r.n_b)] if seeds else []))
+    return head, rows
+
+
+def _bpb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
