@@ -194,3 +194,21 @@ def test_a_noise_studys_numerics_reach_the_comparison(tmp_path: Path) -> None:
                     sigma=0.01, note="seed 4 left out")  # fmt: skip
     assert mixed.note.startswith("seed 4 left out; the runs compared were computed on different")
     assert avx2 in format_compare(mixed)  # the note is printed with the table
+
+
+def test_bits_per_byte_are_read_and_merged_with_their_seeds_score(tmp_path: Path) -> None:
+    from genesys_tui.study.compare import merge_runs
+
+    noise = read_runs(_noise_file(tmp_path / "n.json", "x", {0: 0.40, 1: 0.41}))[0]
+    assert noise.bpb == {0: 1.6, 1: 1.6}  # _noise_file's runs all record 1.6
+    pooled = tmp_path / "p.json"
+    pooled.write_text(json.dumps({"rung": "cpu-s", "designs": {"x": {
+        "scores_by_training_seed": {"1": 0.5, "2": 0.6}, "bpb_by_training_seed": {"2": 1.5}}}}),
+        encoding="utf-8")  # fmt: skip
+    later = read_runs(pooled)[0]
+    assert later.bpb == {2: 1.5}
+    merged = merge_runs([noise, later])["x"]
+    # seed 1's later run recorded no bits per byte: the earlier run's must not stay beside
+    # the later run's score
+    assert merged.scores == {0: 0.40, 1: 0.5, 2: 0.6}
+    assert merged.bpb == {0: 1.6, 2: 1.5}

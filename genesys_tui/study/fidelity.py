@@ -157,9 +157,9 @@ class Row:
 
     design: str
     score_a: float
-    bpb_a: float
+    bpb_a: float | None  # None: not recorded for every run it is the mean of (--runs)
     score_b: float
-    bpb_b: float
+    bpb_b: float | None
     seconds_a: float | None  # wall seconds of its verification at rung A (None: not recorded)
     seconds_b: float | None
     n_a: int = 1  # training seeds its figures at rung A are the means of
@@ -372,11 +372,16 @@ def runs_rows(runs_a: Sequence[Runs], runs_b: Sequence[Runs]) -> list[Row]:
         a = by_a.get(b.design)
         if a is None or not a.scores or not b.scores:
             continue
-        bpb_a = statistics.fmean(a.bpb.values()) if a.bpb.keys() >= a.scores.keys() else None
-        bpb_b = statistics.fmean(b.bpb.values()) if b.bpb.keys() >= b.scores.keys() else None
-        rows.append(Row(b.design, a.mean, bpb_a, b.mean, bpb_b, None, None,
+        rows.append(Row(b.design, a.mean, _mean_bpb(a), b.mean, _mean_bpb(b), None, None,
                         len(a.scores), len(b.scores)))  # fmt: skip
     return rows
+
+
+def _mean_bpb(runs: Runs) -> float | None:
+    """Mean bits per byte over the runs' training seeds; None unless every one recorded it."""
+    if not runs.bpb.keys() >= runs.scores.keys():
+        return None
+    return statistics.fmean(runs.bpb[seed] for seed in runs.scores)
 
 
 def run_runs_fidelity_study(
