@@ -212,3 +212,4 @@ def test_bits_per_byte_are_read_and_merged_with_their_seeds_score(tmp_path: Path
     # the later run's score
     assert merged.scores == {0: 0.40, 1: 0.5, 2: 0.6}
     assert merged.bpb == {0: 1.6, 2: 1.5}
+    assert noise.seconds == {0: 1.0, 1: 1.0} and merged.seconds == {0: 1.0}  # the same rule

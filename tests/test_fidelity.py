@@ -274,6 +274,15 @@ def test_runs_rows_rank_each_design_by_its_mean_over_training_seeds(tmp_path: Pa
     assert "fewer" not in study.warning and "3 designs" in study.warning
     assert study.seconds_a is None and "cost: not recorded" in format_fidelity(study)
     assert "seeds cpu-s8" in format_fidelity(study)
+    # with every run's seconds recorded, the cost is the mean over designs of their means
+    body = json.loads(cheap.read_text())
+    # (a cost, not a ranked figure: a design's mean is over the runs that recorded them)
+    for name, seconds in (("a", {"0": 100, "2": 300}), ("b", {"0": 50, "1": 50}),
+                          ("c", {"0": 10}), ("only-cheap", {"0": 1})):
+        body["designs"][name]["seconds_by_training_seed"] = seconds
+    cheap.write_text(json.dumps(body), encoding="utf-8")
+    timed = run_runs_fidelity_study(cheap, dear, resamples=200, seed=0)
+    assert timed.seconds_a == pytest.approx((10 + 50 + 200) / 3) and timed.seconds_b is None
 
 
 def test_a_design_missing_bits_per_byte_leaves_bpb_uncompared(tmp_path: Path) -> None:

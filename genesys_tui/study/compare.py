@@ -50,6 +50,7 @@ class Runs:
     source: str = ""  # the file they were read from
     numerics: dict[int, str] = field(default_factory=dict)  # training seed -> where, if recorded
     bpb: dict[int, float] = field(default_factory=dict)  # training seed -> bits per byte
+    seconds: dict[int, float] = field(default_factory=dict)  # training seed -> wall seconds
 
     @property
     def mean(self) -> float:
@@ -175,16 +176,19 @@ def read_runs(path: str | Path) -> list[Runs]:
             scores = {int(r["seed"]): float(r["score"]) for r in data["runs"]}
             numerics = {int(r["seed"]): str(r["numerics"]) for r in data["runs"]
                         if r.get("numerics")}  # fmt: skip
-            bpb = {int(r["seed"]): float(r["bpb"]) for r in data["runs"]
-                   if r.get("bpb") is not None}  # fmt: skip
-            return [Runs(str(data["design"]), str(data["rung"]), scores, str(p), numerics, bpb)]
+            bpb, seconds = ({int(r["seed"]): float(r[key]) for r in data["runs"]
+                             if r.get(key) is not None} for key in ("bpb", "seconds"))  # fmt: skip
+            return [Runs(str(data["design"]), str(data["rung"]), scores, str(p), numerics, bpb,
+                         seconds)]  # fmt: skip
         if isinstance(data, dict) and isinstance(data.get("designs"), dict):  # a pooled file
             return [
                 Runs(str(name), str(data["rung"]),
                      {int(s): float(v) for s, v in d["scores_by_training_seed"].items()}, str(p),
                      {int(s): str(v) for s, v in (d.get("numerics_by_training_seed") or {}).items()
                       if v},
-                     {int(s): float(v) for s, v in (d.get("bpb_by_training_seed") or {}).items()})
+                     {int(s): float(v) for s, v in (d.get("bpb_by_training_seed") or {}).items()},
+                     {int(s): float(v)
+                      for s, v in (d.get("seconds_by_training_seed") or {}).items()})
                 for name, d in data["designs"].items()
             ]  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
@@ -194,12 +198,11 @@ def read_runs(path: str | Path) -> list[Runs]:
 
 def merge_runs(runs: Sequence[Runs]) -> dict[str, Runs]:
     """Runs by design, merged over training seeds: where two hold the same design and seed, the
-    later one's run wins, its score, numerics and bits per byte together. The one rule for
-    every place runs from several sources meet (``study compare``'s files, ``--confirm``'s
-    namespace and files). ConfigError for one design at two rungs: their runs do not merge."""
-    scores: dict[str, dict[int, float]] = {}
-    numerics: dict[str, dict[int, str]] = {}
-    bpb: dict[str, dict[int, float]] = {}
+    later one's run wins whole (its score with its numerics, bits per byte and seconds, each
+    only if that run recorded it). The one rule for every place runs from several sources meet
+    (``study compare``'s files, ``--confirm``'s namespace and files). ConfigError for one
+    design at two rungs: their runs do not merge."""
+    by_seed: dict[str, dict[int, dict[str, Any]]] = {}  # design -> seed -> that seed's run
     sources: dict[str, list[str]] = {}
     last: dict[str, Runs] = {}
     for r in runs:
@@ -209,22 +212,23 @@ def merge_runs(runs: Sequence[Runs]) -> dict[str, Runs]:
         last[r.design] = r
         if r.source and r.source not in sources.setdefault(r.design, []):
             sources[r.design].append(r.source)
-        for seed, score in r.scores.items():
-            scores.setdefault(r.design, {})[seed] = score
-            where = numerics.setdefault(r.design, {})
-            if r.numerics.get(seed):
-                where[seed] = r.numerics[seed]
-            else:
-                where.pop(seed, None)
-            its_bpb = bpb.setdefault(r.design, {})
-            if seed in r.bpb:
-                its_bpb[seed] = r.bpb[seed]
-            else:
-                its_bpb.pop(seed, None)
-    return {design: Runs(design, r.rung, scores.get(design, {}),
-                         ", ".join(sources.get(design, [])), numerics.get(design, {}),
-                         bpb.get(design, {}))
+        for seed in r.scores:
+            figures = {name: getattr(r, name).get(seed) for name in _PER_SEED}
+            by_seed.setdefault(r.design, {})[seed] = {
+                k: v for k, v in figures.items() if v is not None and v != ""
+            }
+
+    def field_of(design: str, name: str) -> dict[int, Any]:
+        return {s: run[name] for s, run in by_seed.get(design, {}).items() if name in run}
+
+    return {design: Runs(design, r.rung, field_of(design, "scores"),
+                         ", ".join(sources.get(design, [])),
+                         *(field_of(design, name) for name in _PER_SEED[1:]))
             for design, r in last.items()}  # fmt: skip
+
+
+#: A run's figures by training seed, in Runs' order: merged together, a seed's run as one.
+_PER_SEED = ("scores", "numerics", "bpb", "seconds")
 
 
 def gather_runs(own: Mapping[str, Runs], seeds: set[str], stored: Sequence[Runs], rung: str

@@ -364,24 +364,28 @@ def run_fidelity_study(
 
 def runs_rows(runs_a: Sequence[Runs], runs_b: Sequence[Runs]) -> list[Row]:
     """One row per design with runs in both, in ``runs_b``'s order: its mean score over its
-    training seeds at each rung, and its mean bits per byte where every one of its runs there
-    recorded it (else None). Runs hold no seconds, so neither does a row."""
+    training seeds at each rung, its mean bits per byte where every one of its runs there
+    recorded it (a figure it is ranked on), and its mean wall seconds over the runs that
+    recorded them (a cost); None where there are none."""
     by_a = {r.design: r for r in runs_a}
     rows = []
     for b in runs_b:
         a = by_a.get(b.design)
         if a is None or not a.scores or not b.scores:
             continue
-        rows.append(Row(b.design, a.mean, _mean_bpb(a), b.mean, _mean_bpb(b), None, None,
+        rows.append(Row(b.design, a.mean, _mean_of(a, a.bpb), b.mean, _mean_of(b, b.bpb),
+                        _mean_of(a, a.seconds, every=False), _mean_of(b, b.seconds, every=False),
                         len(a.scores), len(b.scores)))  # fmt: skip
     return rows
 
 
-def _mean_bpb(runs: Runs) -> float | None:
-    """Mean bits per byte over the runs' training seeds; None unless every one recorded it."""
-    if not runs.bpb.keys() >= runs.scores.keys():
+def _mean_of(runs: Runs, figure: dict[int, float], every: bool = True) -> float | None:
+    """``figure``'s mean over the runs' training seeds that recorded it; None where none did,
+    or with ``every``, unless all did."""
+    seeds = [seed for seed in runs.scores if seed in figure]
+    if not seeds or (every and len(seeds) < len(runs.scores)):
         return None
-    return statistics.fmean(runs.bpb[seed] for seed in runs.scores)
+    return statistics.fmean(figure[seed] for seed in seeds)
 
 
 def run_runs_fidelity_study(
