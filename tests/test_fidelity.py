@@ -16,16 +16,12 @@ from genesys_tui.results import RungResult
 from genesys_tui.study.fidelity import (
     FIDELITY_FORMAT,
     Row,
-    average_ranks,
-    bootstrap,
     compare,
     format_fidelity,
-    kendall_tau_b,
-    percentile,
     rank_moves,
     run_runs_fidelity_study,
-    spearman,
 )
+from genesys_tui.study.ranks import average_ranks, bootstrap, kendall_tau_b, percentile, spearman
 
 # (x, y, Spearman's rho, Kendall's tau-b), each worked out by hand:
 CASES = {

@@ -43,7 +43,8 @@ def ladder_lines(repo, ladder: str) -> list[str]:  # type: ignore[no-untyped-def
     from genesys_tui.errors import ConfigError
     from genesys_tui.ladder import rung_sigmas
     from genesys_tui.results import rung_results
-    from genesys_tui.study.fidelity import ENOUGH_DESIGNS, FEWEST_DESIGNS, shared_rows, spearman
+    from genesys_tui.study.fidelity import ENOUGH_DESIGNS, FEWEST_DESIGNS, shared_rows
+    from genesys_tui.study.ranks import spearman
 
     sigmas = rung_sigmas(ladder)
     counts = dict.fromkeys(sigmas, 0)

@@ -196,6 +196,10 @@ def read_runs(path: str | Path) -> list[Runs]:
     raise ConfigError(f"{p}: neither a noise study nor a pooled noise file")
 
 
+#: A run's figures by training seed, in Runs' order: merged together, a seed's run as one.
+_PER_SEED = ("scores", "numerics", "bpb", "seconds")
+
+
 def merge_runs(runs: Sequence[Runs]) -> dict[str, Runs]:
     """Runs by design, merged over training seeds: where two hold the same design and seed, the
     later one's run wins whole (its score with its numerics, bits per byte and seconds, each
@@ -225,10 +229,6 @@ def merge_runs(runs: Sequence[Runs]) -> dict[str, Runs]:
                          ", ".join(sources.get(design, [])),
                          *(field_of(design, name) for name in _PER_SEED[1:]))
             for design, r in last.items()}  # fmt: skip
-
-
-#: A run's figures by training seed, in Runs' order: merged together, a seed's run as one.
-_PER_SEED = ("scores", "numerics", "bpb", "seconds")
 
 
 def gather_runs(own: Mapping[str, Runs], seeds: set[str], stored: Sequence[Runs], rung: str

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.evolve.events import Event, LoopState, RungFinished
-from genesys_tui.study.fidelity import percentile, study_namespace
+from genesys_tui.study.fidelity import study_namespace
+from genesys_tui.study.ranks import percentile
 
 DESIGNERS_FORMAT = 1
 STOPPED = "stopped early"  # how a halving stop's reason begins (evolve.halving)

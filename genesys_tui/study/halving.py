@@ -25,15 +25,8 @@ from dataclasses import asdict, dataclass, field
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.evolve.halving import Curve, early_loss, rung_curves
-from genesys_tui.study.fidelity import (
-    ENOUGH_DESIGNS,
-    FEWEST_DESIGNS,
-    Interval,
-    bootstrap,
-    kendall_tau_b,
-    spearman,
-    study_namespace,
-)
+from genesys_tui.study.fidelity import ENOUGH_DESIGNS, FEWEST_DESIGNS, study_namespace
+from genesys_tui.study.ranks import Interval, bootstrap, kendall_tau_b, spearman
 
 HALVING_FORMAT = 1
 DEFAULT_FRACTIONS = (0.125, 0.25, 0.5, 0.75)

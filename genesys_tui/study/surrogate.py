@@ -21,7 +21,8 @@ from pathlib import Path
 
 from genesys_tui.errors import ConfigError
 from genesys_tui.evolve.learning import MIN_RESULTS, Example, fit_examples, read_examples
-from genesys_tui.study.fidelity import Interval, bootstrap, spearman, study_namespace
+from genesys_tui.study.fidelity import study_namespace
+from genesys_tui.study.ranks import Interval, bootstrap, spearman
 
 SURROGATE_FORMAT = 1
 
